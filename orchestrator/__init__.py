@@ -1,0 +1,1 @@
+"""adsft orchestrator: the pipeline steps and the command-line interface."""

@@ -1,0 +1,386 @@
+"""Compiled checks, one class per rule type. Each is built once from its validated spec and then
+run on many messages; the common path (nothing found) stays in C-level string and regex operations.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Iterable
+from importlib.metadata import entry_points
+from typing import Any
+
+from rules import schema
+from rules.facts import FactsReport, analyse
+from rules.lexicon import Lexicon
+from rules.model import Violation
+from rules.prefilter import may_match, required_strings
+from rules.text import CYRILLIC_RE, LATIN_RE, WORD_RE, Context, View, normalise
+
+EMOJI_RE = re.compile(
+    "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff\ufe0f\u200d\U0001f1e6-\U0001f1ff]"
+)
+TOKEN_RES: dict[str, re.Pattern[str]] = {
+    "exclamation": re.compile("!"),
+    "question": re.compile(r"\?"),
+    "emoji": re.compile(EMOJI_RE.pattern.replace("\\ufe0f\\u200d", "")),
+    "digit": re.compile(r"\d"),
+    "uppercase_letter": re.compile(r"[A-ZА-ЯЁ]"),
+    "word": WORD_RE,
+    "ellipsis": re.compile(r"\.\.\.|…"),
+}
+
+
+class _Fields(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+class Check:
+    """Base of every compiled check: the spec's common fields and how a violation is made."""
+
+    def __init__(self, spec: schema.RuleBase, language: str) -> None:
+        self.spec = spec
+        self.id = spec.id
+        self.category = spec.category
+        self.level = spec.level
+        self.scope = spec.scope
+        self.language = language
+        self.channels = frozenset(spec.channels or ())
+        self.languages = frozenset(spec.languages or ())
+
+    def run(self, ctx: Context, out: list[Violation]) -> None:
+        raise NotImplementedError
+
+    def emit(self, out: list[Violation], ctx: Context, start: int, end: int,
+             suggestion: str | None = None, **fields: object) -> None:
+        matched = ctx.text[start:end]
+        suggestion = suggestion or self.spec.suggestion
+        values = _Fields(match=matched, suggestion=suggestion or "", **fields)
+        out.append(Violation(self.id, self.category, self.level, start, end, matched,
+                             self.spec.message.format_map(values),
+                             suggestion.format_map(values) if suggestion else None, self.scope))
+
+
+def _lexicon(entries: Iterable[str | schema.Entry], inflect: bool, language: str) -> Lexicon:
+    built = []
+    for e in entries:
+        if isinstance(e, str):
+            built.append((e, None, inflect))
+        else:
+            built.append((e.phrase, e.suggestion, inflect if e.inflect is None else e.inflect))
+    return Lexicon.build(built, language)
+
+
+class LexiconCheck(Check):
+    def __init__(self, spec: schema.LexiconRule | schema.SubstitutionRule, language: str) -> None:
+        super().__init__(spec, language)
+        if isinstance(spec, schema.SubstitutionRule):
+            entries: list[str | schema.Entry] = [schema.Entry(phrase=k, suggestion=v) for k, v in spec.swap.items()]
+        else:
+            entries = list(spec.entries)
+        self.lexicon = _lexicon(entries, spec.inflect, language)
+
+    def run(self, ctx: Context, out: list[Violation]) -> None:
+        view = ctx.view(self.scope)
+        if view is None or self.lexicon.first_forms.isdisjoint(view.word_set):
+            return
+        for start, end, phrase in self.lexicon.find(view):
+            self.emit(out, ctx, start, end, phrase.suggestion, entry=phrase.source)
+
+
+class PatternCheck(Check):
+    def __init__(self, spec: schema.PatternRule, language: str) -> None:
+        super().__init__(spec, language)
+        self.regex = _join(spec.patterns, re.IGNORECASE if spec.ignorecase else 0)
+        self.needs = required_strings(self.regex)
+
+    def run(self, ctx: Context, out: list[Violation]) -> None:
+        view = ctx.view(self.scope)
+        if view is None or not may_match(self.needs, view.norm) or not self.regex.search(view.text):
+            return
+        for m in self.regex.finditer(view.text):
+            if m.end() > m.start():
+                self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset)
+
+
+def _join(patterns: list[str], flags: int) -> re.Pattern[str]:
+    """One regex for several patterns (one C-level scan instead of one per pattern)."""
+    try:
+        return re.compile("|".join(f"(?:{p})" for p in patterns), flags)
+    except re.error as exc:
+        raise ValueError(f"patterns cannot be combined ({exc}); put global flags such as (?m) in "
+                         "their own rule") from None
+
+
+class CountCheck(Check):
+    def __init__(self, spec: schema.CountRule, language: str) -> None:
+        super().__init__(spec, language)
+        self.regex = TOKEN_RES[spec.token] if spec.token else re.compile(spec.pattern or "")
+        self.literal = "!" if spec.token == "exclamation" else "?" if spec.token == "question" else None
+        self.min, self.max = spec.min, spec.max
+
+    def run(self, ctx: Context, out: list[Violation]) -> None:
+        view = ctx.view(self.scope)
+        if view is None:
+            return
+        if self.literal is not None:
+            count = view.text.count(self.literal)
+        elif self.regex.search(view.text) is None:
+            count = 0
+        elif self.max == 0 and self.min is None:
+            count = 1
+        else:
+            count = len(self.regex.findall(view.text))
+        if self.max is not None and count > self.max:
+            found = list(self.regex.finditer(view.text))
+            for m in found[self.max:]:
+                self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset,
+                          count=len(found), max=self.max)
+        elif self.min is not None and count < self.min:
+            self.emit(out, ctx, view.offset, view.offset + len(view.text), count=count, min=self.min)
+
+
+class LengthCheck(Check):
+    def __init__(self, spec: schema.LengthRule, language: str) -> None:
+        super().__init__(spec, language)
+        self.default = (spec.min, spec.max)
+        self.per_channel = {ch: (lim.min, lim.max) for ch, lim in spec.per_channel.items()}
+
+    def run(self, ctx: Context, out: list[Violation]) -> None:
+        view = ctx.view(self.scope)
+        if view is None:
+            return
+        low, high = self.per_channel.get(ctx.channel or "", self.default)
+        words = self.spec.unit == "words"
+        length = len(view.words) if words else len(view.text)
+        unit = self.spec.unit
+        if high is not None and length > high:
+            start = view.spans[high][0] if words else view.offset + high
+            self.emit(out, ctx, start, view.offset + len(view.text), length=length, max=high, unit=unit,
+                      channel=ctx.channel or "")
+        elif low is not None and length < low:
+            self.emit(out, ctx, view.offset, view.offset + len(view.text), length=length, min=low,
+                      unit=unit, channel=ctx.channel or "")
+
+
+class CaseCheck(Check):
+    def __init__(self, spec: schema.CaseRule, language: str) -> None:
+        super().__init__(spec, language)
+        self.regex = re.compile(rf"(?<![\w-])[A-ZА-ЯЁ]{{{spec.min_length},}}(?![\w-])")
+        self.allow = frozenset(a.upper() for a in spec.allow)
+
+    def run(self, ctx: Context, out: list[Violation]) -> None:
+        view = ctx.view(self.scope)
+        if view is None or not self.regex.search(view.text):
+            return
+        for m in self.regex.finditer(view.text):
+            if m.group(0) not in self.allow:
+                self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset)
+
+
+class _Finder:
+    """Lexicon entries and/or regexes: does a view contain any of them, and where first."""
+
+    def __init__(self, entries: list[str], patterns: list[str], inflect: bool, language: str) -> None:
+        self.lexicon = _lexicon(entries, inflect, language) if entries else None
+        self.regex = _join(patterns, re.IGNORECASE) if patterns else None
+        self.needs = required_strings(self.regex) if self.regex is not None else None
+
+    def found(self, view: View) -> bool:
+        if self.lexicon is not None and self.lexicon.contains(view):
+            return True
+        return self.regex is not None and may_match(self.needs, view.norm) and bool(self.regex.search(view.text))
+
+    def first(self, view: View) -> tuple[int, int] | None:
+        if self.lexicon is not None and not self.lexicon.first_forms.isdisjoint(view.word_set):
+            found = self.lexicon.find(view, first_only=True)
+            if found:
+                return found[0][0], found[0][1]
+        if self.regex is not None and may_match(self.needs, view.norm):
+            m = self.regex.search(view.text)
+            if m:
+                return m.start() + view.offset, m.end() + view.offset
+        return None
+
+
+class RequireCheck(Check):
+    def __init__(self, spec: schema.RequireRule, language: str) -> None:
+        super().__init__(spec, language)
+        self.finder = _Finder(spec.entries, spec.patterns, spec.inflect, language)
+
+    def run(self, ctx: Context, out: list[Violation]) -> None:
+        view = ctx.view(self.scope) or ctx.view("text")
+        assert view is not None
+        if not self.finder.found(view):
+            self.emit(out, ctx, view.offset, view.offset + len(view.text))
+
+
+class ConditionalCheck(Check):
+    def __init__(self, spec: schema.ConditionalRule, language: str) -> None:
+        super().__init__(spec, language)
+        self.when = _Finder(spec.when.entries, spec.when.patterns, spec.when.inflect, language)
+        self.require = _Finder(spec.require.entries, spec.require.patterns, spec.require.inflect, language)
+
+    def run(self, ctx: Context, out: list[Violation]) -> None:
+        view = ctx.view(self.scope)
+        if view is None:
+            return
+        trigger = self.when.first(view)
+        if trigger is not None and not self.require.found(view):
+            self.emit(out, ctx, *trigger)
+
+
+class RepetitionCheck(Check):
+    def __init__(self, spec: schema.RepetitionRule, language: str) -> None:
+        super().__init__(spec, language)
+        self.regex = re.compile(rf"(?<![\w-])([^\W\d_]{{{spec.min_length},}})[ \t\u00a0,]+\1(?![\w-])")
+        self.allow = frozenset(normalise(a) for a in spec.allow)
+
+    def run(self, ctx: Context, out: list[Violation]) -> None:
+        view = ctx.view(self.scope)
+        if view is None or len(view.word_set) == len(view.words):  # no word occurs twice
+            return
+        words = view.words
+        if not any(a == b for a, b in zip(words, words[1:], strict=False)):
+            return
+        for m in self.regex.finditer(view.norm):
+            if m.group(1) not in self.allow:
+                self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset, word=m.group(1))
+
+
+_MIXED_PAIR = re.compile(r"[A-Za-z][А-Яа-яЁё]|[А-Яа-яЁё][A-Za-z]")
+
+
+class ScriptCheck(Check):
+    def __init__(self, spec: schema.ScriptRule, language: str) -> None:
+        super().__init__(spec, language)
+        self.allow = frozenset(normalise(a) for a in spec.allow)
+
+    def run(self, ctx: Context, out: list[Violation]) -> None:
+        view = ctx.view(self.scope)
+        if view is None:
+            return
+        if self.spec.check == "mixed":
+            self._mixed(ctx, view, out)
+        else:
+            self._language(ctx, view, out)
+
+    def _mixed(self, ctx: Context, view: View, out: list[Violation]) -> None:
+        if not _MIXED_PAIR.search(view.text):
+            return
+        for i, (start, end) in enumerate(view.spans):
+            word = ctx.text[start:end]
+            if view.words[i] not in self.allow and _MIXED_PAIR.search(word):
+                self.emit(out, ctx, start, end)
+
+    def _language(self, ctx: Context, view: View, out: list[Violation]) -> None:
+        foreign_re, native_re = (LATIN_RE, CYRILLIC_RE) if ctx.language == "ru" else (CYRILLIC_RE, LATIN_RE)
+        if not foreign_re.search(view.text):
+            return
+        known = set(self.allow)
+        if ctx.brief is not None:
+            known.update(WORD_RE.findall(normalise(" ".join([ctx.brief.product, *ctx.brief.keywords]))))
+        foreign = native = 0
+        for word in view.words:
+            if word in known:
+                continue
+            if foreign_re.match(word):
+                foreign += 1
+            elif native_re.match(word):
+                native += 1
+        if foreign and native / (native + foreign) < self.spec.min_share:
+            self.emit(out, ctx, view.offset, view.offset + len(view.text), language=ctx.language)
+
+
+class FactsCheck(Check):
+    def __init__(self, spec: schema.FactsRule, language: str) -> None:
+        super().__init__(spec, language)
+        self.ignore = [re.compile(p, re.IGNORECASE) for p in spec.ignore]
+        self.key = "facts:" + "|".join(spec.ignore)
+
+    def run(self, ctx: Context, out: list[Violation]) -> None:
+        if ctx.brief is None:
+            return
+        report: FactsReport | None = ctx.cache.get(self.key)
+        if report is None:
+            report = ctx.cache[self.key] = analyse(ctx.text, ctx.brief, self.ignore)
+        kind = self.spec.check
+        if kind == "mismatch":
+            for claim, rivals in report.mismatched:
+                values = ", ".join(f"{k}={ctx.brief.attributes.get(k, ctx.brief.offer)}" for k in rivals)
+                self.emit(out, ctx, claim.start, claim.end, attributes=values)
+        elif kind == "unsupported":
+            for claim in report.unsupported:
+                self.emit(out, ctx, claim.start, claim.end)
+        else:
+            end = len(ctx.text)
+            for key in report.missing:
+                self.emit(out, ctx, 0, end, attribute=key, value=ctx.brief.attributes[key])
+
+
+class PlaceholderCheck(Check):
+    def __init__(self, spec: schema.PlaceholderRule, language: str) -> None:
+        super().__init__(spec, language)
+        self.regex = _join(spec.patterns, 0)
+        self.needs = required_strings(self.regex)
+
+    def run(self, ctx: Context, out: list[Violation]) -> None:
+        view = ctx.view(self.scope)
+        if view is None or not may_match(self.needs, view.norm):
+            return
+        for m in self.regex.finditer(view.text):
+            self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset)
+
+
+CustomRule = Callable[[str, Any, dict], Iterable[tuple]]
+
+
+def resolve_function(name: str) -> CustomRule:
+    """An ``adsft.rules`` entry point by name, or ``module:callable``."""
+    for ep in entry_points(group="adsft.rules"):
+        if ep.name == name:
+            return ep.load()
+    module, _, attr = name.partition(":")
+    if not attr:
+        raise ValueError(f"{name!r} is neither an `adsft.rules` entry point nor `module:callable`")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot import custom rule {name!r}: {exc}") from None
+
+
+class PythonCheck(Check):
+    """A custom rule: ``fn(text, brief, options)`` yields (start, end) or (start, end, message)."""
+
+    def __init__(self, spec: schema.PythonRule, language: str) -> None:
+        super().__init__(spec, language)
+        self.function = resolve_function(spec.function)
+
+    def run(self, ctx: Context, out: list[Violation]) -> None:
+        view = ctx.view(self.scope)
+        if view is None:
+            return
+        for found in self.function(view.text, ctx.brief, self.spec.options) or ():
+            start, end = found[0] + view.offset, found[1] + view.offset
+            self.emit(out, ctx, start, end)
+            if len(found) > 2 and found[2]:
+                last = out[-1]
+                out[-1] = Violation(last.rule, last.category, last.level, last.start, last.end, last.text,
+                                    str(found[2]), last.suggestion, last.scope)
+
+
+CHECKS: dict[type, type[Check]] = {
+    schema.LexiconRule: LexiconCheck, schema.SubstitutionRule: LexiconCheck, schema.PatternRule: PatternCheck,
+    schema.CountRule: CountCheck, schema.LengthRule: LengthCheck, schema.CaseRule: CaseCheck,
+    schema.RequireRule: RequireCheck, schema.ConditionalRule: ConditionalCheck,
+    schema.RepetitionRule: RepetitionCheck, schema.ScriptRule: ScriptCheck, schema.FactsRule: FactsCheck,
+    schema.PlaceholderRule: PlaceholderCheck, schema.PythonRule: PythonCheck,
+}
+
+
+def compile_rule(spec: schema.RuleBase, language: str) -> Check:
+    try:
+        return CHECKS[type(spec)](spec, language)
+    except re.error as exc:
+        raise ValueError(f"bad regular expression: {exc}") from None

@@ -1,0 +1,79 @@
+"""The facts analysis: numeric claims in a message set against the brief they were written from.
+
+Every claim is looked up among the brief's facts (attribute values, and numbers in the product name,
+keywords, offer and call to action). A claim that agrees with one is supported; one of a kind the
+brief states with another value (a percentage where the brief's percentages differ) is a mismatch;
+any other is unsupported. A required attribute is mentioned when one of its values is claimed, or,
+for a textual value, when each of its words appears (Russian words matched by their stem).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rules.brief import Brief
+from rules.numbers import Mention, mentions, same_value
+from rules.text import WORD_RE, normalise
+
+
+@dataclass(slots=True)
+class FactsReport:
+    mismatched: list[tuple[Mention, list[str]]] = field(default_factory=list)
+    unsupported: list[Mention] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def _attribute_facts(value: object) -> list[Mention]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        return [Mention("number", float(value), None, 0, 0)]
+    return mentions(str(value))
+
+
+def _stem_mentioned(value: str, words: list[str]) -> bool:
+    wanted = WORD_RE.findall(normalise(value))
+    if not wanted:
+        return True
+    for w in wanted:
+        prefix = w if len(w) < 4 else w[: max(4, len(w) - 2)]
+        if not any(t == w or (len(w) >= 4 and t.startswith(prefix)) for t in words):
+            return False
+    return True
+
+
+def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsReport:
+    report = FactsReport()
+    by_attr = {key: _attribute_facts(value) for key, value in brief.attributes.items()}
+    context = " \n ".join([brief.product, *brief.keywords, brief.offer or "", brief.cta or ""])
+    other = mentions(context)
+    ignored = [m.span() for pattern in ignore for m in pattern.finditer(text)]
+    mentioned: set[str] = set()
+    for claim in mentions(text):
+        if any(s < claim.end and claim.start < e for s, e in ignored):
+            continue
+        agreeing = [key for key, facts in by_attr.items() if any(same_value(claim, f) for f in facts)]
+        if agreeing or any(same_value(claim, f) for f in other):
+            mentioned.update(agreeing)
+            continue
+        rivals = [key for key, facts in by_attr.items()
+                  if claim.kind != "number" and any(f.kind == claim.kind for f in facts)]
+        if claim.kind != "number" and any(f.kind == claim.kind for f in other):
+            rivals.append("offer")
+        if rivals:
+            report.mismatched.append((claim, rivals))
+        else:
+            report.unsupported.append(claim)
+    words = WORD_RE.findall(normalise(text))
+    for key in brief.required_attributes:
+        if key in mentioned:
+            continue
+        value = brief.attributes[key]
+        if isinstance(value, bool):  # a yes/no attribute has no wording to look for
+            continue
+        if by_attr[key]:
+            report.missing.append(key)
+        elif not _stem_mentioned(str(value), words):
+            report.missing.append(key)
+    return report

@@ -1,0 +1,98 @@
+"""A compiled lexicon: phrases matched word by word against pre-expanded inflected forms.
+
+Each phrase becomes a tuple of form sets, one per word. An index from every form a phrase can start
+with lets a message with no candidate word be rejected by one set operation, in C; only messages
+that share a word with the lexicon are walked word by word.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rules.morph import forms_of
+from rules.text import WORD_RE, View, normalise
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    source: str
+    forms: tuple[frozenset[str], ...]
+    suggestion: str | None = None
+
+
+def _anchor(phrase: Phrase) -> int:
+    """The word a phrase is indexed by: its longest, so "не упустите шанс" is not looked at for
+    every "не" of every message."""
+    lengths = [min(map(len, forms)) for forms in phrase.forms]
+    return lengths.index(max(lengths))
+
+
+class Lexicon:
+    def __init__(self, phrases: list[Phrase]) -> None:
+        self.phrases = phrases
+        index: dict[str, list[tuple[int, int]]] = {}
+        for i, phrase in enumerate(phrases):
+            anchor = _anchor(phrase)
+            for form in phrase.forms[anchor]:
+                index.setdefault(form, []).append((i, anchor))
+        self.index = index
+        self.first_forms = frozenset(index)
+        self.single = frozenset(f for p in phrases if len(p.forms) == 1 for f in p.forms[0])
+
+    @classmethod
+    def build(cls, entries: list[tuple[str, str | None, bool]], language: str) -> Lexicon:
+        """entries: (phrase, suggestion, inflect). Raises ValueError for a phrase with no words."""
+        phrases = []
+        for text, suggestion, inflect in entries:
+            words = WORD_RE.findall(normalise(text))
+            if not words:
+                raise ValueError(f"lexicon entry {text!r} has no words; use a pattern rule for it")
+            forms = tuple(forms_of(w, language) if inflect else frozenset({w}) for w in words)
+            phrases.append(Phrase(text, forms, suggestion))
+        return cls(phrases)
+
+    def may_match(self, view: View) -> bool:
+        return not self.first_forms.isdisjoint(view.word_set)
+
+    def contains(self, view: View) -> bool:
+        """Does any phrase occur? One-word phrases answer from the word set alone."""
+        hits = view.word_set.intersection(self.first_forms)
+        if not hits:
+            return False
+        if not self.single.isdisjoint(hits):
+            return True
+        return bool(self.find(view, first_only=True))
+
+    def find(self, view: View, first_only: bool = False) -> list[tuple[int, int, Phrase]]:
+        """Non-overlapping matches as absolute (start, end, phrase), longest first where they overlap."""
+        hits = view.word_set.intersection(self.first_forms)
+        if not hits:
+            return []
+        words = view.words
+        n_words = len(words)
+        candidates: list[tuple[int, int, Phrase]] = []  # (first word, -length, phrase)
+        for i, word in enumerate(words):
+            if word not in hits:
+                continue
+            for idx, anchor in self.index[word]:
+                phrase = self.phrases[idx]
+                start, n = i - anchor, len(phrase.forms)
+                if start < 0 or start + n > n_words:
+                    continue
+                if all(words[start + k] in phrase.forms[k] for k in range(n) if k != anchor):
+                    candidates.append((start, -n, phrase))
+                    if first_only:
+                        break
+            if first_only and candidates:
+                break
+        candidates.sort(key=lambda c: (c[0], c[1]))
+        spans = view.spans
+        found: list[tuple[int, int, Phrase]] = []
+        taken = -1
+        for start, neg_n, phrase in candidates:
+            if start <= taken:
+                continue
+            last = start - neg_n - 1
+            found.append((spans[start][0], spans[last][1], phrase))
+            taken = last
+        return found

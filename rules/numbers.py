@@ -1,0 +1,208 @@
+"""Numeric claims in text: percentages, amounts of money, terms, dates and bare numbers, normalised.
+
+"5 %", "5%", "пять процентов" are all (percent, 5). "1 000 ₽", "1000 руб.", "1 тыс. рублей" are all
+(money, 1000, RUB); "$1,000" is (money, 1000, USD). "12 месяцев" and "1 год" are both terms of 365
+days (compared with a small tolerance). Number words are read only before a unit ("пять процентов",
+"three months"), where they are a claim; "один клик" is not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from rules.morph import russian_forms
+from rules.text import normalise
+
+_SEP = "[ \u00a0\u202f]"
+_NUM = rf"\d{{1,3}}(?:(?:{_SEP}|,(?=\d{{3}}(?!\d)))\d{{3}})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?"
+_MULT = r"тыс\.?|тысяч[а-я]*|млн\.?|миллион[а-я]*|млрд\.?|миллиард[а-я]*|k|thousand|million|mln|bn|billion"
+_PERCENT = r"%|процент[а-я]*|percent|pct"
+_MONEY = r"₽|руб(?:\.|л[а-я]*)?|р\.|\$|usd|долл(?:\.|ар[а-я]*)|€|eur|евро|£|gbp|dollars?|euros?|rubles?|roubles?"
+_TERM = (r"дн(?:я|ей)|день|сут(?:ки|ок)|недел[а-я]*|нед\.|месяц[а-я]*|мес\.?|год(?:а|у|ом)?|лет"
+         r"|days?|weeks?|months?|years?|yrs?")
+_MONTHS_RU = ("январ", "феврал", "март", "апрел", "ма", "июн", "июл", "август", "сентябр", "октябр",
+              "ноябр", "декабр")
+_MONTHS_EN = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_WORD = (r"(?:января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря"
+               r"|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+               r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+
+_MAIN_RE = re.compile(
+    rf"(?P<time>(?<![\d.:])\d{{1,2}}:\d{{2}}(?![\d:]))"
+    rf"|(?P<iso>(?<!\d)(?P<iy>\d{{4}})-(?P<im>\d{{2}})-(?P<id>\d{{2}})(?!\d))"
+    rf"|(?P<dmy>(?<![\d.,])(?P<dd>\d{{1,2}})\.(?P<dm>\d{{1,2}})(?:\.(?P<dy>\d{{2,4}}))?(?![\d.,]*\d))"
+    rf"|(?P<dayword>(?<!\d)(?P<wd>\d{{1,2}})(?:st|nd|rd|th)?{_SEP}?(?P<wm>{_MONTH_WORD})(?![a-zа-я]))"
+    rf"|(?P<wordday>(?<![a-zа-я])(?P<wm2>{_MONTH_WORD}){_SEP}(?P<wd2>\d{{1,2}})(?:st|nd|rd|th)?(?!\d))"
+    rf"|(?P<pre>(?P<pcur>[$€£₽]){_SEP}?(?P<pnum>{_NUM})(?:{_SEP}?(?P<pmult>{_MULT})(?![a-zа-я]))?)"
+    rf"|(?P<num>(?<![\w.,])(?P<n>{_NUM})(?![\d])(?:{_SEP}?(?P<mult>{_MULT})(?![a-zа-я]))?"
+    rf"(?:{_SEP}?(?P<unit>{_PERCENT}|{_MONEY}|{_TERM})(?![a-zа-я]))?)",
+    re.IGNORECASE,
+)
+
+_RU_NUMBER_WORDS = {
+    "ноль": 0, "один": 1, "два": 2, "три": 3, "четыре": 4, "пять": 5, "шесть": 6, "семь": 7, "восемь": 8,
+    "девять": 9, "десять": 10, "одиннадцать": 11, "двенадцать": 12, "пятнадцать": 15, "двадцать": 20,
+    "тридцать": 30, "сорок": 40, "пятьдесят": 50, "шестьдесят": 60, "девяносто": 90, "сто": 100,
+    "полтора": 1.5,
+}
+_EN_NUMBER_WORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30,
+    "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    kind: str  # percent | money | term | date | number
+    value: float | tuple[int, int]
+    unit: str | None
+    start: int
+    end: int
+
+
+def _unit_kind(unit: str) -> tuple[str, str | None]:
+    u = normalise(unit).rstrip(".")
+    if re.fullmatch(_PERCENT, u, re.IGNORECASE):
+        return "percent", None
+    if u in {"₽", "р"} or u.startswith(("руб", "rub", "roub")):
+        return "money", "RUB"
+    if u in {"$", "usd"} or u.startswith(("долл", "dollar")):
+        return "money", "USD"
+    if u in {"€", "eur", "евро"} or u.startswith("euro"):
+        return "money", "EUR"
+    if u in {"£", "gbp"}:
+        return "money", "GBP"
+    return "term", _term_unit(u)
+
+
+def _term_unit(u: str) -> str:
+    if u.startswith(("дн", "ден", "сут", "day")):
+        return "day"
+    if u.startswith(("нед", "week")):
+        return "week"
+    if u.startswith(("мес", "month")):
+        return "month"
+    return "year"
+
+
+_TERM_DAYS = {"day": 1, "week": 7, "month": 30.4, "year": 365}
+
+
+def _number(raw: str) -> float:
+    digits = re.sub(_SEP, "", raw)
+    if re.search(r",\d{3}(?!\d)", digits) and digits.count(",") >= 1 and "." not in digits[-3:]:
+        if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", digits):
+            digits = digits.replace(",", "")
+    return float(digits.replace(",", "."))
+
+
+def _multiplier(raw: str | None) -> float:
+    if not raw:
+        return 1.0
+    m = normalise(raw)
+    if m.startswith(("тыс", "k", "thousand")):
+        return 1e3
+    if m.startswith(("млн", "миллион", "million", "mln")):
+        return 1e6
+    return 1e9
+
+
+def _month_index(word: str) -> int:
+    w = normalise(word)
+    for i, stem in enumerate(_MONTHS_RU):
+        if w.startswith(stem) and (stem != "ма" or w == "мая"):
+            return i + 1
+    for i, stem in enumerate(_MONTHS_EN):
+        if w.startswith(stem):
+            return i + 1
+    return 0
+
+
+def _term_value(n: float, unit: str) -> float:
+    return n * _TERM_DAYS[unit]
+
+
+def mentions(text: str) -> list[Mention]:
+    """Every numeric claim in ``text`` (times of day are skipped: they are not claims)."""
+    out: list[Mention] = []
+    for m in _MAIN_RE.finditer(text):
+        start, end = m.span()
+        if m.group("time"):
+            continue
+        if m.group("iso"):
+            out.append(Mention("date", (int(m.group("im")), int(m.group("id"))), None, start, end))
+        elif m.group("dmy"):
+            day, month = int(m.group("dd")), int(m.group("dm"))
+            if 1 <= day <= 31 and 1 <= month <= 12:
+                out.append(Mention("date", (month, day), None, start, end))
+            else:
+                out.append(Mention("number", _number(m.group(0)), None, start, end))
+        elif m.group("dayword"):
+            out.append(Mention("date", (_month_index(m.group("wm")), int(m.group("wd"))), None, start, end))
+        elif m.group("wordday"):
+            out.append(Mention("date", (_month_index(m.group("wm2")), int(m.group("wd2"))), None, start, end))
+        elif m.group("pre"):
+            value = _number(m.group("pnum")) * _multiplier(m.group("pmult"))
+            out.append(Mention("money", value, _unit_kind(m.group("pcur"))[1], start, end))
+        else:
+            value = _number(m.group("n")) * _multiplier(m.group("mult"))
+            unit = m.group("unit")
+            out.append(_with_unit(value, unit, start, end))
+    out.extend(_word_mentions(text))
+    return out
+
+
+def _with_unit(value: float, unit: str | None, start: int, end: int) -> Mention:
+    if not unit:
+        return Mention("number", value, None, start, end)
+    kind, sub = _unit_kind(unit)
+    if kind == "term":
+        return Mention("term", _term_value(value, sub or "day"), sub, start, end)
+    return Mention(kind, value, sub, start, end)
+
+
+@cache
+def _word_regex() -> tuple[re.Pattern[str], dict[str, float]]:
+    values: dict[str, float] = {}
+    for lemma, value in _RU_NUMBER_WORDS.items():
+        for form in russian_forms(lemma):
+            values.setdefault(form, value)
+    values.update(_EN_NUMBER_WORDS)
+    alt = "|".join(sorted(map(re.escape, values), key=len, reverse=True))
+    pattern = re.compile(
+        rf"(?<![\w])(?P<words>(?:{alt})(?:[ -](?:{alt}))*)\s+(?P<unit>{_PERCENT}|{_MONEY}|{_TERM})(?![a-zа-я])",
+        re.IGNORECASE,
+    )
+    return pattern, values
+
+
+def _word_mentions(text: str) -> list[Mention]:
+    pattern, values = _word_regex()
+    out = []
+    for m in pattern.finditer(normalise(text)):
+        total = sum(values.get(w, 0) for w in re.split(r"[ -]", m.group("words")))
+        out.append(_with_unit(total, m.group("unit"), m.start(), m.end()))
+    return out
+
+
+def same_value(a: Mention, b: Mention) -> bool:
+    """Do two mentions state the same thing? A bare number agrees with any kind of the same value."""
+    if a.kind == "date" or b.kind == "date":
+        return a.kind == b.kind and a.value == b.value
+    va, vb = float(a.value), float(b.value)  # type: ignore[arg-type]
+    if a.kind == "number" or b.kind == "number":
+        if a.kind == "term" and b.kind == "number":
+            return abs(va - vb * _TERM_DAYS[a.unit or "day"]) < 1e-6
+        if b.kind == "term" and a.kind == "number":
+            return abs(vb - va * _TERM_DAYS[b.unit or "day"]) < 1e-6
+        return abs(va - vb) < 1e-9
+    if a.kind != b.kind:
+        return False
+    if a.kind == "money" and a.unit and b.unit and a.unit != b.unit:
+        return False
+    if a.kind == "term":
+        return abs(va - vb) <= 0.02 * max(va, vb)
+    return abs(va - vb) < 1e-9

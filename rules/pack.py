@@ -1,0 +1,82 @@
+"""A loaded rule pack: its compiled checks, and ``check`` — the one entry point for checking text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rules import schema
+from rules.brief import Brief
+from rules.checks import Check
+from rules.model import CheckResult, Message, Violation
+from rules.text import Context
+
+
+@dataclass(frozen=True)
+class ExampleFailure:
+    rule: str
+    expected_match: bool
+    example: str
+    found: list[Violation]
+
+
+class RulePack:
+    def __init__(self, info: schema.PackInfo, checks: list[Check], path: Path | None = None) -> None:
+        self.info = info
+        self.id = info.id
+        self.language = info.language
+        self.path = path
+        self.checks = checks
+        self._by_id = {c.id: c for c in checks}
+
+    def __repr__(self) -> str:
+        return f"RulePack({self.id!r}, {len(self.checks)} rules)"
+
+    @property
+    def rules(self) -> list[schema.RuleBase]:
+        return [c.spec for c in self.checks]
+
+    def rule(self, rule_id: str) -> schema.RuleBase:
+        return self._by_id[rule_id].spec
+
+    def check(self, message: str | Message | dict, brief: Brief | None = None,
+              channel: str | None = None) -> CheckResult:
+        """Check one message (a string or a title/body/cta record) against every rule of the pack."""
+        msg = Message.of(message)
+        ctx = Context(msg, brief, self.language, channel)
+        out: list[Violation] = []
+        for check in self.checks:
+            if check.channels and ctx.channel not in check.channels:
+                continue
+            if check.languages and ctx.language not in check.languages:
+                continue
+            check.run(ctx, out)
+        if len(out) > 1:
+            out.sort(key=lambda v: (v.start, v.end))
+        return CheckResult(ctx.text, out)
+
+    def test_examples(self) -> tuple[int, list[ExampleFailure]]:
+        """Run every rule's examples; return how many ran and the ones that failed."""
+        failures: list[ExampleFailure] = []
+        ran = 0
+        for check in self.checks:
+            for expected, cases in ((True, check.spec.examples.match), (False, check.spec.examples.no_match)):
+                for case in cases:
+                    ran += 1
+                    message, brief, channel = self._example(case)
+                    found = [v for v in self.check(message, brief, channel).violations if v.rule == check.id]
+                    if bool(found) != expected:
+                        failures.append(ExampleFailure(check.id, expected, Message.of(message).text, found))
+        return ran, failures
+
+    def _example(self, case: schema.Example) -> tuple[Message, Brief | None, str | None]:
+        if isinstance(case, str):
+            return Message(body=case), None, None
+        body = case.body if case.body is not None else case.text or ""
+        message = Message(body=body, title=case.title, cta=case.cta, channel=case.channel)
+        brief = None
+        if case.brief is not None:
+            defaults = {"id": "example", "language": self.language, "channel": case.channel or "push",
+                        "product": "product", "category": "example"}
+            brief = Brief(**{**defaults, **case.brief})
+        return message, brief, case.channel

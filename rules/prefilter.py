@@ -1,0 +1,90 @@
+"""Cheap prefilters for regexes: strings of which every match must contain one.
+
+If each match of a pattern must contain one of a few short strings ("!" or "?" for "[!?]{2,}", "ш" for
+"...(?:ейш|айш)...", two spaces for " {2,}"), a message without any of them is skipped with C-level
+``in`` tests on its normalised text instead of a regex scan. Derived from the parsed pattern; None
+when no such small set exists. Strings are normalised like the text (lower case, ё → е), which keeps
+the test a necessary condition whatever the pattern's case flags.
+"""
+
+from __future__ import annotations
+
+import re
+from re import _constants as C  # type: ignore[attr-defined]
+from re import _parser as P  # type: ignore[attr-defined]
+
+from rules.text import normalise
+
+# Letters from most to least frequent; a rarer letter makes a better prefilter.
+_FREQUENT = "оеаинтсрвлкмдпуяыьгзбчйхжшюцщэфъё" + "etaoinshrdlcumwfgypbvkjxqz"
+_MAX_STRINGS = 8
+
+
+def _char_cost(c: str) -> float:
+    i = _FREQUENT.find(c)
+    if i >= 0:
+        return 40.0 - i % 34
+    if c.isspace():
+        return 100.0
+    if c.isdigit():
+        return 8.0
+    return 15.0 if c in ".," else 1.0
+
+
+def _cost(strings: frozenset[str]) -> float:
+    return sum(min(_char_cost(c) for c in s) / len(s) for s in strings)
+
+
+def _required(items: P.SubPattern | list) -> frozenset[str] | None:
+    """The best set of strings one of which every match of this sequence contains."""
+    candidates: list[frozenset[str]] = []
+    run = ""
+    for op, arg in items:
+        if op is C.LITERAL:
+            run += chr(arg)
+            continue
+        if run:
+            candidates.append(frozenset({run}))
+            run = ""
+        if op is C.IN:
+            chars = [chr(a) for o, a in arg if o is C.LITERAL]
+            if len(chars) == len(arg):
+                candidates.append(frozenset(chars))
+        elif op is C.SUBPATTERN:
+            candidates.append(_required(arg[-1]) or frozenset())
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT) and arg[0] >= 1:
+            body = list(arg[2])
+            if len(body) == 1 and body[0][0] is C.LITERAL:
+                candidates.append(frozenset({chr(body[0][1]) * min(arg[0], 4)}))
+            else:
+                candidates.append(_required(body) or frozenset())
+        elif op is C.BRANCH:
+            sets = [_required(alt) for alt in arg[1]]
+            if all(sets):
+                candidates.append(frozenset().union(*sets))  # type: ignore[arg-type]
+    if run:
+        candidates.append(frozenset({run}))
+    usable = [c for c in candidates if c and len(c) <= _MAX_STRINGS]
+    return min(usable, key=_cost) if usable else None
+
+
+def required_strings(pattern: str | re.Pattern[str]) -> tuple[str, ...] | None:
+    """Normalised strings one of which occurs in the normalised text of every match; None if unknown."""
+    source, flags = (pattern.pattern, pattern.flags) if isinstance(pattern, re.Pattern) else (pattern, 0)
+    try:
+        parsed = P.parse(source, flags)
+    except re.error:
+        return None
+    found = _required(parsed)
+    if found is None:
+        return None
+    normalised = {normalise(s) for s in found}
+    if any(len(normalise(s)) != len(s) for s in found):
+        return None
+    return tuple(sorted(normalised))
+
+
+def may_match(strings: tuple[str, ...] | None, norm: str) -> bool:
+    if strings is None:
+        return True
+    return any(s in norm for s in strings)

@@ -1,0 +1,222 @@
+"""The YAML schema of a rule pack, as pydantic models (``extra="forbid"`` everywhere).
+
+A pack file holds ``pack:`` (id, language, description, sources) and ``rules:``, a list of rules.
+Every rule has id, category, type, level, message, optional suggestion, scope, channels and examples;
+each type adds its own fields (see the classes below and docs in the README).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from rules.model import CATEGORIES
+
+Channel = Literal["push", "sms", "banner", "email_subject", "ad_text"]
+TOKEN_CLASSES = ("exclamation", "question", "emoji", "digit", "uppercase_letter", "word", "ellipsis")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExampleCase(Strict):
+    text: str | None = None
+    title: str | None = None
+    body: str | None = None
+    cta: str | None = None
+    channel: Channel | None = None
+    brief: dict | None = None
+
+    @model_validator(mode="after")
+    def _has_text(self) -> ExampleCase:
+        if self.text is None and self.body is None:
+            raise ValueError("an example needs `text` or `body`")
+        return self
+
+
+Example = str | ExampleCase
+
+
+class Examples(Strict):
+    match: list[Example] = Field(default_factory=list)
+    no_match: list[Example] = Field(default_factory=list)
+
+
+class Entry(Strict):
+    phrase: str
+    suggestion: str | None = None
+    inflect: bool | None = None
+
+
+class RuleBase(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    category: str
+    level: Literal["error", "warning", "suggestion"] = "error"
+    message: str = Field(min_length=1)
+    suggestion: str | None = None
+    scope: Literal["text", "title", "body", "cta"] = "text"
+    channels: list[Channel] | None = None
+    languages: list[Literal["ru", "en"]] | None = None
+    description: str | None = None
+    source: str | None = None
+    examples: Examples = Field(default_factory=Examples)
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str) -> str:
+        if value not in CATEGORIES:
+            raise ValueError(f"unknown category {value!r}; known: {', '.join(CATEGORIES)}")
+        return value
+
+
+def _check_regexes(patterns: list[str]) -> list[str]:
+    for p in patterns:
+        try:
+            re.compile(p)
+        except re.error as exc:
+            raise ValueError(f"bad regular expression {p!r}: {exc}") from None
+    return patterns
+
+
+class LexiconRule(RuleBase):
+    type: Literal["lexicon"]
+    entries: list[str | Entry] = Field(min_length=1)
+    inflect: bool = True
+
+
+class SubstitutionRule(RuleBase):
+    type: Literal["substitution"]
+    swap: dict[str, str] = Field(min_length=1)
+    inflect: bool = False
+
+
+class PatternRule(RuleBase):
+    type: Literal["pattern"]
+    patterns: list[str] = Field(min_length=1)
+    ignorecase: bool = True
+    _v = field_validator("patterns")(classmethod(lambda cls, v: _check_regexes(v)))
+
+
+class CountRule(RuleBase):
+    type: Literal["count"]
+    token: Literal["exclamation", "question", "emoji", "digit", "uppercase_letter", "word", "ellipsis"] | None = None
+    pattern: str | None = None
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CountRule:
+        if (self.token is None) == (self.pattern is None):
+            raise ValueError("a count rule needs exactly one of `token` or `pattern`")
+        if self.min is None and self.max is None:
+            raise ValueError("a count rule needs `min`, `max` or both")
+        if self.pattern is not None:
+            _check_regexes([self.pattern])
+        return self
+
+
+class Limits(Strict):
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=1)
+
+
+class LengthRule(RuleBase):
+    type: Literal["length"]
+    unit: Literal["chars", "words"] = "chars"
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=1)
+    per_channel: dict[Channel, Limits] = Field(default_factory=dict)
+
+
+class CaseRule(RuleBase):
+    type: Literal["case"]
+    min_length: int = Field(default=3, ge=2)
+    allow: list[str] = Field(default_factory=list)
+
+
+class Matcher(Strict):
+    entries: list[str] = Field(default_factory=list)
+    patterns: list[str] = Field(default_factory=list)
+    inflect: bool = True
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Matcher:
+        if not self.entries and not self.patterns:
+            raise ValueError("needs `entries` or `patterns`")
+        _check_regexes(self.patterns)
+        return self
+
+
+class RequireRule(RuleBase):
+    type: Literal["require"]
+    entries: list[str] = Field(default_factory=list)
+    patterns: list[str] = Field(default_factory=list)
+    inflect: bool = True
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> RequireRule:
+        if not self.entries and not self.patterns:
+            raise ValueError("a require rule needs `entries` or `patterns`")
+        _check_regexes(self.patterns)
+        return self
+
+
+class ConditionalRule(RuleBase):
+    type: Literal["conditional"]
+    when: Matcher
+    require: Matcher
+
+
+class RepetitionRule(RuleBase):
+    type: Literal["repetition"]
+    min_length: int = Field(default=2, ge=1)
+    allow: list[str] = Field(default_factory=list)
+
+
+class ScriptRule(RuleBase):
+    type: Literal["script"]
+    check: Literal["mixed", "language"]
+    min_share: float = Field(default=0.5, gt=0, le=1)
+    allow: list[str] = Field(default_factory=list)
+
+
+class FactsRule(RuleBase):
+    type: Literal["facts"]
+    check: Literal["mismatch", "unsupported", "required"]
+    ignore: list[str] = Field(default_factory=lambda: [r"24/7", r"\b\d{1,2}[.:]\d{2}\b"])
+    _v = field_validator("ignore")(classmethod(lambda cls, v: _check_regexes(v)))
+
+
+class PlaceholderRule(RuleBase):
+    type: Literal["placeholder"]
+    patterns: list[str] = Field(default_factory=lambda: [
+        r"\{\{[^{}\n]*\}\}", r"\{[A-Za-zА-Яа-яЁё_][\w.]*\}", r"\[[A-ZА-ЯЁ_][A-ZА-ЯЁ_ ]*\]", r"%[A-Z_]{2,}%",
+        r"\$\{[^}\n]*\}", r"<[A-Z_]{2,}>",
+    ])
+    _v = field_validator("patterns")(classmethod(lambda cls, v: _check_regexes(v)))
+
+
+class PythonRule(RuleBase):
+    type: Literal["python"]
+    function: str = Field(description="an `adsft.rules` entry point name, or `module:callable`")
+    options: dict = Field(default_factory=dict)
+
+
+Rule = Annotated[
+    LexiconRule | SubstitutionRule | PatternRule | CountRule | LengthRule | CaseRule | RequireRule
+    | ConditionalRule | RepetitionRule | ScriptRule | FactsRule | PlaceholderRule | PythonRule,
+    Field(discriminator="type"),
+]
+RULE_TYPES = ("lexicon", "substitution", "pattern", "count", "length", "case", "require", "conditional",
+              "repetition", "script", "facts", "placeholder", "python")
+
+
+class PackInfo(Strict):
+    id: str
+    language: Literal["ru", "en"]
+    description: str | None = None
+    sources: list[str] = Field(default_factory=list)
+    version: str | None = None

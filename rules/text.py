@@ -1,0 +1,92 @@
+"""Text views the checks share: normalised text, words and their offsets, computed once per scope.
+
+Normalisation is lower case, ``ё`` → ``е`` (Russian writers use both) and ``’`` → ``'``; it never
+changes offsets.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rules.brief import Brief
+from rules.model import Message
+
+WORD_RE = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+LATIN_RE = re.compile(r"[A-Za-z]")
+CYRILLIC_RE = re.compile(r"[А-Яа-яЁё]")
+
+
+def normalise(text: str) -> str:
+    """Lower case, ``ё`` as ``е``; same length as the input, so offsets carry over."""
+    low = text.lower()
+    if len(low) != len(text):  # a few characters lower-case to two code points
+        low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    return low.replace("ё", "е").replace("’", "'")
+
+
+def words_of(text: str) -> list[str]:
+    """The normalised words of a text, in order; the same tokenisation the checks use."""
+    return WORD_RE.findall(normalise(text))
+
+
+class View:
+    """One scope of one message. Words and offsets are computed only when a check asks for them."""
+
+    __slots__ = ("_tokens", "_word_set", "_words", "norm", "offset", "text")
+
+    def __init__(self, text: str, offset: int) -> None:
+        self.text = text
+        self.offset = offset
+        self.norm = normalise(text)
+        self._words: list[str] | None = None
+        self._word_set: set[str] | None = None
+        self._tokens: list[tuple[int, int]] | None = None
+
+    @property
+    def words(self) -> list[str]:
+        if self._words is None:
+            self._words = WORD_RE.findall(self.norm)
+        return self._words
+
+    @property
+    def word_set(self) -> set[str]:
+        if self._word_set is None:
+            self._word_set = set(self.words)
+        return self._word_set
+
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        """Absolute (start, end) of every word, aligned with ``words``."""
+        if self._tokens is None:
+            off = self.offset
+            self._tokens = [(m.start() + off, m.end() + off) for m in WORD_RE.finditer(self.norm)]
+        return self._tokens
+
+
+class Context:
+    """Everything a check may look at for one message: its scopes, the brief, channel and language."""
+
+    __slots__ = ("_views", "brief", "cache", "channel", "language", "message", "text")
+
+    def __init__(self, message: Message, brief: Brief | None, language: str, channel: str | None) -> None:
+        self.message = message
+        self.text = message.text
+        self.brief = brief
+        self.language = brief.language if brief is not None else language
+        self.channel = channel or message.channel or (brief.channel if brief is not None else None)
+        self._views: dict[str, View | None] = {}
+        self.cache: dict[str, Any] = {}
+
+    def view(self, scope: str) -> View | None:
+        try:
+            return self._views[scope]
+        except KeyError:
+            pass
+        if scope == "text":
+            view: View | None = View(self.text, 0)
+        else:
+            span = self.message.span_of(scope)
+            view = None if span is None else View(self.text[span[0]:span[1]], span[0])
+        self._views[scope] = view
+        return view
