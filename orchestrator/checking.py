@@ -1,0 +1,125 @@
+"""`adsft check`: read messages (JSONL or CSV, a file or stdin), check each with a rule pack."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from orchestrator.briefs import problems_from
+from orchestrator.errors import InputError, Problem
+from rules import Brief, CheckResult, Message, RulePack
+
+_MESSAGE_KEYS = {"id", "text", "title", "body", "cta", "channel", "brief", "brief_id", "language"}
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    line: int
+    message: Message
+    brief: Brief | None
+
+
+def _read_text(source: str) -> tuple[str, str]:
+    if source == "-":
+        return "<stdin>", sys.stdin.buffer.read().decode("utf-8", errors="strict")
+    path = Path(source)
+    if not path.is_file():
+        raise InputError(f"no such file: {source}", fix="pass a JSONL or CSV file, or - for standard input")
+    try:
+        return source, path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source} is not UTF-8 (byte {exc.start})", fix="save the file as UTF-8") from None
+
+
+def _item(obj: object, file: str, line: int, briefs: dict[str, Brief]) -> Item | list[Problem]:
+    if not isinstance(obj, dict):
+        return [Problem("each line must be a JSON object", file, line)]
+    unknown = sorted(set(obj) - _MESSAGE_KEYS)
+    if unknown:
+        return [Problem(f"unknown field(s) {unknown}", file, line,
+                        fix=f"use only: {', '.join(sorted(_MESSAGE_KEYS))}")]
+    text, body = obj.get("text"), obj.get("body")
+    if not isinstance(text, str) and not isinstance(body, str):
+        return [Problem("needs a string `text` (or `title`/`body`/`cta`)", file, line)]
+    brief = None
+    if obj.get("brief") is not None:
+        try:
+            brief = Brief.model_validate(obj["brief"])
+        except ValidationError as exc:
+            return problems_from(exc, file, line, "brief")
+    elif obj.get("brief_id") is not None:
+        brief = briefs.get(str(obj["brief_id"]))
+        if brief is None:
+            return [Problem(f"brief_id {obj['brief_id']!r} is not in the briefs file", file, line,
+                            fix="pass --briefs FILE with that brief")]
+    message = Message.of({k: obj.get(k) for k in ("text", "title", "body", "cta", "channel") if k in obj})
+    return Item(str(obj.get("id", line)), line, message, brief)
+
+
+def read_messages(source: str, briefs: dict[str, Brief] | None = None) -> list[Item]:
+    """Every message of a JSONL or CSV input; all problems at once as one InputError."""
+    file, content = _read_text(source)
+    briefs = briefs or {}
+    items: list[Item] = []
+    problems: list[Problem] = []
+    stripped = content.lstrip()
+    if stripped.startswith("{") or file.endswith(".jsonl"):
+        for number, raw in enumerate(content.splitlines(), 1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                problems.append(Problem(f"not valid JSON: {exc.msg} (column {exc.colno})", file, number,
+                                        fix="one JSON object per line"))
+                continue
+            found = _item(obj, file, number, briefs)
+            (problems.extend if isinstance(found, list) else items.append)(found)  # type: ignore[operator]
+    else:
+        reader = csv.DictReader(io.StringIO(content))
+        if not reader.fieldnames or "text" not in reader.fieldnames:
+            raise InputError(f"{file}: a CSV input needs a `text` column",
+                             [Problem(f"columns: {reader.fieldnames}", file, 1)], fix="name the column `text`")
+        for row in reader:
+            number = reader.line_num
+            obj = {k: v for k, v in row.items() if k in _MESSAGE_KEYS and v not in (None, "")}
+            obj.setdefault("text", row.get("text") or "")
+            found = _item(obj, file, number, briefs)
+            (problems.extend if isinstance(found, list) else items.append)(found)  # type: ignore[operator]
+    if problems:
+        raise InputError(f"{file}: {len(problems)} problem(s); nothing was checked", problems)
+    return items
+
+
+@dataclass
+class CheckReport:
+    results: list[tuple[Item, CheckResult]]
+
+    @property
+    def failed(self) -> int:
+        return sum(not r.passed for _, r in self.results)
+
+    def per_rule(self) -> Counter[tuple[str, str, str]]:
+        counts: Counter[tuple[str, str, str]] = Counter()
+        for _, result in self.results:
+            for rule in {(v.rule, v.category, v.level) for v in result.violations}:
+                counts[rule] += 1
+        return counts
+
+
+def check_items(pack: RulePack, items: list[Item]) -> CheckReport:
+    return CheckReport([(item, pack.check(item.message, item.brief)) for item in items])
+
+
+def iter_json(report: CheckReport) -> Iterator[str]:
+    for item, result in report.results:
+        yield json.dumps({"id": item.id, **result.as_dict()}, ensure_ascii=False)

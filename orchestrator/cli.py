@@ -1,0 +1,136 @@
+"""The `adsft` command line. Thin: parse, call one library function, render (rich or --json).
+
+Data goes to stdout, progress and errors to stderr. Exit codes are decided here, in `main`:
+0 ok, 1 failure (or a message that fails its rules), 2 bad input. ADSFT_DEBUG=1 shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated
+
+import click
+import typer
+
+from orchestrator.errors import AdsftError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Fine-tune language models to write ad messages with fewer errors, and prove it.")
+rules_app = typer.Typer(no_args_is_help=True, help="List, show and test rule packs.")
+app.add_typer(rules_app, name="rules")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+PackOpt = Annotated[str, typer.Option("--pack", "-p", help="Built-in pack (ru, en) or a YAML pack file.")]
+
+
+@app.command()
+def check(
+    source: Annotated[str, typer.Argument(help="JSONL or CSV file of messages, or - for stdin.")],
+    pack: PackOpt = "ru",
+    briefs: Annotated[str | None, typer.Option(help="Briefs (JSONL/YAML) for `brief_id` lookups.")] = None,
+    show_clean: Annotated[bool, typer.Option(help="Also print messages with no violation.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check ad messages against a rule pack; exit 1 when any message has an error-level violation."""
+    from orchestrator import render
+    from orchestrator.briefs import load_briefs
+    from orchestrator.checking import check_items, iter_json, read_messages
+    from rules import load_pack
+
+    rule_pack = load_pack(pack)
+    items = read_messages(source, load_briefs(briefs) if briefs else None)
+    report = check_items(rule_pack, items)
+    if as_json:
+        for line in iter_json(report):
+            print(line)
+    else:
+        render.check_report(report, show_clean)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@rules_app.command("list")
+def rules_list(pack: Annotated[str, typer.Argument(help="Pack name or file.")] = "ru", as_json: JsonFlag = False) -> None:
+    """List the rules of a pack."""
+    from orchestrator import render
+    from rules import load_pack
+
+    rule_pack = load_pack(pack)
+    if as_json:
+        print(json.dumps([s.model_dump(exclude={"examples"}, exclude_none=True) for s in rule_pack.rules],
+                         ensure_ascii=False, indent=1))
+    else:
+        render.rules_table(rule_pack)
+
+
+@rules_app.command("show")
+def rules_show(rule_id: str, pack: PackOpt = "", as_json: JsonFlag = False) -> None:
+    """Show one rule in full (the pack is guessed from the id prefix when not given)."""
+    from orchestrator import render
+    from orchestrator.errors import InputError
+    from rules import load_pack
+
+    rule_pack = load_pack(pack or rule_id.split(".")[0])
+    try:
+        spec = rule_pack.rule(rule_id)
+    except KeyError:
+        raise InputError(f"no rule {rule_id!r} in pack {rule_pack.id}", fix=f"see `adsft rules list {rule_pack.id}`") from None
+    data = spec.model_dump(exclude_none=True)
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, indent=1))
+    else:
+        import yaml
+
+        render.out.print(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+
+
+@rules_app.command("test")
+def rules_test(pack: Annotated[str, typer.Argument(help="Pack name or file.")] = "ru", as_json: JsonFlag = False) -> None:
+    """Run every rule's examples (match / no_match); exit 1 if any fails."""
+    from orchestrator import render
+    from rules import load_pack
+
+    rule_pack = load_pack(pack)
+    ran, failures = rule_pack.test_examples()
+    if as_json:
+        print(json.dumps({"pack": rule_pack.id, "examples": ran, "failed": [
+            {"rule": f.rule, "expected_match": f.expected_match, "example": f.example} for f in failures]},
+            ensure_ascii=False))
+    else:
+        for f in failures:
+            want = "should match" if f.expected_match else "should not match"
+            render.out.print(f"[bold red]FAIL[/] {f.rule}: {want}: {f.example!r}")
+        render.out.print(f"{rule_pack.id}: {ran} examples, {len(failures)} failed")
+    if failures:
+        raise typer.Exit(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="adsft", standalone_mode=False)
+    except AdsftError as exc:
+        if os.environ.get("ADSFT_DEBUG"):
+            raise
+        from orchestrator import render
+
+        render.error(exc)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        print("Aborted.", file=sys.stderr)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
