@@ -17,7 +17,8 @@ from orchestrator.briefs import problems_from
 from orchestrator.errors import InputError, Problem
 from rules import Brief, CheckResult, Message, RulePack
 
-_MESSAGE_KEYS = {"id", "text", "title", "body", "cta", "channel", "brief", "brief_id", "language"}
+_MESSAGE_KEYS = {"id", "text", "title", "body", "cta", "channel", "brief", "brief_id", "language", "expected",
+                 "meta"}
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,18 @@ def check(
         raise typer.Exit(1)
 
 
+@app.command()
+def demo() -> None:
+    """Run the pipeline end to end on the embedded default (bundled data, local backend, no keys)."""
+    from orchestrator import render
+    from orchestrator.demo import run_demo
+
+    summary = run_demo()
+    render.out.rule("demo summary")
+    for step, outcome in summary.steps:
+        render.out.print(f"  {step:<14} {outcome}")
+
+
 @rules_app.command("list")
 def rules_list(pack: Annotated[str, typer.Argument(help="Pack name or file.")] = "ru", as_json: JsonFlag = False) -> None:
     """List the rules of a pack."""

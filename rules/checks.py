@@ -5,6 +5,7 @@ run on many messages; the common path (nothing found) stays in C-level string an
 from __future__ import annotations
 
 import importlib
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
@@ -89,6 +90,42 @@ class LexiconCheck(Check):
             self.emit(out, ctx, start, end, phrase.suggestion, entry=phrase.source)
 
 
+class LexiconGroup:
+    """Several lexicon checks of one scope answered by one merged lookup (one set test per message
+    instead of one per rule). Runs in the pack's plan in place of its members."""
+
+    def __init__(self, checks: list[LexiconCheck]) -> None:
+        self.checks = checks
+        self.scope = checks[0].scope
+        self.channels: frozenset[str] = frozenset()
+        self.languages: frozenset[str] = frozenset()
+        self.lexicon = Lexicon.merge([c.lexicon for c in checks])
+
+    def run(self, ctx: Context, out: list[Violation]) -> None:
+        view = ctx.view(self.scope)
+        if view is None or self.lexicon.first_forms.isdisjoint(view.word_set):
+            return
+        for start, end, phrase in self.lexicon.find(view):
+            self.checks[phrase.owner].emit(out, ctx, start, end, phrase.suggestion, entry=phrase.source)
+
+
+def plan(checks: list[Check]) -> list[Check | LexiconGroup]:
+    """The order checks run in: lexicon checks without channel or language filters merged per scope."""
+    groups: dict[str, list[LexiconCheck]] = {}
+    for check in checks:
+        if isinstance(check, LexiconCheck) and not check.channels and not check.languages:
+            groups.setdefault(check.scope, []).append(check)
+    out: list[Check | LexiconGroup] = []
+    for check in checks:
+        members = groups.get(check.scope) if isinstance(check, LexiconCheck) else None
+        if members and check in members:
+            if check is members[0]:
+                out.append(LexiconGroup(members) if len(members) > 1 else check)
+            continue
+        out.append(check)
+    return out
+
+
 class PatternCheck(Check):
     def __init__(self, spec: schema.PatternRule, language: str) -> None:
         super().__init__(spec, language)
@@ -167,7 +204,7 @@ class LengthCheck(Check):
 class CaseCheck(Check):
     def __init__(self, spec: schema.CaseRule, language: str) -> None:
         super().__init__(spec, language)
-        self.regex = re.compile(rf"(?<![\w-])[A-ZА-ЯЁ]{{{spec.min_length},}}(?![\w-])")
+        self.regex = re.compile(rf"(?<![\w\-\[{{%<])[A-ZА-ЯЁ]{{{spec.min_length},}}(?![\w\-\]}}%>])")
         self.allow = frozenset(a.upper() for a in spec.allow)
 
     def run(self, ctx: Context, out: list[Violation]) -> None:
@@ -242,7 +279,7 @@ class RepetitionCheck(Check):
         if view is None or len(view.word_set) == len(view.words):  # no word occurs twice
             return
         words = view.words
-        if not any(a == b for a, b in zip(words, words[1:], strict=False)):
+        if not any(a == b for a, b in itertools.pairwise(words)):
             return
         for m in self.regex.finditer(view.norm):
             if m.group(1) not in self.allow:

@@ -72,8 +72,6 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsRepo
         value = brief.attributes[key]
         if isinstance(value, bool):  # a yes/no attribute has no wording to look for
             continue
-        if by_attr[key]:
-            report.missing.append(key)
-        elif not _stem_mentioned(str(value), words):
+        if by_attr[key] or not _stem_mentioned(str(value), words):
             report.missing.append(key)
     return report

@@ -7,7 +7,7 @@ that share a word with the lexicon are walked word by word.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rules.morph import forms_of
 from rules.text import WORD_RE, View, normalise
@@ -18,6 +18,7 @@ class Phrase:
     source: str
     forms: tuple[frozenset[str], ...]
     suggestion: str | None = None
+    owner: int = 0  # which of several merged lexicons the phrase came from
 
 
 def _anchor(phrase: Phrase) -> int:
@@ -51,8 +52,10 @@ class Lexicon:
             phrases.append(Phrase(text, forms, suggestion))
         return cls(phrases)
 
-    def may_match(self, view: View) -> bool:
-        return not self.first_forms.isdisjoint(view.word_set)
+    @classmethod
+    def merge(cls, lexicons: list[Lexicon]) -> Lexicon:
+        """One lexicon answering for several (one lookup per message); ``Phrase.owner`` tells them apart."""
+        return cls([replace(p, owner=i) for i, lex in enumerate(lexicons) for p in lex.phrases])
 
     def contains(self, view: View) -> bool:
         """Does any phrase occur? One-word phrases answer from the word set alone."""
@@ -88,11 +91,11 @@ class Lexicon:
         candidates.sort(key=lambda c: (c[0], c[1]))
         spans = view.spans
         found: list[tuple[int, int, Phrase]] = []
-        taken = -1
+        taken: dict[int, int] = {}  # per owner: the last word already covered by a match
         for start, neg_n, phrase in candidates:
-            if start <= taken:
+            if start <= taken.get(phrase.owner, -1):
                 continue
             last = start - neg_n - 1
             found.append((spans[start][0], spans[last][1], phrase))
-            taken = last
+            taken[phrase.owner] = last
         return found

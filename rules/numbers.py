@@ -32,7 +32,8 @@ _MONTH_WORD = (r"(?:января|февраля|марта|апреля|мая|�
 _MAIN_RE = re.compile(
     rf"(?P<time>(?<![\d.:])\d{{1,2}}:\d{{2}}(?![\d:]))"
     rf"|(?P<iso>(?<!\d)(?P<iy>\d{{4}})-(?P<im>\d{{2}})-(?P<id>\d{{2}})(?!\d))"
-    rf"|(?P<dmy>(?<![\d.,])(?P<dd>\d{{1,2}})\.(?P<dm>\d{{1,2}})(?:\.(?P<dy>\d{{2,4}}))?(?![\d.,]*\d))"
+    rf"|(?P<dmy>(?<![\d.,])(?P<dd>\d{{1,2}})\.(?P<dm>\d{{2}})(?:\.(?P<dy>\d{{2,4}}))?(?![\d.,]*\d)"
+    rf"(?!{_SEP}?(?:%|[a-zа-яё$€₽£])))"
     rf"|(?P<dayword>(?<!\d)(?P<wd>\d{{1,2}})(?:st|nd|rd|th)?{_SEP}?(?P<wm>{_MONTH_WORD})(?![a-zа-я]))"
     rf"|(?P<wordday>(?<![a-zа-я])(?P<wm2>{_MONTH_WORD}){_SEP}(?P<wd2>\d{{1,2}})(?:st|nd|rd|th)?(?!\d))"
     rf"|(?P<pre>(?P<pcur>[$€£₽]){_SEP}?(?P<pnum>{_NUM})(?:{_SEP}?(?P<pmult>{_MULT})(?![a-zа-я]))?)"
@@ -93,9 +94,8 @@ _TERM_DAYS = {"day": 1, "week": 7, "month": 30.4, "year": 365}
 
 def _number(raw: str) -> float:
     digits = re.sub(_SEP, "", raw)
-    if re.search(r",\d{3}(?!\d)", digits) and digits.count(",") >= 1 and "." not in digits[-3:]:
-        if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", digits):
-            digits = digits.replace(",", "")
+    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", digits):  # "1,000" and "1,000.50": thousands
+        digits = digits.replace(",", "")
     return float(digits.replace(",", "."))
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rules import schema
 from rules.brief import Brief
-from rules.checks import Check
+from rules.checks import Check, plan
 from rules.model import CheckResult, Message, Violation
 from rules.text import Context
 
@@ -28,6 +28,7 @@ class RulePack:
         self.path = path
         self.checks = checks
         self._by_id = {c.id: c for c in checks}
+        self._plan = plan(checks)
 
     def __repr__(self) -> str:
         return f"RulePack({self.id!r}, {len(self.checks)} rules)"
@@ -45,7 +46,7 @@ class RulePack:
         msg = Message.of(message)
         ctx = Context(msg, brief, self.language, channel)
         out: list[Violation] = []
-        for check in self.checks:
+        for check in self._plan:
             if check.channels and ctx.channel not in check.channels:
                 continue
             if check.languages and ctx.language not in check.languages:

@@ -1,0 +1,98 @@
+import json
+import subprocess
+import sys
+
+from orchestrator.cli import main
+from tests.conftest import SAMPLES
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_check_json_one_object_per_message(capsys):
+    code, out, _ = run(capsys, "check", str(SAMPLES / "messages_ru.jsonl"), "--pack", "ru", "--json")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 1  # the samples hold known errors
+    assert {"id", "passed", "violations"} <= set(lines[0])
+    assert any(line["passed"] for line in lines) and any(not line["passed"] for line in lines)
+    v = next(v for line in lines for v in line["violations"])
+    assert set(v) >= {"rule", "category", "level", "start", "end", "text", "message"}
+
+
+def test_check_clean_input_exits_zero(tmp_path, capsys):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"id": "1", "text": "Open a card and earn 3% back on groceries."}\n', encoding="utf-8")
+    code, out, _ = run(capsys, "check", str(path), "--pack", "en")
+    assert code == 0 and "1 passed" in out
+
+
+def test_check_csv_with_text_column(tmp_path, capsys):
+    path = tmp_path / "m.csv"
+    path.write_text("id,text\n1,Hurry and apply now.\n2,Open a card today.\n", encoding="utf-8")
+    code, out, _ = run(capsys, "check", str(path), "--pack", "en", "--json")
+    assert code == 1
+    assert [json.loads(line)["passed"] for line in out.splitlines()] == [False, True]
+
+
+def test_bad_lines_reported_at_once_with_exit_2(tmp_path, capsys):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"id": 1, "text": "ok text here"}\nnot json\n{"id": 3, "txt": "x"}\n', encoding="utf-8")
+    code, out, err = run(capsys, "check", str(path), "--json")
+    assert code == 2 and out == ""
+    assert f"{path}:2" in err and f"{path}:3" in err and "Traceback" not in err
+
+
+def test_briefs_lookup(tmp_path, capsys):
+    briefs = tmp_path / "briefs.jsonl"
+    briefs.write_text(json.dumps({"id": "c1", "language": "en", "channel": "push", "product": "Card",
+                                  "category": "cards", "attributes": {"cashback": "3%"}}) + "\n")
+    msgs = tmp_path / "m.jsonl"
+    msgs.write_text('{"id": "1", "text": "Earn 5% back. Apply now.", "brief_id": "c1"}\n')
+    code, out, _ = run(capsys, "check", str(msgs), "--pack", "en", "--briefs", str(briefs), "--json")
+    assert code == 1
+    assert json.loads(out)["violations"][0]["category"] == "fact_mismatch"
+
+
+def test_brief_with_unknown_field_is_named(tmp_path, capsys):
+    briefs = tmp_path / "briefs.jsonl"
+    briefs.write_text('{"id": "c1", "language": "en", "channel": "push", "product": "Card", '
+                      '"category": "cards", "colour": "red"}\n')
+    msgs = tmp_path / "m.jsonl"
+    msgs.write_text('{"id": "1", "text": "Apply now for a card.", "brief_id": "c1"}\n')
+    code, _, err = run(capsys, "check", str(msgs), "--briefs", str(briefs))
+    assert code == 2 and "colour" in err and ":1" in err
+
+
+def test_rules_commands(capsys):
+    code, out, _ = run(capsys, "rules", "list", "en", "--json")
+    assert code == 0 and any(r["id"] == "en.cta" for r in json.loads(out))
+    code, out, _ = run(capsys, "rules", "show", "ru.caps", "--json")
+    assert code == 0 and json.loads(out)["type"] == "case"
+    code, out, _ = run(capsys, "rules", "test", "ru", "--json")
+    assert code == 0 and json.loads(out)["failed"] == []
+
+
+def test_rules_test_fails_on_a_broken_example(tmp_path, capsys):
+    pack = tmp_path / "p.yaml"
+    pack.write_text("""pack: {id: t, language: en}
+rules:
+  - id: t.a
+    type: lexicon
+    category: cliche
+    message: x
+    entries: [synergy]
+    examples: {match: ["nothing here"]}
+""")
+    code, out, _ = run(capsys, "rules", "test", str(pack))
+    assert code == 1 and "t.a" in out
+
+
+def test_console_script_from_stdin():
+    proc = subprocess.run([sys.executable, "-m", "orchestrator.cli", "check", "-", "--pack", "en", "--json"],
+                          input='{"id": "x", "text": "The best card ever!!! Apply."}\n', capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "superlative" in proc.stdout
