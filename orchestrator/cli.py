@@ -22,6 +22,7 @@ rules_app = typer.Typer(no_args_is_help=True, help="List, show and test rule pac
 app.add_typer(rules_app, name="rules")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+PackArg = Annotated[str, typer.Argument(help="Pack name or file.")]
 PackOpt = Annotated[str, typer.Option("--pack", "-p", help="Built-in pack (ru, en) or a YAML pack file.")]
 
 
@@ -64,7 +65,7 @@ def demo() -> None:
 
 
 @rules_app.command("list")
-def rules_list(pack: Annotated[str, typer.Argument(help="Pack name or file.")] = "ru", as_json: JsonFlag = False) -> None:
+def rules_list(pack: PackArg = "ru", as_json: JsonFlag = False) -> None:
     """List the rules of a pack."""
     from orchestrator import render
     from rules import load_pack
@@ -88,7 +89,8 @@ def rules_show(rule_id: str, pack: PackOpt = "", as_json: JsonFlag = False) -> N
     try:
         spec = rule_pack.rule(rule_id)
     except KeyError:
-        raise InputError(f"no rule {rule_id!r} in pack {rule_pack.id}", fix=f"see `adsft rules list {rule_pack.id}`") from None
+        raise InputError(f"no rule {rule_id!r} in pack {rule_pack.id}",
+                         fix=f"see `adsft rules list {rule_pack.id}`") from None
     data = spec.model_dump(exclude_none=True)
     if as_json:
         print(json.dumps(data, ensure_ascii=False, indent=1))
@@ -99,7 +101,7 @@ def rules_show(rule_id: str, pack: PackOpt = "", as_json: JsonFlag = False) -> N
 
 
 @rules_app.command("test")
-def rules_test(pack: Annotated[str, typer.Argument(help="Pack name or file.")] = "ru", as_json: JsonFlag = False) -> None:
+def rules_test(pack: PackArg = "ru", as_json: JsonFlag = False) -> None:
     """Run every rule's examples (match / no_match); exit 1 if any fails."""
     from orchestrator import render
     from rules import load_pack
