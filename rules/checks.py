@@ -15,7 +15,7 @@ from rules import schema
 from rules.facts import FactsReport, analyse
 from rules.lexicon import Lexicon
 from rules.model import Violation
-from rules.prefilter import may_match, required_strings
+from rules.prefilter import required_strings
 from rules.text import CYRILLIC_RE, LATIN_RE, WORD_RE, Context, View, normalise
 
 EMOJI_RE = re.compile(
@@ -50,7 +50,9 @@ class Check:
         self.channels = frozenset(spec.channels or ())
         self.languages = frozenset(spec.languages or ())
 
-    def run(self, ctx: Context, out: list[Violation]) -> None:
+    fallback_to_text = False  # run on the whole text when the message lacks the rule's scope
+
+    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
         raise NotImplementedError
 
     def emit(self, out: list[Violation], ctx: Context, start: int, end: int,
@@ -82,9 +84,8 @@ class LexiconCheck(Check):
             entries = list(spec.entries)
         self.lexicon = _lexicon(entries, spec.inflect, language)
 
-    def run(self, ctx: Context, out: list[Violation]) -> None:
-        view = ctx.view(self.scope)
-        if view is None or self.lexicon.first_forms.isdisjoint(view.word_set):
+    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
+        if self.lexicon.first_forms.isdisjoint(view.word_set):
             return
         for start, end, phrase in self.lexicon.find(view):
             self.emit(out, ctx, start, end, phrase.suggestion, entry=phrase.source)
@@ -94,6 +95,8 @@ class LexiconGroup:
     """Several lexicon checks of one scope answered by one merged lookup (one set test per message
     instead of one per rule). Runs in the pack's plan in place of its members."""
 
+    fallback_to_text = False
+
     def __init__(self, checks: list[LexiconCheck]) -> None:
         self.checks = checks
         self.scope = checks[0].scope
@@ -101,9 +104,8 @@ class LexiconGroup:
         self.languages: frozenset[str] = frozenset()
         self.lexicon = Lexicon.merge([c.lexicon for c in checks])
 
-    def run(self, ctx: Context, out: list[Violation]) -> None:
-        view = ctx.view(self.scope)
-        if view is None or self.lexicon.first_forms.isdisjoint(view.word_set):
+    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
+        if self.lexicon.first_forms.isdisjoint(view.word_set):
             return
         for start, end, phrase in self.lexicon.find(view):
             self.checks[phrase.owner].emit(out, ctx, start, end, phrase.suggestion, entry=phrase.source)
@@ -132,9 +134,8 @@ class PatternCheck(Check):
         self.regex = _join(spec.patterns, re.IGNORECASE if spec.ignorecase else 0)
         self.needs = required_strings(self.regex)
 
-    def run(self, ctx: Context, out: list[Violation]) -> None:
-        view = ctx.view(self.scope)
-        if view is None or not may_match(self.needs, view.norm) or not self.regex.search(view.text):
+    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
+        if not ctx.may_contain(self.needs) or not self.regex.search(view.text):
             return
         for m in self.regex.finditer(view.text):
             if m.end() > m.start():
@@ -157,10 +158,7 @@ class CountCheck(Check):
         self.literal = "!" if spec.token == "exclamation" else "?" if spec.token == "question" else None
         self.min, self.max = spec.min, spec.max
 
-    def run(self, ctx: Context, out: list[Violation]) -> None:
-        view = ctx.view(self.scope)
-        if view is None:
-            return
+    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
         if self.literal is not None:
             count = view.text.count(self.literal)
         elif self.regex.search(view.text) is None:
@@ -184,10 +182,7 @@ class LengthCheck(Check):
         self.default = (spec.min, spec.max)
         self.per_channel = {ch: (lim.min, lim.max) for ch, lim in spec.per_channel.items()}
 
-    def run(self, ctx: Context, out: list[Violation]) -> None:
-        view = ctx.view(self.scope)
-        if view is None:
-            return
+    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
         low, high = self.per_channel.get(ctx.channel or "", self.default)
         words = self.spec.unit == "words"
         length = len(view.words) if words else len(view.text)
@@ -207,9 +202,8 @@ class CaseCheck(Check):
         self.regex = re.compile(rf"(?<![\w\-\[{{%<])[A-ZА-ЯЁ]{{{spec.min_length},}}(?![\w\-\]}}%>])")
         self.allow = frozenset(a.upper() for a in spec.allow)
 
-    def run(self, ctx: Context, out: list[Violation]) -> None:
-        view = ctx.view(self.scope)
-        if view is None or not self.regex.search(view.text):
+    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
+        if not self.regex.search(view.text):
             return
         for m in self.regex.finditer(view.text):
             if m.group(0) not in self.allow:
@@ -224,17 +218,17 @@ class _Finder:
         self.regex = _join(patterns, re.IGNORECASE) if patterns else None
         self.needs = required_strings(self.regex) if self.regex is not None else None
 
-    def found(self, view: View) -> bool:
+    def found(self, ctx: Context, view: View) -> bool:
         if self.lexicon is not None and self.lexicon.contains(view):
             return True
-        return self.regex is not None and may_match(self.needs, view.norm) and bool(self.regex.search(view.text))
+        return self.regex is not None and ctx.may_contain(self.needs) and bool(self.regex.search(view.text))
 
-    def first(self, view: View) -> tuple[int, int] | None:
+    def first(self, ctx: Context, view: View) -> tuple[int, int] | None:
         if self.lexicon is not None and not self.lexicon.first_forms.isdisjoint(view.word_set):
             found = self.lexicon.find(view, first_only=True)
             if found:
                 return found[0][0], found[0][1]
-        if self.regex is not None and may_match(self.needs, view.norm):
+        if self.regex is not None and ctx.may_contain(self.needs):
             m = self.regex.search(view.text)
             if m:
                 return m.start() + view.offset, m.end() + view.offset
@@ -246,10 +240,10 @@ class RequireCheck(Check):
         super().__init__(spec, language)
         self.finder = _Finder(spec.entries, spec.patterns, spec.inflect, language)
 
-    def run(self, ctx: Context, out: list[Violation]) -> None:
-        view = ctx.view(self.scope) or ctx.view("text")
-        assert view is not None
-        if not self.finder.found(view):
+    fallback_to_text = True
+
+    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
+        if not self.finder.found(ctx, view):
             self.emit(out, ctx, view.offset, view.offset + len(view.text))
 
 
@@ -259,12 +253,9 @@ class ConditionalCheck(Check):
         self.when = _Finder(spec.when.entries, spec.when.patterns, spec.when.inflect, language)
         self.require = _Finder(spec.require.entries, spec.require.patterns, spec.require.inflect, language)
 
-    def run(self, ctx: Context, out: list[Violation]) -> None:
-        view = ctx.view(self.scope)
-        if view is None:
-            return
-        trigger = self.when.first(view)
-        if trigger is not None and not self.require.found(view):
+    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
+        trigger = self.when.first(ctx, view)
+        if trigger is not None and not self.require.found(ctx, view):
             self.emit(out, ctx, *trigger)
 
 
@@ -274,9 +265,8 @@ class RepetitionCheck(Check):
         self.regex = re.compile(rf"(?<![\w-])([^\W\d_]{{{spec.min_length},}})[ \t\u00a0,]+\1(?![\w-])")
         self.allow = frozenset(normalise(a) for a in spec.allow)
 
-    def run(self, ctx: Context, out: list[Violation]) -> None:
-        view = ctx.view(self.scope)
-        if view is None or len(view.word_set) == len(view.words):  # no word occurs twice
+    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
+        if len(view.word_set) == len(view.words):  # no word occurs twice
             return
         words = view.words
         if not any(a == b for a, b in itertools.pairwise(words)):
@@ -294,10 +284,7 @@ class ScriptCheck(Check):
         super().__init__(spec, language)
         self.allow = frozenset(normalise(a) for a in spec.allow)
 
-    def run(self, ctx: Context, out: list[Violation]) -> None:
-        view = ctx.view(self.scope)
-        if view is None:
-            return
+    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
         if self.spec.check == "mixed":
             self._mixed(ctx, view, out)
         else:
@@ -336,7 +323,7 @@ class FactsCheck(Check):
         self.ignore = [re.compile(p, re.IGNORECASE) for p in spec.ignore]
         self.key = "facts:" + "|".join(spec.ignore)
 
-    def run(self, ctx: Context, out: list[Violation]) -> None:
+    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
         if ctx.brief is None:
             return
         report: FactsReport | None = ctx.cache.get(self.key)
@@ -362,9 +349,8 @@ class PlaceholderCheck(Check):
         self.regex = _join(spec.patterns, 0)
         self.needs = required_strings(self.regex)
 
-    def run(self, ctx: Context, out: list[Violation]) -> None:
-        view = ctx.view(self.scope)
-        if view is None or not may_match(self.needs, view.norm):
+    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
+        if not ctx.may_contain(self.needs):
             return
         for m in self.regex.finditer(view.text):
             self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset)
@@ -394,10 +380,7 @@ class PythonCheck(Check):
         super().__init__(spec, language)
         self.function = resolve_function(spec.function)
 
-    def run(self, ctx: Context, out: list[Violation]) -> None:
-        view = ctx.view(self.scope)
-        if view is None:
-            return
+    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
         for found in self.function(view.text, ctx.brief, self.spec.options) or ():
             start, end = found[0] + view.offset, found[1] + view.offset
             self.emit(out, ctx, start, end)

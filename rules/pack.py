@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rules import schema
 from rules.brief import Brief
-from rules.checks import Check, plan
+from rules.checks import Check, LexiconGroup, plan
 from rules.model import CheckResult, Message, Violation
 from rules.text import Context
 
@@ -29,6 +29,7 @@ class RulePack:
         self.checks = checks
         self._by_id = {c.id: c for c in checks}
         self._plan = plan(checks)
+        self._plans: dict[tuple[str | None, str], list[Check | LexiconGroup]] = {}
 
     def __repr__(self) -> str:
         return f"RulePack({self.id!r}, {len(self.checks)} rules)"
@@ -45,16 +46,31 @@ class RulePack:
         """Check one message (a string or a title/body/cta record) against every rule of the pack."""
         msg = Message.of(message)
         ctx = Context(msg, brief, self.language, channel)
+        text_view = ctx.text_view
         out: list[Violation] = []
-        for check in self._plan:
-            if check.channels and ctx.channel not in check.channels:
+        for check in self._plan_for(ctx.channel, ctx.language):
+            if check.scope == "text":
+                check.run(ctx, text_view, out)
                 continue
-            if check.languages and ctx.language not in check.languages:
-                continue
-            check.run(ctx, out)
+            view = ctx.view(check.scope)
+            if view is None:
+                if not check.fallback_to_text:
+                    continue
+                view = text_view
+            check.run(ctx, view, out)
         if len(out) > 1:
             out.sort(key=lambda v: (v.start, v.end))
         return CheckResult(ctx.text, out)
+
+    def _plan_for(self, channel: str | None, language: str) -> list[Check | LexiconGroup]:
+        key = (channel, language)
+        found = self._plans.get(key)
+        if found is None:
+            found = self._plans[key] = [
+                c for c in self._plan
+                if (not c.channels or channel in c.channels) and (not c.languages or language in c.languages)
+            ]
+        return found
 
     def test_examples(self) -> tuple[int, list[ExampleFailure]]:
         """Run every rule's examples; return how many ran and the ones that failed."""

@@ -82,9 +82,3 @@ def required_strings(pattern: str | re.Pattern[str]) -> tuple[str, ...] | None:
     if any(len(normalise(s)) != len(s) for s in found):
         return None
     return tuple(sorted(normalised))
-
-
-def may_match(strings: tuple[str, ...] | None, norm: str) -> bool:
-    if strings is None:
-        return True
-    return any(s in norm for s in strings)

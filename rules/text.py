@@ -67,26 +67,32 @@ class View:
 class Context:
     """Everything a check may look at for one message: its scopes, the brief, channel and language."""
 
-    __slots__ = ("_views", "brief", "cache", "channel", "language", "message", "text")
+    __slots__ = ("_views", "brief", "cache", "channel", "language", "message", "text", "text_view")
 
     def __init__(self, message: Message, brief: Brief | None, language: str, channel: str | None) -> None:
         self.message = message
         self.text = message.text
+        self.text_view = View(self.text, 0)
         self.brief = brief
         self.language = brief.language if brief is not None else language
         self.channel = channel or message.channel or (brief.channel if brief is not None else None)
-        self._views: dict[str, View | None] = {}
+        self._views: dict[str, View | None] = {"text": self.text_view}
         self.cache: dict[str, Any] = {}
+
+    def may_contain(self, strings: tuple[str, ...] | None) -> bool:
+        """False only when none of ``strings`` occurs in the text, so a regex needing one cannot match
+        (see rules.prefilter)."""
+        if strings is None:
+            return True
+        norm = self.text_view.norm
+        return any(s in norm for s in strings)
 
     def view(self, scope: str) -> View | None:
         try:
             return self._views[scope]
         except KeyError:
             pass
-        if scope == "text":
-            view: View | None = View(self.text, 0)
-        else:
-            span = self.message.span_of(scope)
-            view = None if span is None else View(self.text[span[0]:span[1]], span[0])
+        span = self.message.span_of(scope)
+        view = None if span is None else View(self.text[span[0]:span[1]], span[0])
         self._views[scope] = view
         return view
