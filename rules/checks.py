@@ -48,6 +48,7 @@ class Check:
         self.scope = spec.scope
         self.language = language
         self.channels = frozenset(spec.channels or ())
+        self.except_channels = frozenset(spec.except_channels or ())
         self.languages = frozenset(spec.languages or ())
 
     fallback_to_text = False  # run on the whole text when the message lacks the rule's scope
@@ -55,8 +56,12 @@ class Check:
     def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
         raise NotImplementedError
 
+    respects_names = False  # span checks skip matches inside the brief's product name
+
     def emit(self, out: list[Violation], ctx: Context, start: int, end: int,
              suggestion: str | None = None, **fields: object) -> None:
+        if self.respects_names and ctx.inside_name(start, end):
+            return
         matched = ctx.text[start:end]
         suggestion = suggestion or self.spec.suggestion
         values = _Fields(match=matched, suggestion=suggestion or "", **fields)
@@ -76,6 +81,8 @@ def _lexicon(entries: Iterable[str | schema.Entry], inflect: bool, language: str
 
 
 class LexiconCheck(Check):
+    respects_names = True
+
     def __init__(self, spec: schema.LexiconRule | schema.SubstitutionRule, language: str) -> None:
         super().__init__(spec, language)
         if isinstance(spec, schema.SubstitutionRule):
@@ -101,6 +108,7 @@ class LexiconGroup:
         self.checks = checks
         self.scope = checks[0].scope
         self.channels: frozenset[str] = frozenset()
+        self.except_channels: frozenset[str] = frozenset()
         self.languages: frozenset[str] = frozenset()
         self.lexicon = Lexicon.merge([c.lexicon for c in checks])
 
@@ -115,7 +123,8 @@ def plan(checks: list[Check]) -> list[Check | LexiconGroup]:
     """The order checks run in: lexicon checks without channel or language filters merged per scope."""
     groups: dict[str, list[LexiconCheck]] = {}
     for check in checks:
-        if isinstance(check, LexiconCheck) and not check.channels and not check.languages:
+        if (isinstance(check, LexiconCheck) and not check.channels and not check.except_channels
+                and not check.languages):
             groups.setdefault(check.scope, []).append(check)
     out: list[Check | LexiconGroup] = []
     for check in checks:
@@ -129,6 +138,8 @@ def plan(checks: list[Check]) -> list[Check | LexiconGroup]:
 
 
 class PatternCheck(Check):
+    respects_names = True
+
     def __init__(self, spec: schema.PatternRule, language: str) -> None:
         super().__init__(spec, language)
         self.regex = _join(spec.patterns, re.IGNORECASE if spec.ignorecase else 0)
@@ -197,6 +208,8 @@ class LengthCheck(Check):
 
 
 class CaseCheck(Check):
+    respects_names = True
+
     def __init__(self, spec: schema.CaseRule, language: str) -> None:
         super().__init__(spec, language)
         self.regex = re.compile(rf"(?<![\w\-\[{{%<])[A-ZА-ЯЁ]{{{spec.min_length},}}(?![\w\-\]}}%>])")
@@ -260,6 +273,8 @@ class ConditionalCheck(Check):
 
 
 class RepetitionCheck(Check):
+    respects_names = True
+
     def __init__(self, spec: schema.RepetitionRule, language: str) -> None:
         super().__init__(spec, language)
         self.regex = re.compile(rf"(?<![\w-])([^\W\d_]{{{spec.min_length},}})[ \t\u00a0,]+\1(?![\w-])")

@@ -68,7 +68,8 @@ class RulePack:
         if found is None:
             found = self._plans[key] = [
                 c for c in self._plan
-                if (not c.channels or channel in c.channels) and (not c.languages or language in c.languages)
+                if (not c.channels or channel in c.channels) and channel not in c.except_channels
+                and (not c.languages or language in c.languages)
             ]
         return found
 

@@ -59,6 +59,7 @@ class RuleBase(Strict):
     suggestion: str | None = None
     scope: Literal["text", "title", "body", "cta"] = "text"
     channels: list[Channel] | None = None
+    except_channels: list[Channel] | None = None
     languages: list[Literal["ru", "en"]] | None = None
     description: str | None = None
     source: str | None = None

@@ -79,6 +79,23 @@ class Context:
         self._views: dict[str, View | None] = {"text": self.text_view}
         self.cache: dict[str, Any] = {}
 
+    def inside_name(self, start: int, end: int) -> bool:
+        """Is [start, end) inside the brief's product name where the text quotes it? Product names are
+        names: "Вклад «Надёжный старт»" is not an abstract claim."""
+        if self.brief is None:
+            return False
+        spans = self.cache.get("names")
+        if spans is None:
+            spans = []
+            name = normalise(self.brief.product)
+            norm = self.text_view.norm
+            i = norm.find(name)
+            while i >= 0 and name:
+                spans.append((i, i + len(name)))
+                i = norm.find(name, i + 1)
+            self.cache["names"] = spans
+        return any(s <= start and end <= e for s, e in spans)
+
     def may_contain(self, strings: tuple[str, ...] | None) -> bool:
         """False only when none of ``strings`` occurs in the text, so a regex needing one cannot match
         (see rules.prefilter)."""
