@@ -8,6 +8,7 @@ facts, a deadline); a template that fails to render is an error naming its file 
 from __future__ import annotations
 
 import itertools
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,10 +58,14 @@ class Library:
     templates: list[Template]
     wording: dict[str, Any] = field(default_factory=dict)
 
-    def candidates(self, brief: Brief, variants: int = 4) -> list[Candidate]:
-        """Every template's rendering for this brief, over up to `variants` fact orders and hooks."""
+    def candidates(self, brief: Brief, variants: int = 6, seed: int = 0) -> list[Candidate]:
+        """Every template rendered for this brief in up to `variants` wordings (hook, fact order and
+        wording, where, CTA tail), the wordings drawn with a seed so runs repeat exactly."""
+        contexts = list(self._contexts(brief))
+        rng = random.Random(f"{seed}:{brief.id}")
+        chosen = contexts[:1] + rng.sample(contexts[1:], min(len(contexts) - 1, max(0, variants - 1)))
         out: list[Candidate] = []
-        for ctx in itertools.islice(self._contexts(brief), variants):
+        for ctx in chosen:
             for tpl in self.templates:
                 spec = tpl.spec
                 if spec.channels and brief.channel not in spec.channels:
@@ -76,7 +81,7 @@ class Library:
                 out.append(Candidate(brief.id, spec.id, spec.structure, " ".join(text.split())))
         return out
 
-    def _facts(self, brief: Brief, style: str) -> list[str]:
+    def _facts(self, brief: Brief, style: str, pick: int = 0) -> list[str]:
         table = self.wording[self.language]
         attrs = {k: str(v) for k, v in brief.attributes.items() if not isinstance(v, bool)}
         keys = [k for k in brief.required_attributes if k in attrs]
@@ -86,35 +91,41 @@ class Library:
             if key in _NOT_FACTS or key not in table:
                 continue
             entry = table[key]
+            valid = []
             for variant in entry.get(style) or entry["phrase"]:
                 try:
-                    phrases.append(variant.format(**attrs))
-                    break
+                    valid.append(variant.format(**attrs))
                 except KeyError:
                     continue
+            if valid:
+                phrases.append(valid[pick % len(valid)])
         return phrases
 
     def _contexts(self, brief: Brief):
         lang = self.language
         w = self.wording
         group = "shop" if brief.category in w["shop_categories"] else "bank"
-        f, nf = self._facts(brief, "phrase"), self._facts(brief, "number_first")
         deadline = brief.attributes.get("deadline")
         base = {
             "product": brief.product, "product_lc": _lower_first(brief.product),
-            "cta": brief.cta or ("Узнайте подробности" if lang == "ru" else "Learn more"),
-            "where": w["where"][lang][group], "address": w["segments"][lang].get(brief.segment, ""),
+            "address": w["segments"][lang].get(brief.segment, ""),
             "deadline": (("до " if lang == "ru" else "until ") + str(deadline)) if deadline else None,
         }
+        cta = brief.cta or ("Узнайте подробности" if lang == "ru" else "Learn more")
         hooks = w["hooks"][lang].get(brief.category) or [""]
+        wheres = w["where"][lang][group]
+        tails = w["cta_tail"][lang]
         required = len([k for k in brief.required_attributes if k in brief.attributes])
         head = max(1, required)
-        orders = [list(range(len(f)))]
-        if len(f) > head:  # vary the optional facts' order; required facts stay first
-            rest = list(range(head, len(f)))
-            orders.append(list(range(head)) + rest[::-1])
-        for hook, order in itertools.product(hooks, orders):
-            yield {**base, "hook": hook, "f": [f[i] for i in order], "nf": [nf[i] for i in order]}
+        for pick in (0, 1):
+            f, nf = self._facts(brief, "phrase", pick), self._facts(brief, "number_first", pick)
+            orders = [list(range(len(f)))]
+            if len(f) > head:  # vary the optional facts' order; required facts stay first
+                rest = list(range(head, len(f)))
+                orders.append(list(range(head)) + rest[::-1])
+            for hook, order, where, tail in itertools.product(hooks, orders, wheres, tails):
+                yield {**base, "hook": hook, "where": where, "cta": cta + tail,
+                       "f": [f[i] for i in order], "nf": [nf[i] for i in order]}
 
 
 def _cap(text: str) -> str:

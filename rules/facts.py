@@ -43,11 +43,26 @@ def _stem_mentioned(value: str, words: list[str]) -> bool:
     return True
 
 
+_BRIEF_FACTS: dict[int, tuple[Brief, dict[str, list[Mention]], list[Mention]]] = {}
+
+
+def brief_facts(brief: Brief) -> tuple[dict[str, list[Mention]], list[Mention]]:
+    """The brief's facts per attribute, and the numbers in its other text; parsed once per brief object
+    (a brief is checked against many candidate messages)."""
+    hit = _BRIEF_FACTS.get(id(brief))
+    if hit is not None and hit[0] is brief:
+        return hit[1], hit[2]
+    by_attr = {key: _attribute_facts(value) for key, value in brief.attributes.items()}
+    other = mentions(" \n ".join([brief.product, *brief.keywords, brief.offer or "", brief.cta or ""]))
+    if len(_BRIEF_FACTS) > 4096:
+        _BRIEF_FACTS.clear()
+    _BRIEF_FACTS[id(brief)] = (brief, by_attr, other)
+    return by_attr, other
+
+
 def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsReport:
     report = FactsReport()
-    by_attr = {key: _attribute_facts(value) for key, value in brief.attributes.items()}
-    context = " \n ".join([brief.product, *brief.keywords, brief.offer or "", brief.cta or ""])
-    other = mentions(context)
+    by_attr, other = brief_facts(brief)
     ignored = [m.span() for pattern in ignore for m in pattern.finditer(text)]
     mentioned: set[str] = set()
     for claim in mentions(text):

@@ -164,27 +164,39 @@ def _with_unit(value: float, unit: str | None, start: int, end: int) -> Mention:
     return Mention(kind, value, sub, start, end)
 
 
+_UNIT_WORD_RE = re.compile(
+    r"(?<![a-zа-яё])(?:процент[а-я]*|percent|рубл[а-я]*|руб\.|долл[а-я]*|dollars?|евро|euros?"
+    r"|дн(?:я|ей)|день|недел[а-я]*|месяц[а-я]*|год(?:а|у|ом)?|лет|days?|weeks?|months?|years?)(?![a-zа-яё])",
+    re.IGNORECASE,
+)
+_WORD_BEFORE_RE = re.compile(r"([^\W\d_]+)[ -]+$")
+
+
 @cache
-def _word_regex() -> tuple[re.Pattern[str], dict[str, float]]:
+def _number_words() -> dict[str, float]:
     values: dict[str, float] = {}
     for lemma, value in _RU_NUMBER_WORDS.items():
         for form in russian_forms(lemma):
             values.setdefault(form, value)
     values.update(_EN_NUMBER_WORDS)
-    alt = "|".join(sorted(map(re.escape, values), key=len, reverse=True))
-    pattern = re.compile(
-        rf"(?<![\w])(?P<words>(?:{alt})(?:[ -](?:{alt}))*)\s+(?P<unit>{_PERCENT}|{_MONEY}|{_TERM})(?![a-zа-я])",
-        re.IGNORECASE,
-    )
-    return pattern, values
+    return values
 
 
 def _word_mentions(text: str) -> list[Mention]:
-    pattern, values = _word_regex()
+    """Number words right before a unit word: find the units first (rare), then walk back."""
     out = []
-    for m in pattern.finditer(normalise(text)):
-        total = sum(values.get(w, 0) for w in re.split(r"[ -]", m.group("words")))
-        out.append(_with_unit(total, m.group("unit"), m.start(), m.end()))
+    norm = normalise(text)
+    for unit in _UNIT_WORD_RE.finditer(norm):
+        values = _number_words()
+        total, start = 0.0, unit.start()
+        while True:
+            m = _WORD_BEFORE_RE.search(norm, max(0, start - 30), start)
+            if m is None or m.group(1) not in values:
+                break
+            total += values[m.group(1)]
+            start = m.start()
+        if start < unit.start():
+            out.append(_with_unit(total, unit.group(0), start, unit.end()))
     return out
 
 

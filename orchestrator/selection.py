@@ -1,0 +1,138 @@
+"""Representative subset selection and diversity measures.
+
+Texts become hashed character-trigram vectors (signed feature hashing, L2-normalised). Selection is
+k-center greedy (each pick is the text farthest from everything picked so far) run inside strata
+(language x channel x category) whose quotas follow their sizes, with a cap per brief so products and
+segments are all represented. Coverage is the distance from every candidate to its nearest pick:
+reported for our picks and for a random subset of the same size.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rules.text import normalise, words_of
+
+DIM = 512
+
+
+def vectors(texts: Sequence[str], dim: int = DIM) -> np.ndarray:
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    for row, text in enumerate(texts):
+        codes = np.frombuffer(f" {normalise(text)} ".encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        if len(codes) < 3:
+            continue
+        h = codes[:-2] * 1_000_003 * 1_000_003 + codes[1:-1] * 1_000_003 + codes[2:]
+        h = (h ^ (h >> 17)) * 0x9E3779B1 & 0xFFFFFFFF
+        idx = (h % dim).astype(np.int64)
+        sign = np.where((h >> 20) & 1, 1.0, -1.0).astype(np.float32)
+        np.add.at(out[row], idx, sign)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.maximum(norms, 1e-9)
+
+
+def _k_center(vecs: np.ndarray, k: int, groups: Sequence[str], cap: int, rng: random.Random) -> tuple[list[int], np.ndarray]:
+    n = len(vecs)
+    if k >= n:
+        return list(range(n)), np.zeros(n, dtype=np.float32)
+    first = rng.randrange(n)
+    picked = [first]
+    taken: Counter[str] = Counter({groups[first]: 1})
+    dist = 1.0 - vecs @ vecs[first]
+    blocked = np.zeros(n, dtype=bool)
+    blocked[first] = True
+    while len(picked) < k:
+        masked = np.where(blocked, -np.inf, dist)
+        nxt = int(np.argmax(masked))
+        if not np.isfinite(masked[nxt]):
+            break
+        picked.append(nxt)
+        blocked[nxt] = True
+        taken[groups[nxt]] += 1
+        if taken[groups[nxt]] >= cap:
+            blocked |= np.array([g == groups[nxt] for g in groups])
+        dist = np.minimum(dist, 1.0 - vecs @ vecs[nxt])
+    return picked, dist
+
+
+@dataclass
+class Selection:
+    indices: list[int]
+    coverage_mean: float      # mean distance of a candidate to its nearest pick (lower: better covered)
+    coverage_max: float       # the k-center radius
+    random_mean: float        # the same for a random subset of the same size
+    random_max: float
+
+
+def _quotas(sizes: dict[str, int], k: int) -> dict[str, int]:
+    total = sum(sizes.values())
+    raw = {s: k * n / total for s, n in sizes.items()}
+    quotas = {s: min(sizes[s], math.floor(v)) for s, v in raw.items()}
+    rest = sorted(sizes, key=lambda s: raw[s] - math.floor(raw[s]), reverse=True)
+    for s in rest:
+        if sum(quotas.values()) >= k:
+            break
+        if quotas[s] < sizes[s]:
+            quotas[s] += 1
+    return quotas
+
+
+def select(texts: Sequence[str], strata: Sequence[str], groups: Sequence[str], k: int, seed: int = 0) -> Selection:
+    """Choose k representative texts: k-center greedy per stratum, at most ~2x an even share per group."""
+    rng = random.Random(seed)
+    by_stratum: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(strata):
+        by_stratum[s].append(i)
+    quotas = _quotas({s: len(ix) for s, ix in by_stratum.items()}, min(k, len(texts)))
+    picked: list[int] = []
+    dists: list[np.ndarray] = []
+    rand_dists: list[np.ndarray] = []
+    for stratum in sorted(by_stratum):
+        ix = by_stratum[stratum]
+        q = quotas[stratum]
+        if q == 0:
+            continue
+        vecs = vectors([texts[i] for i in ix])
+        local_groups = [groups[i] for i in ix]
+        cap = max(1, math.ceil(2 * q / max(1, len(set(local_groups)))))
+        chosen, dist = _k_center(vecs, q, local_groups, cap, rng)
+        picked.extend(ix[c] for c in chosen)
+        dists.append(dist)
+        rand = rng.sample(range(len(ix)), min(q, len(ix)))
+        rand_dists.append((1.0 - vecs @ vecs[rand].T).min(axis=1))
+    all_d = np.concatenate(dists) if dists else np.zeros(1)
+    all_r = np.concatenate(rand_dists) if rand_dists else np.zeros(1)
+    return Selection(sorted(picked), float(all_d.mean()), float(all_d.max()), float(all_r.mean()), float(all_r.max()))
+
+
+def distinct_n(texts: Sequence[str], n: int) -> float:
+    """Distinct n-grams over all n-grams of the texts' words."""
+    total, seen = 0, set()
+    for text in texts:
+        words = words_of(text)
+        grams = list(zip(*(words[i:] for i in range(n)), strict=False))
+        total += len(grams)
+        seen.update(grams)
+    return len(seen) / total if total else 0.0
+
+
+def self_bleu(texts: Sequence[str], sample: int = 100, seed: int = 0) -> float | None:
+    """Mean BLEU of each sampled text against the other sampled texts (lower: more diverse).
+    None when sacrebleu is not installed."""
+    try:
+        from sacrebleu.metrics import BLEU
+    except ImportError:
+        return None
+    rng = random.Random(seed)
+    chosen = rng.sample(list(texts), min(sample, len(texts)))
+    if len(chosen) < 2:
+        return 0.0
+    bleu = BLEU(effective_order=True, tokenize="intl")
+    scores = [bleu.sentence_score(t, chosen[:i] + chosen[i + 1:]).score for i, t in enumerate(chosen)]
+    return float(np.mean(scores))
