@@ -86,3 +86,30 @@ def load_briefs(path: str | Path) -> dict[str, Brief]:
     if problems:
         raise InputError(f"{file}: {len(problems)} problem(s) in the briefs", problems)
     return briefs
+
+
+def load_eval(path: str | Path) -> list[tuple[Brief, list[str]]]:
+    """The held-out evaluation set: JSONL lines of ``{"brief": {...}, "references": ["...", ...]}``."""
+    path = Path(path)
+    out: list[tuple[Brief, list[str]]] = []
+    problems: list[Problem] = []
+    for number, obj in iter_json_lines(path):
+        if isinstance(obj, Problem):
+            problems.append(obj)
+            continue
+        if not isinstance(obj, dict) or set(obj) - {"brief", "references"} or "brief" not in obj:
+            problems.append(Problem("each line needs `brief` and `references` only", str(path), number))
+            continue
+        try:
+            brief = Brief.model_validate(obj["brief"])
+        except ValidationError as exc:
+            problems.extend(problems_from(exc, str(path), number, "brief"))
+            continue
+        refs = obj.get("references") or []
+        if not isinstance(refs, list) or not all(isinstance(r, str) and r.strip() for r in refs):
+            problems.append(Problem("`references` must be a list of non-empty strings", str(path), number))
+            continue
+        out.append((brief, refs))
+    if problems:
+        raise InputError(f"{path}: {len(problems)} problem(s) in the evaluation set", problems)
+    return out

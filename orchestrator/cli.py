@@ -53,6 +53,38 @@ def check(
 
 
 @app.command()
+def synth(
+    out: Annotated[str, typer.Option("--out", "-o", help="Folder for train.jsonl, val.jsonl and metadata.")] = "adsft-data",
+    briefs: Annotated[str | None, typer.Option(help="Briefs file (default: the bundled catalog).")] = None,
+    n: Annotated[int, typer.Option("--n", help="How many examples to select.")] = 2500,
+    fmt: Annotated[str, typer.Option("--format", help="openai | together-chat | together-instruction | local")] = "openai",
+    language: Annotated[str, typer.Option(help="Comma-separated languages.")] = "ru,en",
+    variants: Annotated[int, typer.Option(help="Wordings per template and brief.")] = 8,
+    near_threshold: Annotated[float, typer.Option(help="Jaccard similarity that counts as a near duplicate.")] = 0.8,
+    reject_warnings: Annotated[bool, typer.Option(help="Also reject messages with warning-level violations.")] = False,
+    val_fraction: Annotated[float, typer.Option(help="Share of examples (whole briefs) for validation.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same files.")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Generate clean synthetic training examples from briefs: check, deduplicate, select, split, export."""
+    from pathlib import Path
+
+    from orchestrator import render
+    from orchestrator.synth import SynthConfig, synthesize
+
+    config = SynthConfig(out=Path(out), briefs=Path(briefs) if briefs else None, n=n, fmt=fmt,
+                         languages=tuple(x.strip() for x in language.split(",") if x.strip()), variants=variants,
+                         near_threshold=near_threshold, reject_warnings=reject_warnings, val_fraction=val_fraction,
+                         seed=seed)
+    with render.progress() as update:
+        summary = synthesize(config, update)
+    if as_json:
+        print(json.dumps(summary.as_dict(), ensure_ascii=False))
+    else:
+        render.synth_summary(summary)
+
+
+@app.command()
 def demo() -> None:
     """Run the pipeline end to end on the embedded default (bundled data, local backend, no keys)."""
     from orchestrator import render

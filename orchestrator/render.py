@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from orchestrator.checking import CheckReport
 from orchestrator.errors import AdsftError, InputError
 from rules import CheckResult, RulePack
+
+if TYPE_CHECKING:
+    from orchestrator.synth import SynthSummary
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -61,3 +69,49 @@ def error(exc: AdsftError) -> None:
             err.print(Text("  " + str(p)))
     if exc.fix:
         err.print(Text.assemble(("TIP ", "bold cyan"), exc.fix))
+
+
+@contextmanager
+def progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar on stderr; yields update(stage, done, total)."""
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=err, transient=True)
+    tasks: dict[str, TaskID] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done)
+
+    with bar:
+        yield update
+
+
+def synth_summary(summary: SynthSummary) -> None:
+    table = Table(title="Synthetic examples")
+    table.add_column("step")
+    table.add_column("count", justify="right")
+    for label, value in (("briefs", summary.briefs), ("candidates", summary.candidates),
+                         ("passed every error rule", summary.passed), ("rejected", summary.rejected),
+                         ("exact duplicates removed", summary.exact_duplicates),
+                         ("near duplicates removed", summary.near_duplicates), ("after deduplication", summary.after_dedup),
+                         ("selected", summary.selected), ("train", summary.train), ("validation", summary.validation)):
+        table.add_row(label, str(value))
+    out.print(table)
+    rules = Table(title="Rejections per rule (candidates)")
+    rules.add_column("rule")
+    rules.add_column("rejected", justify="right")
+    for rule, count in list(summary.rejected_by_rule.items())[:12]:
+        rules.add_row(rule, str(count))
+    out.print(rules)
+    for t in summary.worst_templates:
+        out.print(f"template {t['template']}: {t['rejected_share']:.0%} of {t['candidates']} candidates rejected")
+    before, after = summary.diversity.get("before", {}), summary.diversity.get("after", {})
+    out.print(f"diversity before → after selection: distinct-1 {before.get('distinct_1')} → {after.get('distinct_1')}, "
+              f"distinct-2 {before.get('distinct_2')} → {after.get('distinct_2')}, "
+              f"self-BLEU {before.get('self_bleu')} → {after.get('self_bleu')}")
+    c = summary.coverage
+    out.print(f"coverage (distance to nearest selected; lower is better): mean {c.get('mean_distance')} "
+              f"(random subset {c.get('random_mean_distance')}), radius {c.get('radius')} "
+              f"(random {c.get('random_radius')})")
+    out.print("files: " + ", ".join(f"{k} {v}" for k, v in summary.files.items()))

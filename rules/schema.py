@@ -187,7 +187,7 @@ class ScriptRule(RuleBase):
 class FactsRule(RuleBase):
     type: Literal["facts"]
     check: Literal["mismatch", "unsupported", "required"]
-    ignore: list[str] = Field(default_factory=lambda: [r"24/7", r"\b\d{1,2}[.:]\d{2}\b"])
+    ignore: list[str] = Field(default_factory=lambda: [r"24/7"])
     _v = field_validator("ignore")(classmethod(lambda cls, v: _check_regexes(v)))
 
 

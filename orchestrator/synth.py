@@ -1,0 +1,190 @@
+"""`adsft synth`: synthetic error-free training examples from product briefs.
+
+briefs -> template candidates -> rule check (keep clean ones; rejections counted per rule and per
+template) -> exact and near-duplicate removal -> representative subset (k-center, balanced) ->
+brief-disjoint stratified train/validation split -> files in the chosen format, written atomically.
+Deterministic for a given --seed.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from orchestrator.briefs import load_briefs
+from orchestrator.dedup import deduplicate
+from orchestrator.errors import InputError
+from orchestrator.formats import FORMATS, record, write_jsonl
+from orchestrator.paths import data_dir
+from orchestrator.prompting import build_prompt
+from orchestrator.selection import distinct_n, select, self_bleu
+from orchestrator.templates import Candidate, load_library
+from rules import Brief, RulePack, load_pack
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class SynthConfig:
+    out: Path
+    briefs: Path | None = None
+    n: int = 2500
+    fmt: str = "openai"
+    variants: int = 8
+    near_threshold: float = 0.8
+    reject_warnings: bool = False
+    val_fraction: float = 0.1
+    seed: int = 0
+    languages: tuple[str, ...] = ("ru", "en")
+    packs: dict[str, str] = field(default_factory=dict)  # language -> pack name or path
+
+
+@dataclass
+class SynthSummary:
+    briefs: int = 0
+    candidates: int = 0
+    passed: int = 0
+    rejected: int = 0
+    rejected_by_rule: dict[str, int] = field(default_factory=dict)
+    worst_templates: list[dict] = field(default_factory=list)
+    exact_duplicates: int = 0
+    near_duplicates: int = 0
+    after_dedup: int = 0
+    selected: int = 0
+    train: int = 0
+    validation: int = 0
+    diversity: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    coverage: dict[str, float] = field(default_factory=dict)
+    balance: dict[str, dict[str, int]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _generate(briefs: list[Brief], config: SynthConfig, packs: dict[str, RulePack], summary: SynthSummary,
+              progress: Progress | None) -> list[tuple[Candidate, Brief]]:
+    libraries = {lang: load_library(lang) for lang in config.languages}
+    clean: list[tuple[Candidate, Brief]] = []
+    rules: Counter[str] = Counter()
+    per_template: Counter[str] = Counter()
+    rejected_template: Counter[str] = Counter()
+    for done, brief in enumerate(briefs, 1):
+        pack = packs[brief.language]
+        for cand in libraries[brief.language].candidates(brief, config.variants, config.seed):
+            summary.candidates += 1
+            per_template[cand.template_id] += 1
+            result = pack.check(cand.text, brief)
+            blocking = result.violations if config.reject_warnings else result.errors
+            blocking = [v for v in blocking if v.level != "suggestion"]
+            if blocking:
+                rejected_template[cand.template_id] += 1
+                rules.update({v.rule for v in blocking})
+            else:
+                clean.append((cand, brief))
+        if progress:
+            progress("generate + check", done, len(briefs))
+    summary.passed = len(clean)
+    summary.rejected = summary.candidates - summary.passed
+    summary.rejected_by_rule = dict(rules.most_common())
+    rates = sorted(((rejected_template[t] / per_template[t], t) for t in per_template), reverse=True)
+    summary.worst_templates = [{"template": t, "rejected_share": round(r, 3), "candidates": per_template[t]}
+                               for r, t in rates[:5] if r > 0]
+    return clean
+
+
+def _split(chosen: list[tuple[Candidate, Brief]], fraction: float, seed: int) -> tuple[list, list]:
+    """Brief-disjoint, stratified by language x channel x category: whole briefs go to validation."""
+    rng = random.Random(seed)
+    by_stratum: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for cand, brief in chosen:
+        by_stratum[f"{brief.language}/{brief.channel}/{brief.category}"][brief.id].append((cand, brief))
+    train, val = [], []
+    for stratum in sorted(by_stratum):
+        groups = by_stratum[stratum]
+        ids = sorted(groups)
+        rng.shuffle(ids)
+        total = sum(len(groups[i]) for i in ids)
+        target = fraction * total
+        taken = 0
+        for i, brief_id in enumerate(ids):
+            size = len(groups[brief_id])
+            # a brief goes to validation when that brings the stratum closer to its share
+            if i < len(ids) - 1 and abs(taken + size - target) < abs(taken - target):
+                val.extend(groups[brief_id])
+                taken += size
+            else:
+                train.extend(groups[brief_id])
+    return train, val
+
+
+def _diversity(texts: list[str], seed: int) -> dict[str, float | None]:
+    return {"distinct_1": round(distinct_n(texts, 1), 4), "distinct_2": round(distinct_n(texts, 2), 4),
+            "self_bleu": None if not texts else round(self_bleu(texts, seed=seed) or 0.0, 2)}
+
+
+def synthesize(config: SynthConfig, progress: Progress | None = None) -> SynthSummary:
+    if config.fmt not in FORMATS:
+        raise InputError(f"unknown format {config.fmt!r}", fix=f"use one of: {', '.join(FORMATS)}")
+    if config.n < 1:
+        raise InputError("--n must be at least 1")
+    summary = SynthSummary()
+    clock = time.perf_counter()
+    all_briefs = load_briefs(config.briefs or data_dir() / "briefs" / "catalog.jsonl")
+    briefs = [b for b in all_briefs.values() if b.language in config.languages]
+    if not briefs:
+        raise InputError(f"no briefs in languages {config.languages}", fix="check --language and --briefs")
+    summary.briefs = len(briefs)
+    packs = {lang: load_pack(config.packs.get(lang, lang)) for lang in config.languages}
+    clean = _generate(briefs, config, packs, summary, progress)
+    summary.seconds["generate_check"] = round(time.perf_counter() - clock, 2)
+
+    clock = time.perf_counter()
+    dedup = deduplicate([c.text for c, _ in clean], config.near_threshold, seed=config.seed + 1)
+    unique = [clean[i] for i in dedup.keep]
+    summary.exact_duplicates, summary.near_duplicates, summary.after_dedup = dedup.exact, dedup.near, len(unique)
+    summary.seconds["dedup"] = round(time.perf_counter() - clock, 2)
+
+    clock = time.perf_counter()
+    texts = [c.text for c, _ in unique]
+    selection = select(texts, [f"{b.language}/{b.channel}/{b.category}" for _, b in unique],
+                       [b.id for _, b in unique], config.n, config.seed)
+    chosen = [unique[i] for i in selection.indices]
+    summary.selected = len(chosen)
+    summary.coverage = {"mean_distance": round(selection.coverage_mean, 4), "radius": round(selection.coverage_max, 4),
+                        "random_mean_distance": round(selection.random_mean, 4),
+                        "random_radius": round(selection.random_max, 4)}
+    summary.seconds["select"] = round(time.perf_counter() - clock, 2)
+
+    clock = time.perf_counter()
+    summary.diversity = {"before": _diversity(texts, config.seed),
+                         "after": _diversity([c.text for c, _ in chosen], config.seed)}
+    for key in ("language", "channel", "category", "segment"):
+        summary.balance[key] = dict(Counter(getattr(b, key) for _, b in chosen).most_common())
+    train, val = _split(chosen, config.val_fraction, config.seed)
+    summary.train, summary.validation = len(train), len(val)
+    summary.files = _write(config, packs, train, val)
+    summary.seconds["report_write"] = round(time.perf_counter() - clock, 2)
+    return summary
+
+
+def _write(config: SynthConfig, packs: dict[str, RulePack], train: list, val: list) -> dict[str, str]:
+    files = {}
+    meta = []
+    for split, rows in (("train", train), ("val", val)):
+        path = config.out / f"{split}.jsonl"
+        records = []
+        for line, (cand, brief) in enumerate(rows, 1):
+            chat = [*build_prompt(brief, packs[brief.language]), {"role": "assistant", "content": cand.text}]
+            records.append(record(chat, config.fmt))
+            meta.append({"split": split, "line": line, "brief_id": brief.id, "template": cand.template_id})
+        write_jsonl(path, records)
+        files[split] = str(path)
+    files["meta"] = str(config.out / "examples.meta.jsonl")
+    write_jsonl(Path(files["meta"]), meta)
+    return files
