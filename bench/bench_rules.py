@@ -28,8 +28,9 @@ from rules import load_pack  # noqa: E402
 
 def corpus(language: str, n: int, seed: int = 7) -> list[str]:
     rows = [json.loads(x) for x in (ROOT / "datasets/samples/labelled_messages.jsonl").read_text().splitlines()]
-    sentences = [s.strip() for r in rows if r["language"] == language
-                 for s in re.split(r"(?<=[.!?])\s+", r["text"]) if s.strip()]
+    sentences = [
+        s.strip() for r in rows if r["language"] == language for s in re.split(r"(?<=[.!?])\s+", r["text"]) if s.strip()
+    ]
     rng = random.Random(seed)
     out = []
     while len(out) < n:
@@ -59,8 +60,10 @@ def timed(fn, items) -> float:
 
 
 def load_time(name: str) -> float:
-    code = (f"import time; t = time.perf_counter(); from rules import load_pack; load_pack({name!r}); "
-            "print(time.perf_counter() - t)")
+    code = (
+        f"import time; t = time.perf_counter(); from rules import load_pack; load_pack({name!r}); "
+        "print(time.perf_counter() - t)"
+    )
     return float(subprocess.check_output([sys.executable, "-c", code], cwd=ROOT, text=True))
 
 
@@ -83,11 +86,21 @@ def main() -> None:
         naive_s = timed(naive, messages[:naive_n])
         ours_rate = len(messages) / ours
         naive_rate = naive_n / naive_s
-        print(json.dumps({"bench": "rules", "pack": language, "messages": len(messages),
-                          "share_with_errors": round(failed, 3), "ours_msgs_per_s": round(ours_rate),
-                          "naive_lexicon_only_msgs_per_s": round(naive_rate), "naive_entries": len(regexes),
-                          "speedup_vs_naive": round(ours_rate / naive_rate, 1),
-                          "pack_load_s": round(load_time(language), 3)}))
+        print(
+            json.dumps(
+                {
+                    "bench": "rules",
+                    "pack": language,
+                    "messages": len(messages),
+                    "share_with_errors": round(failed, 3),
+                    "ours_msgs_per_s": round(ours_rate),
+                    "naive_lexicon_only_msgs_per_s": round(naive_rate),
+                    "naive_entries": len(regexes),
+                    "speedup_vs_naive": round(ours_rate / naive_rate, 1),
+                    "pack_load_s": round(load_time(language), 3),
+                }
+            )
+        )
         if language == "en":
             print(json.dumps(proselint_line(pack, messages[: args.proselint_sample], ours_rate)))
 
@@ -103,9 +116,15 @@ def proselint_line(pack, messages: list[str], ours_rate: float) -> dict:
     CheckRegistry().register_many(__register__)
     seconds = timed(lambda m: LintFile("<bench>", m).lint(DEFAULT), messages)
     rate = len(messages) / seconds
-    return {"bench": "rules", "pack": "en", "peer": "proselint", "peer_messages": len(messages),
-            "peer_msgs_per_s": round(rate, 1), "ours_msgs_per_s": round(ours_rate),
-            "speedup_vs_proselint": round(ours_rate / rate, 1)}
+    return {
+        "bench": "rules",
+        "pack": "en",
+        "peer": "proselint",
+        "peer_messages": len(messages),
+        "peer_msgs_per_s": round(rate, 1),
+        "ours_msgs_per_s": round(ours_rate),
+        "speedup_vs_proselint": round(ours_rate / rate, 1),
+    }
 
 
 if __name__ == "__main__":

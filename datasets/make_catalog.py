@@ -18,10 +18,16 @@ def main() -> None:
                 attributes = {**item["attributes"], **(overrides or {})}
                 for channel in item["channels"]:
                     brief = {
-                        "id": f"{language}-{item['key']}-{segment}-{channel}", "language": language,
-                        "channel": channel, "product": item["product"], "category": item["category"],
-                        "keywords": item["keywords"], "attributes": attributes,
-                        "required_attributes": item["required"], "segment": segment, "cta": item["cta"],
+                        "id": f"{language}-{item['key']}-{segment}-{channel}",
+                        "language": language,
+                        "channel": channel,
+                        "product": item["product"],
+                        "category": item["category"],
+                        "keywords": item["keywords"],
+                        "attributes": attributes,
+                        "required_attributes": item["required"],
+                        "segment": segment,
+                        "cta": item["cta"],
                     }
                     lines.append(json.dumps(brief, ensure_ascii=False))
     (HERE / "catalog.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")

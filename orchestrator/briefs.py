@@ -39,14 +39,22 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, object | Problem]]:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                yield number, Problem(f"not UTF-8 ({exc.reason} at byte {exc.start})", file, number,
-                                      fix="save the file as UTF-8")
+                yield (
+                    number,
+                    Problem(
+                        f"not UTF-8 ({exc.reason} at byte {exc.start})", file, number, fix="save the file as UTF-8"
+                    ),
+                )
                 continue
             try:
                 yield number, json.loads(text)
             except json.JSONDecodeError as exc:
-                yield number, Problem(f"not valid JSON: {exc.msg} (column {exc.colno})", file, number,
-                                      fix="one JSON object per line")
+                yield (
+                    number,
+                    Problem(
+                        f"not valid JSON: {exc.msg} (column {exc.colno})", file, number, fix="one JSON object per line"
+                    ),
+                )
 
 
 def load_briefs(path: str | Path) -> dict[str, Brief]:

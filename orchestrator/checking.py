@@ -17,8 +17,7 @@ from orchestrator.briefs import problems_from
 from orchestrator.errors import InputError, Problem
 from rules import Brief, CheckResult, Message, RulePack
 
-_MESSAGE_KEYS = {"id", "text", "title", "body", "cta", "channel", "brief", "brief_id", "language", "expected",
-                 "meta"}
+_MESSAGE_KEYS = {"id", "text", "title", "body", "cta", "channel", "brief", "brief_id", "language", "expected", "meta"}
 
 
 @dataclass(frozen=True)
@@ -46,8 +45,7 @@ def _item(obj: object, file: str, line: int, briefs: dict[str, Brief]) -> Item |
         return [Problem("each line must be a JSON object", file, line)]
     unknown = sorted(set(obj) - _MESSAGE_KEYS)
     if unknown:
-        return [Problem(f"unknown field(s) {unknown}", file, line,
-                        fix=f"use only: {', '.join(sorted(_MESSAGE_KEYS))}")]
+        return [Problem(f"unknown field(s) {unknown}", file, line, fix=f"use only: {', '.join(sorted(_MESSAGE_KEYS))}")]
     text, body = obj.get("text"), obj.get("body")
     if not isinstance(text, str) and not isinstance(body, str):
         return [Problem("needs a string `text` (or `title`/`body`/`cta`)", file, line)]
@@ -60,8 +58,14 @@ def _item(obj: object, file: str, line: int, briefs: dict[str, Brief]) -> Item |
     elif obj.get("brief_id") is not None:
         brief = briefs.get(str(obj["brief_id"]))
         if brief is None:
-            return [Problem(f"brief_id {obj['brief_id']!r} is not in the briefs file", file, line,
-                            fix="pass --briefs FILE with that brief")]
+            return [
+                Problem(
+                    f"brief_id {obj['brief_id']!r} is not in the briefs file",
+                    file,
+                    line,
+                    fix="pass --briefs FILE with that brief",
+                )
+            ]
     message = Message.of({k: obj.get(k) for k in ("text", "title", "body", "cta", "channel") if k in obj})
     return Item(str(obj.get("id", line)), line, message, brief)
 
@@ -80,16 +84,22 @@ def read_messages(source: str, briefs: dict[str, Brief] | None = None) -> list[I
             try:
                 obj = json.loads(raw)
             except json.JSONDecodeError as exc:
-                problems.append(Problem(f"not valid JSON: {exc.msg} (column {exc.colno})", file, number,
-                                        fix="one JSON object per line"))
+                problems.append(
+                    Problem(
+                        f"not valid JSON: {exc.msg} (column {exc.colno})", file, number, fix="one JSON object per line"
+                    )
+                )
                 continue
             found = _item(obj, file, number, briefs)
             (problems.extend if isinstance(found, list) else items.append)(found)  # type: ignore[operator]
     else:
         reader = csv.DictReader(io.StringIO(content))
         if not reader.fieldnames or "text" not in reader.fieldnames:
-            raise InputError(f"{file}: a CSV input needs a `text` column",
-                             [Problem(f"columns: {reader.fieldnames}", file, 1)], fix="name the column `text`")
+            raise InputError(
+                f"{file}: a CSV input needs a `text` column",
+                [Problem(f"columns: {reader.fieldnames}", file, 1)],
+                fix="name the column `text`",
+            )
         for row in reader:
             number = reader.line_num
             obj = {k: v for k, v in row.items() if k in _MESSAGE_KEYS and v not in (None, "")}

@@ -16,8 +16,12 @@ import typer
 
 from orchestrator.errors import AdsftError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="Fine-tune language models to write ad messages with fewer errors, and prove it.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Fine-tune language models to write ad messages with fewer errors, and prove it.",
+)
 rules_app = typer.Typer(no_args_is_help=True, help="List, show and test rule packs.")
 app.add_typer(rules_app, name="rules")
 
@@ -54,10 +58,14 @@ def check(
 
 @app.command()
 def synth(
-    out: Annotated[str, typer.Option("--out", "-o", help="Folder for train.jsonl, val.jsonl and metadata.")] = "adsft-data",
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="Folder for train.jsonl, val.jsonl and metadata.")
+    ] = "adsft-data",
     briefs: Annotated[str | None, typer.Option(help="Briefs file (default: the bundled catalog).")] = None,
     n: Annotated[int, typer.Option("--n", help="How many examples to select.")] = 2500,
-    fmt: Annotated[str, typer.Option("--format", help="openai | together-chat | together-instruction | local")] = "openai",
+    fmt: Annotated[
+        str, typer.Option("--format", help="openai | together-chat | together-instruction | local")
+    ] = "openai",
     language: Annotated[str, typer.Option(help="Comma-separated languages.")] = "ru,en",
     variants: Annotated[int, typer.Option(help="Wordings per template and brief.")] = 8,
     near_threshold: Annotated[float, typer.Option(help="Jaccard similarity that counts as a near duplicate.")] = 0.8,
@@ -72,10 +80,18 @@ def synth(
     from orchestrator import render
     from orchestrator.synth import SynthConfig, synthesize
 
-    config = SynthConfig(out=Path(out), briefs=Path(briefs) if briefs else None, n=n, fmt=fmt,
-                         languages=tuple(x.strip() for x in language.split(",") if x.strip()), variants=variants,
-                         near_threshold=near_threshold, reject_warnings=reject_warnings, val_fraction=val_fraction,
-                         seed=seed)
+    config = SynthConfig(
+        out=Path(out),
+        briefs=Path(briefs) if briefs else None,
+        n=n,
+        fmt=fmt,
+        languages=tuple(x.strip() for x in language.split(",") if x.strip()),
+        variants=variants,
+        near_threshold=near_threshold,
+        reject_warnings=reject_warnings,
+        val_fraction=val_fraction,
+        seed=seed,
+    )
     with render.progress() as update:
         summary = synthesize(config, update)
     if as_json:
@@ -104,8 +120,13 @@ def rules_list(pack: PackArg = "ru", as_json: JsonFlag = False) -> None:
 
     rule_pack = load_pack(pack)
     if as_json:
-        print(json.dumps([s.model_dump(exclude={"examples"}, exclude_none=True) for s in rule_pack.rules],
-                         ensure_ascii=False, indent=1))
+        print(
+            json.dumps(
+                [s.model_dump(exclude={"examples"}, exclude_none=True) for s in rule_pack.rules],
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
     else:
         render.rules_table(rule_pack)
 
@@ -121,8 +142,9 @@ def rules_show(rule_id: str, pack: PackOpt = "", as_json: JsonFlag = False) -> N
     try:
         spec = rule_pack.rule(rule_id)
     except KeyError:
-        raise InputError(f"no rule {rule_id!r} in pack {rule_pack.id}",
-                         fix=f"see `adsft rules list {rule_pack.id}`") from None
+        raise InputError(
+            f"no rule {rule_id!r} in pack {rule_pack.id}", fix=f"see `adsft rules list {rule_pack.id}`"
+        ) from None
     data = spec.model_dump(exclude_none=True)
     if as_json:
         print(json.dumps(data, ensure_ascii=False, indent=1))
@@ -141,9 +163,18 @@ def rules_test(pack: PackArg = "ru", as_json: JsonFlag = False) -> None:
     rule_pack = load_pack(pack)
     ran, failures = rule_pack.test_examples()
     if as_json:
-        print(json.dumps({"pack": rule_pack.id, "examples": ran, "failed": [
-            {"rule": f.rule, "expected_match": f.expected_match, "example": f.example} for f in failures]},
-            ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "pack": rule_pack.id,
+                    "examples": ran,
+                    "failed": [
+                        {"rule": f.rule, "expected_match": f.expected_match, "example": f.example} for f in failures
+                    ],
+                },
+                ensure_ascii=False,
+            )
+        )
     else:
         for f in failures:
             want = "should match" if f.expected_match else "should not match"

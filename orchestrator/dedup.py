@@ -20,9 +20,9 @@ _MASK = np.uint64((1 << 32) - 1)
 
 @dataclass(frozen=True)
 class DedupResult:
-    keep: list[int]          # indices of kept texts, in input order
-    exact: int               # dropped as exact duplicates (after normalisation)
-    near: int                # dropped as near duplicates
+    keep: list[int]  # indices of kept texts, in input order
+    exact: int  # dropped as exact duplicates (after normalisation)
+    near: int  # dropped as near duplicates
 
 
 class MinHasher:
@@ -43,7 +43,7 @@ class MinHasher:
         windows = len(codes) - n + 1
         h = np.zeros(windows, dtype=np.uint64)
         for i in range(n):
-            h = (h + codes[i:i + windows] * self._pow[i]) & _MASK
+            h = (h + codes[i : i + windows] * self._pow[i]) & _MASK
         return np.unique(h)
 
     def signature(self, text: str) -> np.ndarray:
@@ -52,8 +52,9 @@ class MinHasher:
         return ((np.outer(h, self.a) + self.b) % _PRIME).min(axis=0)
 
 
-def deduplicate(texts: Sequence[str], threshold: float = 0.8, num_perm: int = 64, bands: int = 16,
-                seed: int = 1) -> DedupResult:
+def deduplicate(
+    texts: Sequence[str], threshold: float = 0.8, num_perm: int = 64, bands: int = 16, seed: int = 1
+) -> DedupResult:
     """Keep the first of each group of texts whose estimated Jaccard similarity >= threshold."""
     if not 0 < threshold <= 1:
         raise ValueError("threshold must be in (0, 1]")
@@ -71,7 +72,7 @@ def deduplicate(texts: Sequence[str], threshold: float = 0.8, num_perm: int = 64
             continue
         seen_exact.add(key)
         sig = hasher.signature(text)
-        band_keys = [(b, sig[b * rows:(b + 1) * rows].tobytes()) for b in range(bands)]
+        band_keys = [(b, sig[b * rows : (b + 1) * rows].tobytes()) for b in range(bands)]
         candidates = {j for bk in band_keys for j in buckets.get(bk, ())}
         if any(np.mean(signatures[j] == sig) >= threshold for j in candidates):
             near += 1

@@ -42,8 +42,7 @@ class Problem:
         return f"{text} (fix: {self.fix})" if self.fix else text
 
     def as_dict(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "where": self.where, "message": self.message,
-                "fix": self.fix}
+        return {"file": self.file, "line": self.line, "where": self.where, "message": self.message, "fix": self.fix}
 
 
 class AdsftError(Exception):

@@ -21,11 +21,12 @@ def _prompt(path: Path) -> dict[str, dict[str, jinja2.Template]]:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return {part: {lang: env.from_string(text) for lang, text in raw[part].items()}
-                for part in ("system", "user")}
+        return {part: {lang: env.from_string(text) for lang, text in raw[part].items()} for part in ("system", "user")}
     except (OSError, yaml.YAMLError, KeyError, TypeError, jinja2.TemplateSyntaxError) as exc:
-        raise InputError(f"cannot load the prompt template {path}: {exc}",
-                         fix="it needs `system` and `user`, each with `ru` and `en` jinja2 texts") from None
+        raise InputError(
+            f"cannot load the prompt template {path}: {exc}",
+            fix="it needs `system` and `user`, each with `ru` and `en` jinja2 texts",
+        ) from None
 
 
 def channel_limit(pack: RulePack | None, channel: str) -> int | None:

@@ -39,8 +39,11 @@ def check_report(report: CheckReport, show_clean: bool = False) -> None:
         mark = Text("PASS", style="green") if result.passed else Text("FAIL", style="bold red")
         out.print(Text.assemble(mark, " ", (item.id, "bold"), " ", highlighted(result)))
         for v in result.violations:
-            out.print(Text.assemble("    ", (f"{v.level:<10}", LEVEL_STYLE[v.level]), (f"{v.rule:<24}", "dim"),
-                                    f" {v.message}"))
+            out.print(
+                Text.assemble(
+                    "    ", (f"{v.level:<10}", LEVEL_STYLE[v.level]), (f"{v.rule:<24}", "dim"), f" {v.message}"
+                )
+            )
     table = Table(title="Violations per rule (messages affected)")
     for col in ("rule", "category", "level", "messages"):
         table.add_column(col, justify="right" if col == "messages" else "left")
@@ -57,8 +60,14 @@ def rules_table(pack: RulePack) -> None:
     for col in ("id", "type", "category", "level", "scope", "channels"):
         table.add_column(col)
     for spec in pack.rules:
-        table.add_row(spec.id, spec.type, spec.category, Text(spec.level, style=LEVEL_STYLE[spec.level]),  # type: ignore[attr-defined]
-                      spec.scope, ",".join(spec.channels or []) or "all")
+        table.add_row(
+            spec.id,
+            spec.type,
+            spec.category,
+            Text(spec.level, style=LEVEL_STYLE[spec.level]),  # type: ignore[attr-defined]
+            spec.scope,
+            ",".join(spec.channels or []) or "all",
+        )
     out.print(table)
 
 
@@ -74,8 +83,14 @@ def error(exc: AdsftError) -> None:
 @contextmanager
 def progress() -> Iterator[Callable[[str, int, int], None]]:
     """A progress bar on stderr; yields update(stage, done, total)."""
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=err, transient=True)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
     tasks: dict[str, TaskID] = {}
 
     def update(stage: str, done: int, total: int) -> None:
@@ -91,11 +106,18 @@ def synth_summary(summary: SynthSummary) -> None:
     table = Table(title="Synthetic examples")
     table.add_column("step")
     table.add_column("count", justify="right")
-    for label, value in (("briefs", summary.briefs), ("candidates", summary.candidates),
-                         ("passed every error rule", summary.passed), ("rejected", summary.rejected),
-                         ("exact duplicates removed", summary.exact_duplicates),
-                         ("near duplicates removed", summary.near_duplicates), ("after deduplication", summary.after_dedup),
-                         ("selected", summary.selected), ("train", summary.train), ("validation", summary.validation)):
+    for label, value in (
+        ("briefs", summary.briefs),
+        ("candidates", summary.candidates),
+        ("passed every error rule", summary.passed),
+        ("rejected", summary.rejected),
+        ("exact duplicates removed", summary.exact_duplicates),
+        ("near duplicates removed", summary.near_duplicates),
+        ("after deduplication", summary.after_dedup),
+        ("selected", summary.selected),
+        ("train", summary.train),
+        ("validation", summary.validation),
+    ):
         table.add_row(label, str(value))
     out.print(table)
     rules = Table(title="Rejections per rule (candidates)")
@@ -107,11 +129,15 @@ def synth_summary(summary: SynthSummary) -> None:
     for t in summary.worst_templates:
         out.print(f"template {t['template']}: {t['rejected_share']:.0%} of {t['candidates']} candidates rejected")
     before, after = summary.diversity.get("before", {}), summary.diversity.get("after", {})
-    out.print(f"diversity before → after selection: distinct-1 {before.get('distinct_1')} → {after.get('distinct_1')}, "
-              f"distinct-2 {before.get('distinct_2')} → {after.get('distinct_2')}, "
-              f"self-BLEU {before.get('self_bleu')} → {after.get('self_bleu')}")
+    out.print(
+        f"diversity before → after selection: distinct-1 {before.get('distinct_1')} → {after.get('distinct_1')}, "
+        f"distinct-2 {before.get('distinct_2')} → {after.get('distinct_2')}, "
+        f"self-BLEU {before.get('self_bleu')} → {after.get('self_bleu')}"
+    )
     c = summary.coverage
-    out.print(f"coverage (distance to nearest selected; lower is better): mean {c.get('mean_distance')} "
-              f"(random subset {c.get('random_mean_distance')}), radius {c.get('radius')} "
-              f"(random {c.get('random_radius')})")
+    out.print(
+        f"coverage (distance to nearest selected; lower is better): mean {c.get('mean_distance')} "
+        f"(random subset {c.get('random_mean_distance')}), radius {c.get('radius')} "
+        f"(random {c.get('random_radius')})"
+    )
     out.print("files: " + ", ".join(f"{k} {v}" for k, v in summary.files.items()))

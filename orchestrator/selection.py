@@ -37,7 +37,9 @@ def vectors(texts: Sequence[str], dim: int = DIM) -> np.ndarray:
     return out / np.maximum(norms, 1e-9)
 
 
-def _k_center(vecs: np.ndarray, k: int, groups: Sequence[str], cap: int, rng: random.Random) -> tuple[list[int], np.ndarray]:
+def _k_center(
+    vecs: np.ndarray, k: int, groups: Sequence[str], cap: int, rng: random.Random
+) -> tuple[list[int], np.ndarray]:
     n = len(vecs)
     if k >= n:
         return list(range(n)), np.zeros(n, dtype=np.float32)
@@ -64,9 +66,9 @@ def _k_center(vecs: np.ndarray, k: int, groups: Sequence[str], cap: int, rng: ra
 @dataclass
 class Selection:
     indices: list[int]
-    coverage_mean: float      # mean distance of a candidate to its nearest pick (lower: better covered)
-    coverage_max: float       # the k-center radius
-    random_mean: float        # the same for a random subset of the same size
+    coverage_mean: float  # mean distance of a candidate to its nearest pick (lower: better covered)
+    coverage_max: float  # the k-center radius
+    random_mean: float  # the same for a random subset of the same size
     random_max: float
 
 
@@ -134,5 +136,5 @@ def self_bleu(texts: Sequence[str], sample: int = 100, seed: int = 0) -> float |
     if len(chosen) < 2:
         return 0.0
     bleu = BLEU(effective_order=True, tokenize="intl")
-    scores = [bleu.sentence_score(t, chosen[:i] + chosen[i + 1:]).score for i, t in enumerate(chosen)]
+    scores = [bleu.sentence_score(t, chosen[:i] + chosen[i + 1 :]).score for i, t in enumerate(chosen)]
     return float(np.mean(scores))

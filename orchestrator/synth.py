@@ -67,8 +67,13 @@ class SynthSummary:
         return asdict(self)
 
 
-def _generate(briefs: list[Brief], config: SynthConfig, packs: dict[str, RulePack], summary: SynthSummary,
-              progress: Progress | None) -> list[tuple[Candidate, Brief]]:
+def _generate(
+    briefs: list[Brief],
+    config: SynthConfig,
+    packs: dict[str, RulePack],
+    summary: SynthSummary,
+    progress: Progress | None,
+) -> list[tuple[Candidate, Brief]]:
     libraries = {lang: load_library(lang) for lang in config.languages}
     clean: list[tuple[Candidate, Brief]] = []
     rules: Counter[str] = Counter()
@@ -93,8 +98,9 @@ def _generate(briefs: list[Brief], config: SynthConfig, packs: dict[str, RulePac
     summary.rejected = summary.candidates - summary.passed
     summary.rejected_by_rule = dict(rules.most_common())
     rates = sorted(((rejected_template[t] / per_template[t], t) for t in per_template), reverse=True)
-    summary.worst_templates = [{"template": t, "rejected_share": round(r, 3), "candidates": per_template[t]}
-                               for r, t in rates[:5] if r > 0]
+    summary.worst_templates = [
+        {"template": t, "rejected_share": round(r, 3), "candidates": per_template[t]} for r, t in rates[:5] if r > 0
+    ]
     return clean
 
 
@@ -124,8 +130,11 @@ def _split(chosen: list[tuple[Candidate, Brief]], fraction: float, seed: int) ->
 
 
 def _diversity(texts: list[str], seed: int) -> dict[str, float | None]:
-    return {"distinct_1": round(distinct_n(texts, 1), 4), "distinct_2": round(distinct_n(texts, 2), 4),
-            "self_bleu": None if not texts else round(self_bleu(texts, seed=seed) or 0.0, 2)}
+    return {
+        "distinct_1": round(distinct_n(texts, 1), 4),
+        "distinct_2": round(distinct_n(texts, 2), 4),
+        "self_bleu": None if not texts else round(self_bleu(texts, seed=seed) or 0.0, 2),
+    }
 
 
 def synthesize(config: SynthConfig, progress: Progress | None = None) -> SynthSummary:
@@ -152,18 +161,28 @@ def synthesize(config: SynthConfig, progress: Progress | None = None) -> SynthSu
 
     clock = time.perf_counter()
     texts = [c.text for c, _ in unique]
-    selection = select(texts, [f"{b.language}/{b.channel}/{b.category}" for _, b in unique],
-                       [b.id for _, b in unique], config.n, config.seed)
+    selection = select(
+        texts,
+        [f"{b.language}/{b.channel}/{b.category}" for _, b in unique],
+        [b.id for _, b in unique],
+        config.n,
+        config.seed,
+    )
     chosen = [unique[i] for i in selection.indices]
     summary.selected = len(chosen)
-    summary.coverage = {"mean_distance": round(selection.coverage_mean, 4), "radius": round(selection.coverage_max, 4),
-                        "random_mean_distance": round(selection.random_mean, 4),
-                        "random_radius": round(selection.random_max, 4)}
+    summary.coverage = {
+        "mean_distance": round(selection.coverage_mean, 4),
+        "radius": round(selection.coverage_max, 4),
+        "random_mean_distance": round(selection.random_mean, 4),
+        "random_radius": round(selection.random_max, 4),
+    }
     summary.seconds["select"] = round(time.perf_counter() - clock, 2)
 
     clock = time.perf_counter()
-    summary.diversity = {"before": _diversity(texts, config.seed),
-                         "after": _diversity([c.text for c, _ in chosen], config.seed)}
+    summary.diversity = {
+        "before": _diversity(texts, config.seed),
+        "after": _diversity([c.text for c, _ in chosen], config.seed),
+    }
     for key in ("language", "channel", "category", "segment"):
         summary.balance[key] = dict(Counter(getattr(b, key) for _, b in chosen).most_common())
     train, val = _split(chosen, config.val_fraction, config.seed)

@@ -74,9 +74,11 @@ class Library:
                 try:
                     text = tpl.compiled.render(ctx)
                 except jinja2.TemplateError as exc:
-                    raise InputError(f"template {spec.id} failed to render for brief {brief.id}",
-                                     [Problem(str(exc), tpl.file, tpl.line, spec.id)],
-                                     fix="correct the template or the fact wording it uses") from None
+                    raise InputError(
+                        f"template {spec.id} failed to render for brief {brief.id}",
+                        [Problem(str(exc), tpl.file, tpl.line, spec.id)],
+                        fix="correct the template or the fact wording it uses",
+                    ) from None
                 out.append(Candidate(brief.id, spec.id, spec.structure, " ".join(text.split())))
         return out
 
@@ -106,7 +108,8 @@ class Library:
         group = "shop" if brief.category in w["shop_categories"] else "bank"
         deadline = brief.attributes.get("deadline")
         base = {
-            "product": brief.product, "product_lc": _lower_first(brief.product),
+            "product": brief.product,
+            "product_lc": _lower_first(brief.product),
             "address": w["segments"][lang].get(brief.segment, ""),
             "deadline": (("до " if lang == "ru" else "until ") + str(deadline)) if deadline else None,
         }
@@ -123,8 +126,14 @@ class Library:
                 rest = list(range(head, len(f)))
                 orders.append(list(range(head)) + rest[::-1])
             for hook, order, where, tail in itertools.product(hooks, orders, wheres, tails):
-                yield {**base, "hook": hook, "where": where, "cta": cta + tail,
-                       "f": [f[i] for i in order], "nf": [nf[i] for i in order]}
+                yield {
+                    **base,
+                    "hook": hook,
+                    "where": where,
+                    "cta": cta + tail,
+                    "f": [f[i] for i in order],
+                    "nf": [nf[i] for i in order],
+                }
 
 
 def _cap(text: str) -> str:

@@ -1,9 +1,9 @@
 """The adsft rule engine: rule packs as YAML data, checked against ad messages and their briefs.
 
-    >>> from rules import load_pack
-    >>> pack = load_pack("en")
-    >>> pack.check("Open your account today.").passed
-    True
+>>> from rules import load_pack
+>>> pack = load_pack("en")
+>>> pack.check("Open your account today.").passed
+True
 """
 
 from rules.brief import Brief

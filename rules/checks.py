@@ -18,9 +18,7 @@ from rules.model import Violation
 from rules.prefilter import required_strings
 from rules.text import CYRILLIC_RE, LATIN_RE, WORD_RE, Context, View, normalise
 
-EMOJI_RE = re.compile(
-    "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff\ufe0f\u200d\U0001f1e6-\U0001f1ff]"
-)
+EMOJI_RE = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff\ufe0f\u200d\U0001f1e6-\U0001f1ff]")
 TOKEN_RES: dict[str, re.Pattern[str]] = {
     "exclamation": re.compile("!"),
     "question": re.compile(r"\?"),
@@ -58,16 +56,27 @@ class Check:
 
     respects_names = False  # span checks skip matches inside the brief's product name
 
-    def emit(self, out: list[Violation], ctx: Context, start: int, end: int,
-             suggestion: str | None = None, **fields: object) -> None:
+    def emit(
+        self, out: list[Violation], ctx: Context, start: int, end: int, suggestion: str | None = None, **fields: object
+    ) -> None:
         if self.respects_names and ctx.inside_name(start, end):
             return
         matched = ctx.text[start:end]
         suggestion = suggestion or self.spec.suggestion
         values = _Fields(match=matched, suggestion=suggestion or "", **fields)
-        out.append(Violation(self.id, self.category, self.level, start, end, matched,
-                             self.spec.message.format_map(values),
-                             suggestion.format_map(values) if suggestion else None, self.scope))
+        out.append(
+            Violation(
+                self.id,
+                self.category,
+                self.level,
+                start,
+                end,
+                matched,
+                self.spec.message.format_map(values),
+                suggestion.format_map(values) if suggestion else None,
+                self.scope,
+            )
+        )
 
 
 def _lexicon(entries: Iterable[str | schema.Entry], inflect: bool, language: str) -> Lexicon:
@@ -123,8 +132,7 @@ def plan(checks: list[Check]) -> list[Check | LexiconGroup]:
     """The order checks run in: lexicon checks without channel or language filters merged per scope."""
     groups: dict[str, list[LexiconCheck]] = {}
     for check in checks:
-        if (isinstance(check, LexiconCheck) and not check.channels and not check.except_channels
-                and not check.languages):
+        if isinstance(check, LexiconCheck) and not check.channels and not check.except_channels and not check.languages:
             groups.setdefault(check.scope, []).append(check)
     out: list[Check | LexiconGroup] = []
     for check in checks:
@@ -158,8 +166,9 @@ def _join(patterns: list[str], flags: int) -> re.Pattern[str]:
     try:
         return re.compile("|".join(f"(?:{p})" for p in patterns), flags)
     except re.error as exc:
-        raise ValueError(f"patterns cannot be combined ({exc}); put global flags such as (?m) in "
-                         "their own rule") from None
+        raise ValueError(
+            f"patterns cannot be combined ({exc}); put global flags such as (?m) in their own rule"
+        ) from None
 
 
 class CountCheck(Check):
@@ -180,9 +189,8 @@ class CountCheck(Check):
             count = len(self.regex.findall(view.text))
         if self.max is not None and count > self.max:
             found = list(self.regex.finditer(view.text))
-            for m in found[self.max:]:
-                self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset,
-                          count=len(found), max=self.max)
+            for m in found[self.max :]:
+                self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset, count=len(found), max=self.max)
         elif self.min is not None and count < self.min:
             self.emit(out, ctx, view.offset, view.offset + len(view.text), count=count, min=self.min)
 
@@ -200,11 +208,27 @@ class LengthCheck(Check):
         unit = self.spec.unit
         if high is not None and length > high:
             start = view.spans[high][0] if words else view.offset + high
-            self.emit(out, ctx, start, view.offset + len(view.text), length=length, max=high, unit=unit,
-                      channel=ctx.channel or "")
+            self.emit(
+                out,
+                ctx,
+                start,
+                view.offset + len(view.text),
+                length=length,
+                max=high,
+                unit=unit,
+                channel=ctx.channel or "",
+            )
         elif low is not None and length < low:
-            self.emit(out, ctx, view.offset, view.offset + len(view.text), length=length, min=low,
-                      unit=unit, channel=ctx.channel or "")
+            self.emit(
+                out,
+                ctx,
+                view.offset,
+                view.offset + len(view.text),
+                length=length,
+                min=low,
+                unit=unit,
+                channel=ctx.channel or "",
+            )
 
 
 class CaseCheck(Check):
@@ -401,16 +425,33 @@ class PythonCheck(Check):
             self.emit(out, ctx, start, end)
             if len(found) > 2 and found[2]:
                 last = out[-1]
-                out[-1] = Violation(last.rule, last.category, last.level, last.start, last.end, last.text,
-                                    str(found[2]), last.suggestion, last.scope)
+                out[-1] = Violation(
+                    last.rule,
+                    last.category,
+                    last.level,
+                    last.start,
+                    last.end,
+                    last.text,
+                    str(found[2]),
+                    last.suggestion,
+                    last.scope,
+                )
 
 
 CHECKS: dict[type, type[Check]] = {
-    schema.LexiconRule: LexiconCheck, schema.SubstitutionRule: LexiconCheck, schema.PatternRule: PatternCheck,
-    schema.CountRule: CountCheck, schema.LengthRule: LengthCheck, schema.CaseRule: CaseCheck,
-    schema.RequireRule: RequireCheck, schema.ConditionalRule: ConditionalCheck,
-    schema.RepetitionRule: RepetitionCheck, schema.ScriptRule: ScriptCheck, schema.FactsRule: FactsCheck,
-    schema.PlaceholderRule: PlaceholderCheck, schema.PythonRule: PythonCheck,
+    schema.LexiconRule: LexiconCheck,
+    schema.SubstitutionRule: LexiconCheck,
+    schema.PatternRule: PatternCheck,
+    schema.CountRule: CountCheck,
+    schema.LengthRule: LengthCheck,
+    schema.CaseRule: CaseCheck,
+    schema.RequireRule: RequireCheck,
+    schema.ConditionalRule: ConditionalCheck,
+    schema.RepetitionRule: RepetitionCheck,
+    schema.ScriptRule: ScriptCheck,
+    schema.FactsRule: FactsCheck,
+    schema.PlaceholderRule: PlaceholderCheck,
+    schema.PythonRule: PythonCheck,
 }
 
 

@@ -72,8 +72,9 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsRepo
         if agreeing or any(same_value(claim, f) for f in other):
             mentioned.update(agreeing)
             continue
-        rivals = [key for key, facts in by_attr.items()
-                  if claim.kind != "number" and any(f.kind == claim.kind for f in facts)]
+        rivals = [
+            key for key, facts in by_attr.items() if claim.kind != "number" and any(f.kind == claim.kind for f in facts)
+        ]
         if claim.kind != "number" and any(f.kind == claim.kind for f in other):
             rivals.append("offer")
         if rivals:

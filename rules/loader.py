@@ -31,8 +31,10 @@ def pack_path(name: str | Path) -> Path:
         return PACKS_DIR / f"{name}.yaml"
     path = Path(name)
     if not path.is_file():
-        raise InputError(f"no rule pack {str(name)!r}",
-                         fix=f"use a built-in pack ({', '.join(builtin_packs())}) or a path to a YAML pack file")
+        raise InputError(
+            f"no rule pack {str(name)!r}",
+            fix=f"use a built-in pack ({', '.join(builtin_packs())}) or a path to a YAML pack file",
+        )
     return path
 
 
@@ -41,8 +43,9 @@ def read_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text", [Problem(str(exc), str(path))],
-                         fix="save the file as UTF-8") from None
+        raise InputError(
+            f"{path} is not UTF-8 text", [Problem(str(exc), str(path))], fix="save the file as UTF-8"
+        ) from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}", fix="check the path") from None
     try:
@@ -86,8 +89,9 @@ def _rule_problems(raw: Any, i: int, file: str, lines: dict[tuple, int]) -> tupl
     kind = raw.get("type")
     if kind not in schema.RULE_TYPES:
         msg = "missing `type`" if kind is None else f"unknown rule type {kind!r}"
-        return None, [Problem(msg, file, _line(lines, (*where, "type")), label,
-                              fix=f"use one of: {', '.join(schema.RULE_TYPES)}")]
+        return None, [
+            Problem(msg, file, _line(lines, (*where, "type")), label, fix=f"use one of: {', '.join(schema.RULE_TYPES)}")
+        ]
     try:
         return _RULE.validate_python(raw), []
     except ValidationError as exc:
@@ -107,16 +111,22 @@ def load_pack(name: str | Path) -> RulePack:
     data, lines = read_yaml(path)
     problems: list[Problem] = []
     if not isinstance(data, dict):
-        raise InputError(f"{file} is not a rule pack", [Problem("the top level must be a mapping with "
-                                                                 "`pack` and `rules`", file, 1)])
+        raise InputError(
+            f"{file} is not a rule pack", [Problem("the top level must be a mapping with `pack` and `rules`", file, 1)]
+        )
     for key in data:
         if key not in _TOP_KEYS:
-            problems.append(Problem(f"unknown top-level key {key!r}", file, _line(lines, (key,)),
-                                    fix=f"use only: {', '.join(sorted(_TOP_KEYS))}"))
+            problems.append(
+                Problem(
+                    f"unknown top-level key {key!r}",
+                    file,
+                    _line(lines, (key,)),
+                    fix=f"use only: {', '.join(sorted(_TOP_KEYS))}",
+                )
+            )
     base: RulePack | None = None
     if data.get("extends"):
-        base = load_pack(data["extends"] if data["extends"] in builtin_packs()
-                         else path.parent / str(data["extends"]))
+        base = load_pack(data["extends"] if data["extends"] in builtin_packs() else path.parent / str(data["extends"]))
     info_raw = data.get("pack") or ({"id": path.stem, "language": base.language} if base else None)
     info = None
     try:
@@ -124,8 +134,9 @@ def load_pack(name: str | Path) -> RulePack:
     except ValidationError as exc:
         for err in exc.errors():
             loc = ("pack", *err["loc"])
-            problems.append(Problem(f"pack.{'.'.join(map(str, err['loc']))}: {err['msg']}", file,
-                                    _line(lines, loc) or 1))
+            problems.append(
+                Problem(f"pack.{'.'.join(map(str, err['loc']))}: {err['msg']}", file, _line(lines, loc) or 1)
+            )
     raw_rules = data.get("rules") or []
     if not isinstance(raw_rules, list):
         problems.append(Problem("`rules` must be a list", file, _line(lines, ("rules",))))
@@ -147,8 +158,11 @@ def load_pack(name: str | Path) -> RulePack:
         except ValueError as exc:
             problems.append(Problem(str(exc), file, _line(lines, ("rules", i)), f"rule {spec.id}"))
     if problems or info is None:
-        raise InputError(f"rule pack {file} has {len(problems)} problem(s)", problems,
-                         fix="correct the lines named above; `adsft rules test PACK` re-checks it")
+        raise InputError(
+            f"rule pack {file} has {len(problems)} problem(s)",
+            problems,
+            fix="correct the lines named above; `adsft rules test PACK` re-checks it",
+        )
     if base is not None:
         disabled = set(data.get("disable") or [])
         own = {c.id for c in checks}

@@ -70,8 +70,12 @@ class Message:
         if isinstance(value, dict):
             if "text" in value and "body" not in value:
                 return cls(body=value["text"] or "", channel=value.get("channel"))
-            return cls(body=value.get("body") or "", title=value.get("title"), cta=value.get("cta"),
-                       channel=value.get("channel"))
+            return cls(
+                body=value.get("body") or "",
+                title=value.get("title"),
+                cta=value.get("cta"),
+                channel=value.get("channel"),
+            )
         raise TypeError(f"a message is a string, a Message or a dict, not {type(value).__name__}")
 
 
@@ -89,8 +93,13 @@ class Violation:
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
-            "rule": self.rule, "category": self.category, "level": self.level, "start": self.start,
-            "end": self.end, "text": self.text, "message": self.message,
+            "rule": self.rule,
+            "category": self.category,
+            "level": self.level,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "message": self.message,
         }
         if self.suggestion:
             out["suggestion"] = self.suggestion

@@ -41,8 +41,9 @@ class RulePack:
     def rule(self, rule_id: str) -> schema.RuleBase:
         return self._by_id[rule_id].spec
 
-    def check(self, message: str | Message | dict, brief: Brief | None = None,
-              channel: str | None = None) -> CheckResult:
+    def check(
+        self, message: str | Message | dict, brief: Brief | None = None, channel: str | None = None
+    ) -> CheckResult:
         """Check one message (a string or a title/body/cta record) against every rule of the pack."""
         msg = Message.of(message)
         ctx = Context(msg, brief, self.language, channel)
@@ -67,8 +68,10 @@ class RulePack:
         found = self._plans.get(key)
         if found is None:
             found = self._plans[key] = [
-                c for c in self._plan
-                if (not c.channels or channel in c.channels) and channel not in c.except_channels
+                c
+                for c in self._plan
+                if (not c.channels or channel in c.channels)
+                and channel not in c.except_channels
                 and (not c.languages or language in c.languages)
             ]
         return found
@@ -94,7 +97,12 @@ class RulePack:
         message = Message(body=body, title=case.title, cta=case.cta, channel=case.channel)
         brief = None
         if case.brief is not None:
-            defaults = {"id": "example", "language": self.language, "channel": case.channel or "push",
-                        "product": "product", "category": "example"}
+            defaults = {
+                "id": "example",
+                "language": self.language,
+                "channel": case.channel or "push",
+                "product": "product",
+                "category": "example",
+            }
             brief = Brief(**{**defaults, **case.brief})
         return message, brief, case.channel

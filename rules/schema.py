@@ -193,10 +193,16 @@ class FactsRule(RuleBase):
 
 class PlaceholderRule(RuleBase):
     type: Literal["placeholder"]
-    patterns: list[str] = Field(default_factory=lambda: [
-        r"\{\{[^{}\n]*\}\}", r"\{[A-Za-zА-Яа-яЁё_][\w.]*\}", r"\[[A-ZА-ЯЁ_][A-ZА-ЯЁ_ ]*\]", r"%[A-Z_]{2,}%",
-        r"\$\{[^}\n]*\}", r"<[A-Z_]{2,}>",
-    ])
+    patterns: list[str] = Field(
+        default_factory=lambda: [
+            r"\{\{[^{}\n]*\}\}",
+            r"\{[A-Za-zА-Яа-яЁё_][\w.]*\}",
+            r"\[[A-ZА-ЯЁ_][A-ZА-ЯЁ_ ]*\]",
+            r"%[A-Z_]{2,}%",
+            r"\$\{[^}\n]*\}",
+            r"<[A-Z_]{2,}>",
+        ]
+    )
     _v = field_validator("patterns")(classmethod(lambda cls, v: _check_regexes(v)))
 
 
@@ -207,12 +213,36 @@ class PythonRule(RuleBase):
 
 
 Rule = Annotated[
-    LexiconRule | SubstitutionRule | PatternRule | CountRule | LengthRule | CaseRule | RequireRule
-    | ConditionalRule | RepetitionRule | ScriptRule | FactsRule | PlaceholderRule | PythonRule,
+    LexiconRule
+    | SubstitutionRule
+    | PatternRule
+    | CountRule
+    | LengthRule
+    | CaseRule
+    | RequireRule
+    | ConditionalRule
+    | RepetitionRule
+    | ScriptRule
+    | FactsRule
+    | PlaceholderRule
+    | PythonRule,
     Field(discriminator="type"),
 ]
-RULE_TYPES = ("lexicon", "substitution", "pattern", "count", "length", "case", "require", "conditional",
-              "repetition", "script", "facts", "placeholder", "python")
+RULE_TYPES = (
+    "lexicon",
+    "substitution",
+    "pattern",
+    "count",
+    "length",
+    "case",
+    "require",
+    "conditional",
+    "repetition",
+    "script",
+    "facts",
+    "placeholder",
+    "python",
+)
 
 
 class PackInfo(Strict):

@@ -110,6 +110,6 @@ class Context:
         except KeyError:
             pass
         span = self.message.span_of(scope)
-        view = None if span is None else View(self.text[span[0]:span[1]], span[0])
+        view = None if span is None else View(self.text[span[0] : span[1]], span[0])
         self._views[scope] = view
         return view

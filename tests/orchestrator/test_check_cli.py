@@ -47,8 +47,19 @@ def test_bad_lines_reported_at_once_with_exit_2(tmp_path, capsys):
 
 def test_briefs_lookup(tmp_path, capsys):
     briefs = tmp_path / "briefs.jsonl"
-    briefs.write_text(json.dumps({"id": "c1", "language": "en", "channel": "push", "product": "Card",
-                                  "category": "cards", "attributes": {"cashback": "3%"}}) + "\n")
+    briefs.write_text(
+        json.dumps(
+            {
+                "id": "c1",
+                "language": "en",
+                "channel": "push",
+                "product": "Card",
+                "category": "cards",
+                "attributes": {"cashback": "3%"},
+            }
+        )
+        + "\n"
+    )
     msgs = tmp_path / "m.jsonl"
     msgs.write_text('{"id": "1", "text": "Earn 5% back. Apply now.", "brief_id": "c1"}\n')
     code, out, _ = run(capsys, "check", str(msgs), "--pack", "en", "--briefs", str(briefs), "--json")
@@ -58,8 +69,9 @@ def test_briefs_lookup(tmp_path, capsys):
 
 def test_brief_with_unknown_field_is_named(tmp_path, capsys):
     briefs = tmp_path / "briefs.jsonl"
-    briefs.write_text('{"id": "c1", "language": "en", "channel": "push", "product": "Card", '
-                      '"category": "cards", "colour": "red"}\n')
+    briefs.write_text(
+        '{"id": "c1", "language": "en", "channel": "push", "product": "Card", "category": "cards", "colour": "red"}\n'
+    )
     msgs = tmp_path / "m.jsonl"
     msgs.write_text('{"id": "1", "text": "Apply now for a card.", "brief_id": "c1"}\n')
     code, _, err = run(capsys, "check", str(msgs), "--briefs", str(briefs))
@@ -91,8 +103,12 @@ rules:
 
 
 def test_console_script_from_stdin():
-    proc = subprocess.run([sys.executable, "-m", "orchestrator.cli", "check", "-", "--pack", "en", "--json"],
-                          input='{"id": "x", "text": "The best card ever!!! Apply."}\n', capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "check", "-", "--pack", "en", "--json"],
+        input='{"id": "x", "text": "The best card ever!!! Apply."}\n',
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert "superlative" in proc.stdout

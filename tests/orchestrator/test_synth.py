@@ -36,8 +36,11 @@ def test_synth_outputs_are_clean_deduplicated_and_brief_disjoint(tmp_path, small
     meta = [json.loads(x) for x in (tmp_path / "examples.meta.jsonl").read_text().splitlines()]
     texts = []
     for split in ("train", "val"):
-        for line, row in zip((m for m in meta if m["split"] == split),
-                             (tmp_path / f"{split}.jsonl").read_text().splitlines(), strict=True):
+        for line, row in zip(
+            (m for m in meta if m["split"] == split),
+            (tmp_path / f"{split}.jsonl").read_text().splitlines(),
+            strict=True,
+        ):
             chat = json.loads(row)["messages"]
             assert [m["role"] for m in chat] == ["system", "user", "assistant"]
             brief = briefs[line["brief_id"]]
@@ -73,22 +76,47 @@ def test_bad_briefs_file_leaves_no_output(tmp_path):
 
 
 def test_synth_cli_json(tmp_path, small_briefs, capsys):
-    code = main(["synth", "--out", str(tmp_path), "--briefs", str(small_briefs), "--n", "30", "--variants", "2",
-                 "--language", "en", "--json"])
+    code = main(
+        [
+            "synth",
+            "--out",
+            str(tmp_path),
+            "--briefs",
+            str(small_briefs),
+            "--n",
+            "30",
+            "--variants",
+            "2",
+            "--language",
+            "en",
+            "--json",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["selected"] == 30 and out["balance"]["language"] == {"en": 30}
 
 
 def test_dedup_exact_and_near():
-    texts = ["Open a card and earn 3% back on groceries.", "open a card and earn 3% back on groceries.",
-             "Open a card and earn 3% back on groceries today.", "Book a trip to Lisbon from $699 online."]
+    texts = [
+        "Open a card and earn 3% back on groceries.",
+        "open a card and earn 3% back on groceries.",
+        "Open a card and earn 3% back on groceries today.",
+        "Book a trip to Lisbon from $699 online.",
+    ]
     result = deduplicate(texts, threshold=0.7)
     assert result.keep == [0, 3] and result.exact == 1 and result.near == 1
 
 
 def test_selection_respects_quota_and_beats_random_on_radius():
-    brief = Brief(id="b", language="en", channel="push", product="Card", category="cards",
-                  attributes={"cashback": "3%", "annual_fee": "$0"}, cta="Apply")
+    brief = Brief(
+        id="b",
+        language="en",
+        channel="push",
+        product="Card",
+        category="cards",
+        attributes={"cashback": "3%", "annual_fee": "$0"},
+        cta="Apply",
+    )
     library = load_library("en")
     texts = [c.text for c in library.candidates(brief, variants=20)]
     texts = [texts[i] for i in deduplicate(texts, 0.95).keep]

@@ -9,8 +9,15 @@ from rules.loader import builtin_packs
 
 def brief(**attrs) -> Brief:
     required = attrs.pop("required", [])
-    return Brief(id="b", language="ru", channel="push", product="Карта", category="cards",
-                 attributes=attrs, required_attributes=required)
+    return Brief(
+        id="b",
+        language="ru",
+        channel="push",
+        product="Карта",
+        category="cards",
+        attributes=attrs,
+        required_attributes=required,
+    )
 
 
 @pytest.mark.parametrize("name", builtin_packs())
@@ -24,15 +31,22 @@ def test_builtin_packs_hold_300_lexicon_entries():
     total = 0
     for name in ("ru", "en"):
         for spec in load_pack(name).rules:
-            if spec.type == "lexicon" and spec.category in {"cliche", "abstract_claim", "superlative",
-                                                             "forbidden_word"}:
+            if spec.type == "lexicon" and spec.category in {
+                "cliche",
+                "abstract_claim",
+                "superlative",
+                "forbidden_word",
+            }:
                 total += len(spec.entries)
     assert total >= 300
 
 
 def test_russian_lexicon_matches_inflected_forms(ru):
-    for text in ("Гарантированного дохода не бывает.", "О гарантированном доходе забудьте.",
-                 "Гарантированные доходы для всех."):
+    for text in (
+        "Гарантированного дохода не бывает.",
+        "О гарантированном доходе забудьте.",
+        "Гарантированные доходы для всех.",
+    ):
         cats = ru.check(text).categories()
         assert "forbidden_word" in cats, text
 
@@ -45,7 +59,7 @@ def test_violation_offsets_point_at_the_text(ru):
     text = "Оформите карту. Самая низкая ставка!"
     result = ru.check(text)
     sup = next(v for v in result.violations if v.category == "superlative")
-    assert text[sup.start:sup.end] == sup.text == "Самая"
+    assert text[sup.start : sup.end] == sup.text == "Самая"
 
 
 def test_title_body_cta_scopes(ru):
@@ -61,25 +75,27 @@ def test_channel_length_limits(ru):
     assert "length" in ru.check(text, channel="sms").categories()
 
 
-@pytest.mark.parametrize(("text", "attrs", "category"), [
-    ("Кэшбэк 5 % на такси. Оформите карту.", {"cashback": "5%"}, None),
-    ("Кэшбэк пять процентов на такси. Оформите карту.", {"cashback": "5%"}, None),
-    ("Лимит 1 000 ₽ в день. Оформите карту.", {"limit": "1000 руб."}, None),
-    ("Лимит 1000 руб. в день. Оформите карту.", {"limit": "1 000 ₽"}, None),
-    ("Лимит 2 000 ₽ в день. Оформите карту.", {"limit": "1 000 ₽"}, "fact_mismatch"),
-    ("Льготный период 1 год. Оформите карту.", {"grace": "12 месяцев"}, None),
-    ("Кэшбэк 5% до 31 мая. Оформите карту.", {"cashback": "5%", "until": "31.05"}, None),
-    ("Кэшбэк 5% до 30 июня. Оформите карту.", {"cashback": "5%", "until": "31.05"}, "fact_mismatch"),
-    ("Кэшбэк 5% и 7 дней бесплатно. Оформите карту.", {"cashback": "5%"}, "unsupported_number"),
-])
+@pytest.mark.parametrize(
+    ("text", "attrs", "category"),
+    [
+        ("Кэшбэк 5 % на такси. Оформите карту.", {"cashback": "5%"}, None),
+        ("Кэшбэк пять процентов на такси. Оформите карту.", {"cashback": "5%"}, None),
+        ("Лимит 1 000 ₽ в день. Оформите карту.", {"limit": "1000 руб."}, None),
+        ("Лимит 1000 руб. в день. Оформите карту.", {"limit": "1 000 ₽"}, None),
+        ("Лимит 2 000 ₽ в день. Оформите карту.", {"limit": "1 000 ₽"}, "fact_mismatch"),
+        ("Льготный период 1 год. Оформите карту.", {"grace": "12 месяцев"}, None),
+        ("Кэшбэк 5% до 31 мая. Оформите карту.", {"cashback": "5%", "until": "31.05"}, None),
+        ("Кэшбэк 5% до 30 июня. Оформите карту.", {"cashback": "5%", "until": "31.05"}, "fact_mismatch"),
+        ("Кэшбэк 5% и 7 дней бесплатно. Оформите карту.", {"cashback": "5%"}, "unsupported_number"),
+    ],
+)
 def test_facts(ru, text, attrs, category):
     cats = ru.check(text, brief(**attrs)).categories() & {"fact_mismatch", "unsupported_number"}
     assert cats == ({category} if category else set())
 
 
 def test_english_money_with_thousands_separator(en):
-    b = Brief(id="b", language="en", channel="push", product="Card", category="cards",
-              attributes={"limit": "$1,000"})
+    b = Brief(id="b", language="en", channel="push", product="Card", category="cards", attributes={"limit": "$1,000"})
     assert en.check("Spend up to $1,000 a day. Apply now.", b).passed
 
 
@@ -100,7 +116,9 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_bad_pack_reports_every_problem_with_lines(tmp_path):
-    path = write(tmp_path, """pack: {id: t, language: en}
+    path = write(
+        tmp_path,
+        """pack: {id: t, language: en}
 rules:
   - id: a
     type: nonsense
@@ -116,7 +134,8 @@ rules:
     category: not_a_category
     message: x
     entries: [foo]
-""")
+""",
+    )
     with pytest.raises(InputError) as info:
         load_pack(path)
     problems = info.value.problems
@@ -140,7 +159,9 @@ def test_unknown_pack_names_the_fix():
 
 
 def test_pack_extends_disables_and_overrides(tmp_path):
-    path = write(tmp_path, """extends: en
+    path = write(
+        tmp_path,
+        """extends: en
 disable: [en.exclamation]
 rules:
   - id: en.cliche
@@ -148,7 +169,8 @@ rules:
     category: cliche
     message: "cliché {match}"
     entries: [synergy]
-""")
+""",
+    )
     pack = load_pack(path)
     assert pack.check("Synergy for you! Apply now!").categories() == {"cliche"}
     assert pack.check("Hurry and apply now.").passed  # the base cliché list was replaced
@@ -161,7 +183,9 @@ def custom_rule(text, brief, options):
 
 
 def test_python_rule(tmp_path):
-    path = write(tmp_path, """pack: {id: t, language: en}
+    path = write(
+        tmp_path,
+        """pack: {id: t, language: en}
 rules:
   - id: t.custom
     type: python
@@ -169,6 +193,7 @@ rules:
     message: x
     function: tests.rules.test_engine:custom_rule
     options: {word: crypto}
-""")
+""",
+    )
     result = load_pack(path).check("Buy crypto now.")
     assert [(v.rule, v.text, v.message) for v in result.violations] == [("t.custom", "crypto", "custom: crypto")]
