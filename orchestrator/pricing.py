@@ -1,0 +1,125 @@
+"""The pricing catalog: prices and model facts as data (orchestrator/data/pricing.yaml), each price with
+its source and date. A user file given with --prices or ADSFT_PRICES is read first and wins.
+Nothing falls back to a silent default: an unknown model is an error that says what to add."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from orchestrator.errors import InputError, Problem
+from rules.loader import read_yaml
+
+BUILTIN = Path(__file__).parent / "data" / "pricing.yaml"
+STALE_DAYS = 180
+Method = Literal["sft", "sft_lora", "sft_full", "dpo_lora", "dpo_full", "inference", "gpu_hour"]
+
+
+class Price(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    provider: Literal["openai", "together", "local"]
+    method: Method
+    model: str | None = None
+    size_min_b: float | None = Field(default=None, ge=0)
+    size_max_b: float | None = Field(default=None, gt=0)
+    training_per_1m: float | None = Field(default=None, ge=0)
+    inference_input_per_1m: float | None = Field(default=None, ge=0)
+    inference_output_per_1m: float | None = Field(default=None, ge=0)
+    gpu_hour_usd: float | None = Field(default=None, ge=0)
+    gpu: str | None = None
+    source: str = Field(min_length=1)
+    as_of: dt.date
+
+    def matches(self, provider: str, model: str | None, method: str, size_b: float | None) -> bool:
+        if self.provider != provider or self.method != method:
+            return False
+        if self.model is not None:
+            return model is not None and fnmatchcase(model, self.model)
+        if self.size_min_b is not None or self.size_max_b is not None:
+            if size_b is None:
+                return False
+            return (self.size_min_b or 0) < size_b <= (self.size_max_b or float("inf")) or (
+                size_b == 0 and (self.size_min_b or 0) == 0)
+        return True
+
+    def age_days(self, today: dt.date | None = None) -> int:
+        return ((today or dt.date.today()) - self.as_of).days
+
+
+class ModelFact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    provider: Literal["openai", "together", "local"]
+    model: str
+    size_b: float | None = Field(default=None, gt=0)
+    context_limit: int | None = Field(default=None, gt=0)
+    tokens_per_second: float | None = Field(default=None, gt=0)
+
+
+class CatalogFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prices: list[Price] = Field(default_factory=list)
+    models: list[ModelFact] = Field(default_factory=list)
+
+
+@dataclass
+class Catalog:
+    prices: list[Price]
+    models: list[ModelFact]
+    files: list[str]
+
+    def fact(self, provider: str, model: str) -> ModelFact | None:
+        return next((m for m in self.models if m.provider == provider and fnmatchcase(model, m.model)), None)
+
+    def context_limit(self, provider: str, model: str) -> int | None:
+        fact = self.fact(provider, model)
+        return fact.context_limit if fact else None
+
+    def size_b(self, provider: str, model: str) -> float | None:
+        fact = self.fact(provider, model)
+        return fact.size_b if fact else None
+
+    def price(self, provider: str, model: str | None, method: str) -> Price:
+        size = self.size_b(provider, model) if model else None
+        for p in self.prices:
+            if p.matches(provider, model, method, size):
+                return p
+        what = f"{provider} {method} price" + (f" for model {model!r}" if model else "")
+        hint = " (its parameter count is unknown: add it under `models:` with `size_b`)" if (
+            provider == "together" and model and size is None) else ""
+        raise InputError(f"no {what}{hint}",
+                         fix="add an entry to a price file and pass it with --prices FILE (or ADSFT_PRICES); "
+                             "see `adsft prices` for the format and the built-in entries")
+
+
+def _parse(path: Path) -> CatalogFile:
+    data, lines = read_yaml(path)
+    try:
+        return CatalogFile.model_validate(data or {})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            line = None
+            for cut in range(len(loc), 0, -1):
+                if loc[:cut] in lines:
+                    line = lines[loc[:cut]]
+                    break
+            problems.append(Problem(f"{'.'.join(map(str, loc))}: {err['msg']}", str(path), line))
+        raise InputError(f"{path}: {len(problems)} problem(s) in the price file", problems,
+                         fix="correct the named fields (dates as YYYY-MM-DD, prices as numbers)") from None
+
+
+def load_catalog(user_file: str | Path | None = None) -> Catalog:
+    files = [Path(p) for p in (user_file or os.environ.get("ADSFT_PRICES") or "",) if p]
+    for f in files:
+        if not f.is_file():
+            raise InputError(f"no price file {f}", fix="check --prices / ADSFT_PRICES")
+    parsed = [_parse(f) for f in files] + [_parse(BUILTIN)]
+    return Catalog([p for c in parsed for p in c.prices], [m for c in parsed for m in c.models],
+                   [str(f) for f in [*files, BUILTIN]])
