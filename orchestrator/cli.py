@@ -100,6 +100,78 @@ def synth(
         render.synth_summary(summary)
 
 
+@app.command("validate")
+def validate_cmd(
+    train: Annotated[str, typer.Argument(help="Training JSONL file.")],
+    val: Annotated[str | None, typer.Option(help="Validation JSONL file (checked too, and for overlap).")] = None,
+    provider: Annotated[str, typer.Option(help="openai | together | local")] = "openai",
+    model: Annotated[str | None, typer.Option(help="Model whose tokenizer and limit to check against.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Report every problem of a training file, with line numbers; exit 2 when there are errors."""
+    from orchestrator import render
+    from orchestrator.validate import validate
+
+    report = validate(train, provider, model, val)
+    if as_json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        render.validation(report)
+    if not report.ok:
+        raise typer.Exit(2)
+
+
+@app.command("estimate")
+def estimate_cmd(
+    train: Annotated[str, typer.Argument(help="Training JSONL file.")],
+    val: Annotated[str | None, typer.Option(help="Validation JSONL file.")] = None,
+    provider: Annotated[str, typer.Option(help="Comma-separated: openai,together,local")] = "openai,together,local",
+    model: Annotated[list[str] | None, typer.Option(help="Model id (repeatable; `provider:model` to be explicit).")] = None,
+    epochs: Annotated[str, typer.Option(help="auto or a number.")] = "auto",
+    n_evals: Annotated[int, typer.Option(help="Together: evaluations over the validation file.")] = 0,
+    method: Annotated[str, typer.Option(help="lora or full (Together's price tier).")] = "lora",
+    prices: Annotated[str | None, typer.Option(help="Your price file (overrides the built-in catalog).")] = None,
+    local_tokens_per_second: Annotated[float | None, typer.Option(help="Measured local training throughput.")] = None,
+    gpu_hour_usd: Annotated[float | None, typer.Option(help="Local GPU price per hour.")] = None,
+    max_cost: Annotated[float | None, typer.Option(help="Refuse (exit 2) when an estimate is above this, in USD.")] = None,
+    as_json: JsonFlag = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout.")] = False,
+) -> None:
+    """Estimate the cost of fine-tuning on each provider, from exact token counts, before paying."""
+    from orchestrator import render
+    from orchestrator.errors import InputError
+    from orchestrator.estimate import estimate
+    from orchestrator.pricing import load_catalog
+
+    if epochs != "auto" and not epochs.isdigit():
+        raise InputError(f"--epochs must be `auto` or a whole number, not {epochs!r}")
+    rows = estimate(train, val, [p.strip() for p in provider.split(",") if p.strip()], model or [],
+                    load_catalog(prices), epochs if epochs == "auto" else int(epochs), n_evals, method,
+                    local_tokens_per_second, gpu_hour_usd, max_cost)
+    if as_json:
+        print(json.dumps([r.as_dict() for r in rows], ensure_ascii=False))
+    elif as_csv:
+        render.estimate_frame(rows).to_csv(sys.stdout, index=False)
+    else:
+        render.estimate_table(rows)
+
+
+@app.command("prices")
+def prices_cmd(
+    prices: Annotated[str | None, typer.Option(help="Your price file, shown with the built-in catalog.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show the price catalog with sources and dates; warn about prices older than 180 days."""
+    from orchestrator import render
+    from orchestrator.pricing import load_catalog
+
+    catalog = load_catalog(prices)
+    if as_json:
+        print(json.dumps([p.model_dump(mode="json") for p in catalog.prices], ensure_ascii=False))
+    else:
+        render.prices_table(catalog)
+
+
 @app.command()
 def demo() -> None:
     """Run the pipeline end to end on the embedded default (bundled data, local backend, no keys)."""

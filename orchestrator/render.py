@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -15,11 +16,18 @@ from orchestrator.checking import CheckReport
 from orchestrator.errors import AdsftError, InputError
 from rules import CheckResult, RulePack
 
-if TYPE_CHECKING:
-    from orchestrator.synth import SynthSummary
+from orchestrator.pricing import STALE_DAYS, Catalog
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from orchestrator.estimate import Row
+    from orchestrator.synth import SynthSummary
+    from orchestrator.validate import ValidationReport
+
+# Piped output gets a wide console, so tables stay readable in logs and CI.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
 
 LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "suggestion": "cyan"}
 
@@ -141,3 +149,65 @@ def synth_summary(summary: SynthSummary) -> None:
         f"(random {c.get('random_radius')})"
     )
     out.print("files: " + ", ".join(f"{k} {v}" for k, v in summary.files.items()))
+
+
+def validation(report: ValidationReport) -> None:
+    for f in report.files:
+        line = f"{f.path}: {f.examples} examples ({f.format or 'unknown format'})"
+        if report.model:
+            line += f", {f.tokens:,} tokens for {report.model} (longest {f.max_tokens})"
+        out.print(line)
+    if report.issues:
+        table = Table(title=f"{report.errors} error(s), {report.warnings} warning(s)")
+        for col in ("file", "line", "level", "code", "problem"):
+            table.add_column(col)
+        for i in report.issues:
+            table.add_row(i.file, str(i.line or ""), Text(i.level, style=LEVEL_STYLE[i.level]), i.code, i.message)
+        out.print(table)
+        hidden = sum(report.counts.values()) - len(report.issues)
+        if hidden:
+            out.print(f"(+{hidden} more of the same kinds; --json lists up to 200 per kind)")
+    out.print("[green]OK[/]: ready to upload" if report.ok else "[bold red]NOT OK[/]: correct the errors above")
+
+
+def estimate_frame(rows: list[Row]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame([r.as_dict() for r in rows])
+
+
+def estimate_table(rows: list[Row]) -> None:
+    table = Table(title="Fine-tuning cost estimate (exact tokens)")
+    for col in ("provider", "model", "examples", "train tok", "val tok", "epochs", "billed tok", "$/1M (as of)",
+                "cost", "duration", "score 1k msgs"):
+        table.add_column(col, justify="left" if col in ("provider", "model") else "right")
+    for r in rows:
+        price = f"{r.price_per_1m:.2f} ({r.price_as_of})" if r.price_per_1m is not None else f"GPU ({r.price_as_of})"
+        table.add_row(r.provider, r.model, f"{r.examples:,}", f"{r.train_tokens:,}", f"{r.val_tokens:,}",
+                      str(r.epochs), f"{r.billed_tokens:,}", price, f"${r.cost_usd:,.2f}",
+                      f"{r.duration_hours:.2f} h" if r.duration_hours is not None else "",
+                      f"${r.scoring_1000_usd:.3f}" if r.scoring_1000_usd is not None else "")
+    out.print(table)
+    for r in rows:
+        for note in r.notes:
+            out.print(f"  {r.provider} {r.model}: {note}")
+
+
+def prices_table(catalog: Catalog) -> None:
+    table = Table(title="Price catalog (" + ", ".join(catalog.files) + ")")
+    for col in ("provider", "model / tier", "method", "train $/1M", "in $/1M", "out $/1M", "$/GPU-h", "as of",
+                "source"):
+        table.add_column(col)
+    stale = 0
+    for p in catalog.prices:
+        tier = p.model or (f"{p.size_min_b:g}–{p.size_max_b:g}B" if p.size_max_b else "any")
+        age = p.age_days()
+        stale += age > STALE_DAYS
+        fmt = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
+        table.add_row(p.provider, tier, p.method, fmt(p.training_per_1m), fmt(p.inference_input_per_1m),
+                      fmt(p.inference_output_per_1m), fmt(p.gpu_hour_usd),
+                      Text(str(p.as_of), style="yellow" if age > STALE_DAYS else ""), p.source)
+    out.print(table)
+    if stale:
+        err.print(Text.assemble(("WARNING ", "bold yellow"), f"{stale} price(s) are older than {STALE_DAYS} days; "
+                                "check the sources and override with --prices FILE"))

@@ -1,0 +1,199 @@
+"""`adsft estimate`: what a fine-tuning run costs on each provider, side by side, before anything is paid.
+
+OpenAI: billed tokens = sum over examples of min(tokens, model limit) x epochs (validation is free);
+`auto` epochs follow the OpenAI cookbook (3, raised so that examples x epochs >= 100 up to 25, lowered
+so that it stays <= 25,000, at least 1). Together: (epochs x training tokens + n_evals x validation
+tokens) x the price of the model's size tier and method. Local: GPU hours from a training throughput
+x the $/hour. Every row also prices scoring 1,000 messages with the tuned model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from orchestrator.errors import BudgetExceeded, InputError
+from orchestrator.pricing import Catalog
+from orchestrator.tokens import resolve
+from orchestrator.validate import validate
+
+DEFAULT_MODELS = {"openai": "gpt-4o-mini-2024-07-18", "together": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+                  "local": "Llama-3.2-1B"}
+SCORING_MESSAGES = 1000
+
+
+def openai_auto_epochs(n_examples: int) -> int:
+    """The OpenAI cookbook's default epochs for a training set of this size."""
+    epochs = 3
+    if n_examples * epochs < 100:
+        epochs = min(25, 100 // max(1, n_examples))
+    elif n_examples * epochs > 25_000:
+        epochs = max(1, 25_000 // n_examples)
+    return epochs
+
+
+def openai_billed_tokens(capped_train_tokens: int, epochs: int) -> int:
+    """OpenAI bills each example up to the model's limit, once per epoch; validation is free."""
+    return capped_train_tokens * epochs
+
+
+def together_billed_tokens(train_tokens: int, val_tokens: int, epochs: int, n_evals: int) -> int:
+    """Together bills every processed token: epochs x training + evaluations x validation."""
+    return epochs * train_tokens + n_evals * val_tokens
+
+
+def usd(tokens: int, per_1m: float) -> float:
+    return tokens * per_1m / 1e6
+
+
+@dataclass
+class Row:
+    provider: str
+    model: str
+    method: str
+    examples: int
+    train_tokens: int
+    val_tokens: int
+    epochs: int
+    n_evals: int
+    billed_tokens: int
+    price_per_1m: float | None
+    price_as_of: str | None
+    price_source: str | None
+    cost_usd: float
+    duration_hours: float | None
+    scoring_1000_usd: float | None
+    tokenizer_exact: bool
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def providers_for(model: str) -> set[str]:
+    """Which providers a --model value is meant for: an explicit `provider:` prefix, else by its name."""
+    head, _, rest = model.partition(":")
+    if head in DEFAULT_MODELS and rest and not model.startswith("ft:"):
+        return {head}
+    if model.startswith(("gpt-", "ft:gpt", "o1", "o3", "o4")):
+        return {"openai"}
+    return {"together", "local"}
+
+
+def _strip(model: str) -> str:
+    head, _, rest = model.partition(":")
+    return rest if head in DEFAULT_MODELS and rest else model
+
+
+@dataclass
+class TokenTotals:
+    examples: int
+    train: int
+    train_capped: int
+    val: int
+    prompt_avg: float
+    answer_avg: float
+    exact: bool
+
+
+def _totals(train: Path, val: Path | None, provider: str, model: str, limit: int | None) -> TokenTotals:
+    report = validate(train, provider, model, val, limit)
+    if not report.ok:
+        first = [i for i in report.issues if i.level == "error"][:20]
+        from orchestrator.errors import Problem
+
+        raise InputError(f"{train}: the dataset has {report.errors} error(s); nothing was estimated",
+                         [Problem(i.message, i.file, i.line, i.code) for i in first],
+                         fix="run `adsft validate` for the full list and correct the file")
+    tok = resolve(model)
+    prompt = answer = n = 0
+    with train.open(encoding="utf-8") as handle:
+        for raw in handle:
+            if not raw.strip() or n >= 500:  # the prompt/answer split is averaged over a sample
+                continue
+            obj = json.loads(raw)
+            chat = obj.get("messages") or [{"role": "user", "content": obj.get("prompt", obj.get("text", ""))},
+                                           {"role": "assistant", "content": obj.get("completion", "")}]
+            answer += sum(tok.count_text(str(m.get("content") or "")) for m in chat if m.get("role") == "assistant")
+            prompt += tok.count_chat([m for m in chat if m.get("role") != "assistant"])
+            n += 1
+    tr = report.files[0]
+    va = report.files[1] if len(report.files) > 1 else None
+    return TokenTotals(tr.examples, tr.tokens, tr.tokens_capped, va.tokens if va else 0, prompt / max(1, n),
+                       answer / max(1, n), bool(tok.exact))
+
+
+def _scoring_cost(catalog: Catalog, provider: str, model: str, t: TokenTotals) -> float | None:
+    try:
+        price = catalog.price(provider, model, "sft" if provider == "openai" else "inference")
+    except InputError:
+        return None
+    if price.inference_input_per_1m is None or price.inference_output_per_1m is None:
+        return None
+    per_message = t.prompt_avg * price.inference_input_per_1m + t.answer_avg * price.inference_output_per_1m
+    return round(SCORING_MESSAGES * per_message / 1e6, 4)
+
+
+def estimate(train: str | Path, val: str | Path | None, providers: list[str], models: list[str], catalog: Catalog,
+             epochs: str | int = "auto", n_evals: int = 0, method: str = "lora",
+             local_tokens_per_second: float | None = None, gpu_hour_usd: float | None = None,
+             max_cost: float | None = None) -> list[Row]:
+    train_path, val_path = Path(train), Path(val) if val else None
+    rows: list[Row] = []
+    for provider in providers:
+        if provider not in DEFAULT_MODELS:
+            raise InputError(f"unknown provider {provider!r}", fix="use openai, together and/or local")
+        chosen = [_strip(m) for m in models if provider in providers_for(m)] or [DEFAULT_MODELS[provider]]
+        for model in chosen:
+            rows.append(_row(provider, model, train_path, val_path, catalog, epochs, n_evals, method,
+                             local_tokens_per_second, gpu_hour_usd))
+    if max_cost is not None:
+        over = [r for r in rows if r.cost_usd > max_cost]
+        if over:
+            from orchestrator.errors import Problem
+
+            raise BudgetExceeded(f"estimate over the budget of ${max_cost:.2f}; nothing was uploaded or charged",
+                                 [Problem(f"{r.provider} {r.model}: ${r.cost_usd:.2f}") for r in over],
+                                 fix="raise --max-cost, use fewer epochs or examples, or a cheaper model")
+    return rows
+
+
+def _row(provider: str, model: str, train: Path, val: Path | None, catalog: Catalog, epochs: str | int,
+         n_evals: int, method: str, local_tps: float | None, gpu_hour_usd: float | None) -> Row:
+    limit = catalog.context_limit(provider, model)
+    t = _totals(train, val, provider, model, limit)
+    notes = [] if t.exact else [resolve(model).note or "approximate token count"]
+    if provider == "openai":
+        n_epochs = openai_auto_epochs(t.examples) if epochs == "auto" else int(epochs)
+        price = catalog.price(provider, model, "sft")
+        billed = openai_billed_tokens(t.train_capped, n_epochs)
+        if val is not None:
+            notes.append("validation tokens are not billed")
+        cost = usd(billed, price.training_per_1m or 0)
+        return Row(provider, model, "sft", t.examples, t.train, t.val, n_epochs, 0, billed, price.training_per_1m,
+                   str(price.as_of), price.source, round(cost, 4), None, _scoring_cost(catalog, provider, model, t),
+                   t.exact, notes)
+    if provider == "together":
+        n_epochs = 1 if epochs == "auto" else int(epochs)
+        key = f"sft_{'full' if method == 'full' else 'lora'}"
+        price = catalog.price(provider, model, key)
+        evals = n_evals if val is not None else 0
+        billed = together_billed_tokens(t.train, t.val, n_epochs, evals)
+        cost = usd(billed, price.training_per_1m or 0)
+        return Row(provider, model, key, t.examples, t.train, t.val, n_epochs, evals, billed, price.training_per_1m,
+                   str(price.as_of), price.source, round(cost, 4), None, _scoring_cost(catalog, provider, model, t),
+                   t.exact, notes)
+    n_epochs = 3 if epochs == "auto" else int(epochs)
+    fact = catalog.fact("local", model)
+    tps = local_tps or (fact.tokens_per_second if fact else None)
+    if tps is None:
+        raise InputError(f"no training throughput known for local model {model!r}",
+                         fix="pass --local-tokens-per-second (measure it with bench/bench_train.py)")
+    gpu = catalog.price("local", None, "gpu_hour")
+    rate = gpu_hour_usd if gpu_hour_usd is not None else gpu.gpu_hour_usd or 0.0
+    billed = n_epochs * t.train
+    hours = billed / tps / 3600
+    notes.append(f"{tps:,.0f} tokens/s at ${rate:.2f}/GPU-hour" + ("" if local_tps else " (catalog default)"))
+    return Row(provider, model, "lora", t.examples, t.train, t.val, n_epochs, 0, billed, None,
+               str(gpu.as_of), gpu.source, round(hours * rate, 4), round(hours, 4), None, t.exact, notes)
