@@ -126,14 +126,18 @@ def estimate_cmd(
     train: Annotated[str, typer.Argument(help="Training JSONL file.")],
     val: Annotated[str | None, typer.Option(help="Validation JSONL file.")] = None,
     provider: Annotated[str, typer.Option(help="Comma-separated: openai,together,local")] = "openai,together,local",
-    model: Annotated[list[str] | None, typer.Option(help="Model id (repeatable; `provider:model` to be explicit).")] = None,
+    model: Annotated[
+        list[str] | None, typer.Option(help="Model id (repeatable; `provider:model` to be explicit).")
+    ] = None,
     epochs: Annotated[str, typer.Option(help="auto or a number.")] = "auto",
     n_evals: Annotated[int, typer.Option(help="Together: evaluations over the validation file.")] = 0,
     method: Annotated[str, typer.Option(help="lora or full (Together's price tier).")] = "lora",
     prices: Annotated[str | None, typer.Option(help="Your price file (overrides the built-in catalog).")] = None,
     local_tokens_per_second: Annotated[float | None, typer.Option(help="Measured local training throughput.")] = None,
     gpu_hour_usd: Annotated[float | None, typer.Option(help="Local GPU price per hour.")] = None,
-    max_cost: Annotated[float | None, typer.Option(help="Refuse (exit 2) when an estimate is above this, in USD.")] = None,
+    max_cost: Annotated[
+        float | None, typer.Option(help="Refuse (exit 2) when an estimate is above this, in USD.")
+    ] = None,
     as_json: JsonFlag = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout.")] = False,
 ) -> None:
@@ -145,9 +149,19 @@ def estimate_cmd(
 
     if epochs != "auto" and not epochs.isdigit():
         raise InputError(f"--epochs must be `auto` or a whole number, not {epochs!r}")
-    rows = estimate(train, val, [p.strip() for p in provider.split(",") if p.strip()], model or [],
-                    load_catalog(prices), epochs if epochs == "auto" else int(epochs), n_evals, method,
-                    local_tokens_per_second, gpu_hour_usd, max_cost)
+    rows = estimate(
+        train,
+        val,
+        [p.strip() for p in provider.split(",") if p.strip()],
+        model or [],
+        load_catalog(prices),
+        epochs if epochs == "auto" else int(epochs),
+        n_evals,
+        method,
+        local_tokens_per_second,
+        gpu_hour_usd,
+        max_cost,
+    )
     if as_json:
         print(json.dumps([r.as_dict() for r in rows], ensure_ascii=False))
     elif as_csv:

@@ -1,5 +1,6 @@
 """Exact and near-duplicate removal: MinHash signatures over character n-grams, LSH banding to find
-candidate pairs, and a greedy keep-first pass (the first of a group of near-duplicates stays).
+candidate pairs, the exact Jaccard similarity of each candidate pair (so the threshold means what it
+says), and a greedy keep-first pass (the first of a group of near-duplicates stays).
 
 Hashes are computed with numpy from the text's code points (a polynomial rolling hash), so results
 are the same in every process and with every PYTHONHASHSEED.
@@ -47,9 +48,17 @@ class MinHasher:
         return np.unique(h)
 
     def signature(self, text: str) -> np.ndarray:
-        h = self.shingle_hashes(text)
+        return self.signature_of(self.shingle_hashes(text))
+
+    def signature_of(self, shingles: np.ndarray) -> np.ndarray:
         # (a*h + b) mod p with 32-bit inputs stays inside uint64 before the modulo
-        return ((np.outer(h, self.a) + self.b) % _PRIME).min(axis=0)
+        return ((np.outer(shingles, self.a) + self.b) % _PRIME).min(axis=0)
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard similarity of two sorted arrays of unique shingle hashes."""
+    common = len(np.intersect1d(a, b, assume_unique=True))
+    return common / (len(a) + len(b) - common)
 
 
 def deduplicate(
@@ -62,7 +71,7 @@ def deduplicate(
     hasher = MinHasher(num_perm, seed=seed)
     seen_exact: set[str] = set()
     buckets: dict[tuple[int, bytes], list[int]] = {}
-    signatures: dict[int, np.ndarray] = {}
+    shingles: dict[int, np.ndarray] = {}
     keep: list[int] = []
     exact = near = 0
     for i, text in enumerate(texts):
@@ -71,14 +80,15 @@ def deduplicate(
             exact += 1
             continue
         seen_exact.add(key)
-        sig = hasher.signature(text)
+        own = hasher.shingle_hashes(text)
+        sig = hasher.signature_of(own)
         band_keys = [(b, sig[b * rows : (b + 1) * rows].tobytes()) for b in range(bands)]
         candidates = {j for bk in band_keys for j in buckets.get(bk, ())}
-        if any(np.mean(signatures[j] == sig) >= threshold for j in candidates):
+        if any(jaccard(shingles[j], own) >= threshold for j in candidates):
             near += 1
             continue
         keep.append(i)
-        signatures[i] = sig
+        shingles[i] = own
         for bk in band_keys:
             buckets.setdefault(bk, []).append(i)
     return DedupResult(keep, exact, near)

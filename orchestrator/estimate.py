@@ -18,8 +18,11 @@ from orchestrator.pricing import Catalog
 from orchestrator.tokens import resolve
 from orchestrator.validate import validate
 
-DEFAULT_MODELS = {"openai": "gpt-4o-mini-2024-07-18", "together": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
-                  "local": "Llama-3.2-1B"}
+DEFAULT_MODELS = {
+    "openai": "gpt-4o-mini-2024-07-18",
+    "together": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+    "local": "Llama-3.2-1B",
+}
 SCORING_MESSAGES = 1000
 
 
@@ -103,9 +106,11 @@ def _totals(train: Path, val: Path | None, provider: str, model: str, limit: int
         first = [i for i in report.issues if i.level == "error"][:20]
         from orchestrator.errors import Problem
 
-        raise InputError(f"{train}: the dataset has {report.errors} error(s); nothing was estimated",
-                         [Problem(i.message, i.file, i.line, i.code) for i in first],
-                         fix="run `adsft validate` for the full list and correct the file")
+        raise InputError(
+            f"{train}: the dataset has {report.errors} error(s); nothing was estimated",
+            [Problem(i.message, i.file, i.line, i.code) for i in first],
+            fix="run `adsft validate` for the full list and correct the file",
+        )
     tok = resolve(model)
     prompt = answer = n = 0
     with train.open(encoding="utf-8") as handle:
@@ -113,15 +118,24 @@ def _totals(train: Path, val: Path | None, provider: str, model: str, limit: int
             if not raw.strip() or n >= 500:  # the prompt/answer split is averaged over a sample
                 continue
             obj = json.loads(raw)
-            chat = obj.get("messages") or [{"role": "user", "content": obj.get("prompt", obj.get("text", ""))},
-                                           {"role": "assistant", "content": obj.get("completion", "")}]
+            chat = obj.get("messages") or [
+                {"role": "user", "content": obj.get("prompt", obj.get("text", ""))},
+                {"role": "assistant", "content": obj.get("completion", "")},
+            ]
             answer += sum(tok.count_text(str(m.get("content") or "")) for m in chat if m.get("role") == "assistant")
             prompt += tok.count_chat([m for m in chat if m.get("role") != "assistant"])
             n += 1
     tr = report.files[0]
     va = report.files[1] if len(report.files) > 1 else None
-    return TokenTotals(tr.examples, tr.tokens, tr.tokens_capped, va.tokens if va else 0, prompt / max(1, n),
-                       answer / max(1, n), bool(tok.exact))
+    return TokenTotals(
+        tr.examples,
+        tr.tokens,
+        tr.tokens_capped,
+        va.tokens if va else 0,
+        prompt / max(1, n),
+        answer / max(1, n),
+        bool(tok.exact),
+    )
 
 
 def _scoring_cost(catalog: Catalog, provider: str, model: str, t: TokenTotals) -> float | None:
@@ -135,10 +149,19 @@ def _scoring_cost(catalog: Catalog, provider: str, model: str, t: TokenTotals) -
     return round(SCORING_MESSAGES * per_message / 1e6, 4)
 
 
-def estimate(train: str | Path, val: str | Path | None, providers: list[str], models: list[str], catalog: Catalog,
-             epochs: str | int = "auto", n_evals: int = 0, method: str = "lora",
-             local_tokens_per_second: float | None = None, gpu_hour_usd: float | None = None,
-             max_cost: float | None = None) -> list[Row]:
+def estimate(
+    train: str | Path,
+    val: str | Path | None,
+    providers: list[str],
+    models: list[str],
+    catalog: Catalog,
+    epochs: str | int = "auto",
+    n_evals: int = 0,
+    method: str = "lora",
+    local_tokens_per_second: float | None = None,
+    gpu_hour_usd: float | None = None,
+    max_cost: float | None = None,
+) -> list[Row]:
     train_path, val_path = Path(train), Path(val) if val else None
     rows: list[Row] = []
     for provider in providers:
@@ -146,21 +169,45 @@ def estimate(train: str | Path, val: str | Path | None, providers: list[str], mo
             raise InputError(f"unknown provider {provider!r}", fix="use openai, together and/or local")
         chosen = [_strip(m) for m in models if provider in providers_for(m)] or [DEFAULT_MODELS[provider]]
         for model in chosen:
-            rows.append(_row(provider, model, train_path, val_path, catalog, epochs, n_evals, method,
-                             local_tokens_per_second, gpu_hour_usd))
+            rows.append(
+                _row(
+                    provider,
+                    model,
+                    train_path,
+                    val_path,
+                    catalog,
+                    epochs,
+                    n_evals,
+                    method,
+                    local_tokens_per_second,
+                    gpu_hour_usd,
+                )
+            )
     if max_cost is not None:
         over = [r for r in rows if r.cost_usd > max_cost]
         if over:
             from orchestrator.errors import Problem
 
-            raise BudgetExceeded(f"estimate over the budget of ${max_cost:.2f}; nothing was uploaded or charged",
-                                 [Problem(f"{r.provider} {r.model}: ${r.cost_usd:.2f}") for r in over],
-                                 fix="raise --max-cost, use fewer epochs or examples, or a cheaper model")
+            raise BudgetExceeded(
+                f"estimate over the budget of ${max_cost:.2f}; nothing was uploaded or charged",
+                [Problem(f"{r.provider} {r.model}: ${r.cost_usd:.2f}") for r in over],
+                fix="raise --max-cost, use fewer epochs or examples, or a cheaper model",
+            )
     return rows
 
 
-def _row(provider: str, model: str, train: Path, val: Path | None, catalog: Catalog, epochs: str | int,
-         n_evals: int, method: str, local_tps: float | None, gpu_hour_usd: float | None) -> Row:
+def _row(
+    provider: str,
+    model: str,
+    train: Path,
+    val: Path | None,
+    catalog: Catalog,
+    epochs: str | int,
+    n_evals: int,
+    method: str,
+    local_tps: float | None,
+    gpu_hour_usd: float | None,
+) -> Row:
     limit = catalog.context_limit(provider, model)
     t = _totals(train, val, provider, model, limit)
     notes = [] if t.exact else [resolve(model).note or "approximate token count"]
@@ -171,9 +218,25 @@ def _row(provider: str, model: str, train: Path, val: Path | None, catalog: Cata
         if val is not None:
             notes.append("validation tokens are not billed")
         cost = usd(billed, price.training_per_1m or 0)
-        return Row(provider, model, "sft", t.examples, t.train, t.val, n_epochs, 0, billed, price.training_per_1m,
-                   str(price.as_of), price.source, round(cost, 4), None, _scoring_cost(catalog, provider, model, t),
-                   t.exact, notes)
+        return Row(
+            provider,
+            model,
+            "sft",
+            t.examples,
+            t.train,
+            t.val,
+            n_epochs,
+            0,
+            billed,
+            price.training_per_1m,
+            str(price.as_of),
+            price.source,
+            round(cost, 4),
+            None,
+            _scoring_cost(catalog, provider, model, t),
+            t.exact,
+            notes,
+        )
     if provider == "together":
         n_epochs = 1 if epochs == "auto" else int(epochs)
         key = f"sft_{'full' if method == 'full' else 'lora'}"
@@ -181,19 +244,54 @@ def _row(provider: str, model: str, train: Path, val: Path | None, catalog: Cata
         evals = n_evals if val is not None else 0
         billed = together_billed_tokens(t.train, t.val, n_epochs, evals)
         cost = usd(billed, price.training_per_1m or 0)
-        return Row(provider, model, key, t.examples, t.train, t.val, n_epochs, evals, billed, price.training_per_1m,
-                   str(price.as_of), price.source, round(cost, 4), None, _scoring_cost(catalog, provider, model, t),
-                   t.exact, notes)
+        return Row(
+            provider,
+            model,
+            key,
+            t.examples,
+            t.train,
+            t.val,
+            n_epochs,
+            evals,
+            billed,
+            price.training_per_1m,
+            str(price.as_of),
+            price.source,
+            round(cost, 4),
+            None,
+            _scoring_cost(catalog, provider, model, t),
+            t.exact,
+            notes,
+        )
     n_epochs = 3 if epochs == "auto" else int(epochs)
     fact = catalog.fact("local", model)
     tps = local_tps or (fact.tokens_per_second if fact else None)
     if tps is None:
-        raise InputError(f"no training throughput known for local model {model!r}",
-                         fix="pass --local-tokens-per-second (measure it with bench/bench_train.py)")
+        raise InputError(
+            f"no training throughput known for local model {model!r}",
+            fix="pass --local-tokens-per-second (measure it with bench/bench_train.py)",
+        )
     gpu = catalog.price("local", None, "gpu_hour")
     rate = gpu_hour_usd if gpu_hour_usd is not None else gpu.gpu_hour_usd or 0.0
     billed = n_epochs * t.train
     hours = billed / tps / 3600
     notes.append(f"{tps:,.0f} tokens/s at ${rate:.2f}/GPU-hour" + ("" if local_tps else " (catalog default)"))
-    return Row(provider, model, "lora", t.examples, t.train, t.val, n_epochs, 0, billed, None,
-               str(gpu.as_of), gpu.source, round(hours * rate, 4), round(hours, 4), None, t.exact, notes)
+    return Row(
+        provider,
+        model,
+        "lora",
+        t.examples,
+        t.train,
+        t.val,
+        n_epochs,
+        0,
+        billed,
+        None,
+        str(gpu.as_of),
+        gpu.source,
+        round(hours * rate, 4),
+        round(hours, 4),
+        None,
+        t.exact,
+        notes,
+    )

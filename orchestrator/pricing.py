@@ -45,7 +45,8 @@ class Price(BaseModel):
             if size_b is None:
                 return False
             return (self.size_min_b or 0) < size_b <= (self.size_max_b or float("inf")) or (
-                size_b == 0 and (self.size_min_b or 0) == 0)
+                size_b == 0 and (self.size_min_b or 0) == 0
+            )
         return True
 
     def age_days(self, today: dt.date | None = None) -> int:
@@ -90,11 +91,16 @@ class Catalog:
             if p.matches(provider, model, method, size):
                 return p
         what = f"{provider} {method} price" + (f" for model {model!r}" if model else "")
-        hint = " (its parameter count is unknown: add it under `models:` with `size_b`)" if (
-            provider == "together" and model and size is None) else ""
-        raise InputError(f"no {what}{hint}",
-                         fix="add an entry to a price file and pass it with --prices FILE (or ADSFT_PRICES); "
-                             "see `adsft prices` for the format and the built-in entries")
+        hint = (
+            " (its parameter count is unknown: add it under `models:` with `size_b`)"
+            if (provider == "together" and model and size is None)
+            else ""
+        )
+        raise InputError(
+            f"no {what}{hint}",
+            fix="add an entry to a price file and pass it with --prices FILE (or ADSFT_PRICES); "
+            "see `adsft prices` for the format and the built-in entries",
+        )
 
 
 def _parse(path: Path) -> CatalogFile:
@@ -111,8 +117,11 @@ def _parse(path: Path) -> CatalogFile:
                     line = lines[loc[:cut]]
                     break
             problems.append(Problem(f"{'.'.join(map(str, loc))}: {err['msg']}", str(path), line))
-        raise InputError(f"{path}: {len(problems)} problem(s) in the price file", problems,
-                         fix="correct the named fields (dates as YYYY-MM-DD, prices as numbers)") from None
+        raise InputError(
+            f"{path}: {len(problems)} problem(s) in the price file",
+            problems,
+            fix="correct the named fields (dates as YYYY-MM-DD, prices as numbers)",
+        ) from None
 
 
 def load_catalog(user_file: str | Path | None = None) -> Catalog:
@@ -121,5 +130,8 @@ def load_catalog(user_file: str | Path | None = None) -> Catalog:
         if not f.is_file():
             raise InputError(f"no price file {f}", fix="check --prices / ADSFT_PRICES")
     parsed = [_parse(f) for f in files] + [_parse(BUILTIN)]
-    return Catalog([p for c in parsed for p in c.prices], [m for c in parsed for m in c.models],
-                   [str(f) for f in [*files, BUILTIN]])
+    return Catalog(
+        [p for c in parsed for p in c.prices],
+        [m for c in parsed for m in c.models],
+        [str(f) for f in [*files, BUILTIN]],
+    )

@@ -14,9 +14,8 @@ from rich.text import Text
 
 from orchestrator.checking import CheckReport
 from orchestrator.errors import AdsftError, InputError
-from rules import CheckResult, RulePack
-
 from orchestrator.pricing import STALE_DAYS, Catalog
+from rules import CheckResult, RulePack
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -178,15 +177,35 @@ def estimate_frame(rows: list[Row]) -> pd.DataFrame:
 
 def estimate_table(rows: list[Row]) -> None:
     table = Table(title="Fine-tuning cost estimate (exact tokens)")
-    for col in ("provider", "model", "examples", "train tok", "val tok", "epochs", "billed tok", "$/1M (as of)",
-                "cost", "duration", "score 1k msgs"):
+    for col in (
+        "provider",
+        "model",
+        "examples",
+        "train tok",
+        "val tok",
+        "epochs",
+        "billed tok",
+        "$/1M (as of)",
+        "cost",
+        "duration",
+        "score 1k msgs",
+    ):
         table.add_column(col, justify="left" if col in ("provider", "model") else "right")
     for r in rows:
         price = f"{r.price_per_1m:.2f} ({r.price_as_of})" if r.price_per_1m is not None else f"GPU ({r.price_as_of})"
-        table.add_row(r.provider, r.model, f"{r.examples:,}", f"{r.train_tokens:,}", f"{r.val_tokens:,}",
-                      str(r.epochs), f"{r.billed_tokens:,}", price, f"${r.cost_usd:,.2f}",
-                      f"{r.duration_hours:.2f} h" if r.duration_hours is not None else "",
-                      f"${r.scoring_1000_usd:.3f}" if r.scoring_1000_usd is not None else "")
+        table.add_row(
+            r.provider,
+            r.model,
+            f"{r.examples:,}",
+            f"{r.train_tokens:,}",
+            f"{r.val_tokens:,}",
+            str(r.epochs),
+            f"{r.billed_tokens:,}",
+            price,
+            f"${r.cost_usd:,.2f}",
+            f"{r.duration_hours:.2f} h" if r.duration_hours is not None else "",
+            f"${r.scoring_1000_usd:.3f}" if r.scoring_1000_usd is not None else "",
+        )
     out.print(table)
     for r in rows:
         for note in r.notes:
@@ -195,8 +214,17 @@ def estimate_table(rows: list[Row]) -> None:
 
 def prices_table(catalog: Catalog) -> None:
     table = Table(title="Price catalog (" + ", ".join(catalog.files) + ")")
-    for col in ("provider", "model / tier", "method", "train $/1M", "in $/1M", "out $/1M", "$/GPU-h", "as of",
-                "source"):
+    for col in (
+        "provider",
+        "model / tier",
+        "method",
+        "train $/1M",
+        "in $/1M",
+        "out $/1M",
+        "$/GPU-h",
+        "as of",
+        "source",
+    ):
         table.add_column(col)
     stale = 0
     for p in catalog.prices:
@@ -204,10 +232,22 @@ def prices_table(catalog: Catalog) -> None:
         age = p.age_days()
         stale += age > STALE_DAYS
         fmt = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
-        table.add_row(p.provider, tier, p.method, fmt(p.training_per_1m), fmt(p.inference_input_per_1m),
-                      fmt(p.inference_output_per_1m), fmt(p.gpu_hour_usd),
-                      Text(str(p.as_of), style="yellow" if age > STALE_DAYS else ""), p.source)
+        table.add_row(
+            p.provider,
+            tier,
+            p.method,
+            fmt(p.training_per_1m),
+            fmt(p.inference_input_per_1m),
+            fmt(p.inference_output_per_1m),
+            fmt(p.gpu_hour_usd),
+            Text(str(p.as_of), style="yellow" if age > STALE_DAYS else ""),
+            p.source,
+        )
     out.print(table)
     if stale:
-        err.print(Text.assemble(("WARNING ", "bold yellow"), f"{stale} price(s) are older than {STALE_DAYS} days; "
-                                "check the sources and override with --prices FILE"))
+        err.print(
+            Text.assemble(
+                ("WARNING ", "bold yellow"),
+                f"{stale} price(s) are older than {STALE_DAYS} days; check the sources and override with --prices FILE",
+            )
+        )

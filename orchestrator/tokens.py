@@ -57,7 +57,9 @@ class ModelTokenizer:
             for m in messages:
                 total += 3
                 for key, value in m.items():
-                    if key in ("role", "content", "name") and isinstance(value, str):
+                    if key == "role" and isinstance(value, str):
+                        total += _role_tokens(self.encoding, value)
+                    elif key in ("content", "name") and isinstance(value, str):
                         total += enc.count(value) + (1 if key == "name" else 0)
             return total
         if self.layout in ("llama3", "chatml"):
@@ -71,8 +73,10 @@ class ModelTokenizer:
         parts = ["<|begin_of_text|>"]
         if re.search(r"llama-?3\.\d", self.model.lower()):  # 3.1+ templates open with a dated system header
             if messages and messages[0].get("role") == "system":
-                messages = [{**messages[0], "content": LLAMA31_SYSTEM_HEADER + str(messages[0].get("content"))},
-                            *messages[1:]]
+                messages = [
+                    {**messages[0], "content": LLAMA31_SYSTEM_HEADER + str(messages[0].get("content"))},
+                    *messages[1:],
+                ]
             else:
                 messages = [{"role": "system", "content": LLAMA31_SYSTEM_HEADER}, *messages]
         for m in messages:
@@ -83,6 +87,11 @@ class ModelTokenizer:
         enc = _encoder(self.encoding)
         found = getattr(enc, "special_tokens_set", None)
         return set(found) if found else set()
+
+
+@cache
+def _role_tokens(encoding: str, role: str) -> int:
+    return _encoder(encoding).count(role)
 
 
 @cache
@@ -102,8 +111,7 @@ class _HFEncoder:
 
         file = Path(path) / "tokenizer.json" if Path(path).is_dir() else Path(path)
         self.tokenizer = Tokenizer.from_file(str(file))
-        self.special_tokens_set = {t.content for t in self.tokenizer.get_added_tokens_decoder().values()
-                                   if t.special}
+        self.special_tokens_set = {t.content for t in self.tokenizer.get_added_tokens_decoder().values() if t.special}
 
     def count(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
@@ -116,16 +124,21 @@ def _chat_template(folder: str) -> tuple[object, dict]:
     config = json.loads((Path(folder) / "tokenizer_config.json").read_text(encoding="utf-8"))
     template = config.get("chat_template")
     if not isinstance(template, str):
-        raise InputError(f"{folder}/tokenizer_config.json has no chat_template",
-                         fix="use a model folder with a chat template, or count with --model of a known family")
+        raise InputError(
+            f"{folder}/tokenizer_config.json has no chat_template",
+            fix="use a model folder with a chat template, or count with --model of a known family",
+        )
     env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
 
     def raise_exception(message: str) -> None:
         raise jinja2.TemplateError(message)
 
     env.globals["raise_exception"] = raise_exception
-    tokens = {k: (v if isinstance(v, str) else (v or {}).get("content", "")) for k, v in config.items()
-              if k in ("bos_token", "eos_token", "pad_token", "unk_token")}
+    tokens = {
+        k: (v if isinstance(v, str) else (v or {}).get("content", ""))
+        for k, v in config.items()
+        if k in ("bos_token", "eos_token", "pad_token", "unk_token")
+    }
     return env.from_string(template), tokens
 
 
@@ -142,8 +155,13 @@ def resolve(model: str) -> ModelTokenizer:
     path = Path(model)
     if path.is_dir() and (path / "tokenizer.json").is_file():
         has_template = (path / "tokenizer_config.json").is_file()
-        return ModelTokenizer(model, str(path), "template" if has_template else "chatml", exact=has_template,
-                              note="" if has_template else "no chat template: ChatML layout assumed")
+        return ModelTokenizer(
+            model,
+            str(path),
+            "template" if has_template else "chatml",
+            exact=has_template,
+            note="" if has_template else "no chat template: ChatML layout assumed",
+        )
     if path.suffix == ".json" and path.is_file():
         return ModelTokenizer(model, str(path), "chatml", exact=False, note="ChatML layout assumed")
     name = model.lower().split(":", 1)[1] if model.lower().startswith("ft:") else model.lower()

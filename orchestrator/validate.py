@@ -76,10 +76,18 @@ class ValidationReport:
             self.issues.append(issue)
 
     def as_dict(self) -> dict:
-        return {"ok": self.ok, "provider": self.provider, "model": self.model, "errors": self.errors,
-                "warnings": self.warnings, "limit": self.limit, "tokenizer_exact": self.tokenizer_exact,
-                "files": [vars(f) for f in self.files], "counts": dict(self.counts),
-                "issues": [i.as_dict() for i in self.issues]}
+        return {
+            "ok": self.ok,
+            "provider": self.provider,
+            "model": self.model,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "limit": self.limit,
+            "tokenizer_exact": self.tokenizer_exact,
+            "files": [vars(f) for f in self.files],
+            "counts": dict(self.counts),
+            "issues": [i.as_dict() for i in self.issues],
+        }
 
 
 def _conversation_problems(obj: dict, provider: str) -> list[tuple[str, str, str]]:
@@ -116,8 +124,14 @@ def _conversation_problems(obj: dict, provider: str) -> list[tuple[str, str, str
     alternating = turns == body and all(r == ("user" if k % 2 == 0 else "assistant") for k, r in enumerate(turns))
     if not alternating:
         level = "error" if provider == "together" else "warning"
-        out.append(("roles_not_alternating", level, f"roles {roles}: after an optional system message, user and "
-                                                    "assistant must alternate, starting with user"))
+        out.append(
+            (
+                "roles_not_alternating",
+                level,
+                f"roles {roles}: after an optional system message, user and "
+                "assistant must alternate, starting with user",
+            )
+        )
     return out
 
 
@@ -128,8 +142,13 @@ def _instruction_problems(obj: dict) -> list[tuple[str, str, str]]:
         if not isinstance(value, str) or not value.strip():
             out.append(("missing_content", "error", f"`{key}` must be a non-empty string"))
         elif SPECIAL_TOKEN_RE.search(value):
-            out.append(("special_token", "error", f"`{key}` contains the special token "
-                                                   f"{SPECIAL_TOKEN_RE.search(value).group(0)}"))  # type: ignore[union-attr]
+            out.append(
+                (
+                    "special_token",
+                    "error",
+                    f"`{key}` contains the special token {SPECIAL_TOKEN_RE.search(value).group(0)}",
+                )
+            )  # type: ignore[union-attr]
     return out
 
 
@@ -141,8 +160,13 @@ def _chat_of(obj: dict, fmt: str) -> list[dict]:
     return [{"role": "user", "content": obj.get("text", "")}]
 
 
-def _scan(path: Path, report: ValidationReport, tokenizer: ModelTokenizer | None, seen: dict[bytes, int] | None,
-          train_hashes: set[bytes] | None) -> FileStats:
+def _scan(
+    path: Path,
+    report: ValidationReport,
+    tokenizer: ModelTokenizer | None,
+    seen: dict[bytes, int] | None,
+    train_hashes: set[bytes] | None,
+) -> FileStats:
     file = str(path)
     stats = FileStats(file)
     try:
@@ -184,11 +208,16 @@ def _scan(path: Path, report: ValidationReport, tokenizer: ModelTokenizer | None
                 issue("extra_columns", "error", f"unrecognised key(s) {extra} for the {fmt} format")
             if report.provider == "openai" and fmt != "conversation":
                 issue("wrong_format", "error", "OpenAI fine-tuning needs chat examples (`messages`)")
-            found = (_conversation_problems(obj, report.provider) if fmt == "conversation"
-                     else _instruction_problems(obj) if fmt == "instruction" else [])
+            found = (
+                _conversation_problems(obj, report.provider)
+                if fmt == "conversation"
+                else _instruction_problems(obj)
+                if fmt == "instruction"
+                else []
+            )
             for code, level, message in found:
                 issue(code, level, message)
-            digest = hashlib.blake2b(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode(), digest_size=16).digest()
+            digest = hashlib.blake2b(raw.strip(), digest_size=16).digest()  # byte-identical examples
             if seen is not None:
                 first = seen.get(digest)
                 if first is not None:
@@ -211,8 +240,13 @@ def _scan(path: Path, report: ValidationReport, tokenizer: ModelTokenizer | None
     return stats
 
 
-def validate(train: str | Path, provider: str = "openai", model: str | None = None, val: str | Path | None = None,
-             limit: int | None = None) -> ValidationReport:
+def validate(
+    train: str | Path,
+    provider: str = "openai",
+    model: str | None = None,
+    val: str | Path | None = None,
+    limit: int | None = None,
+) -> ValidationReport:
     """Validate a training file (and optionally its validation file) for a provider and model."""
     if provider not in MIN_EXAMPLES:
         raise InputError(f"unknown provider {provider!r}", fix=f"use one of: {', '.join(MIN_EXAMPLES)}")
@@ -229,8 +263,15 @@ def validate(train: str | Path, provider: str = "openai", model: str | None = No
     stats = _scan(train_path, report, tokenizer, seen, None)
     report.files.append(stats)
     if stats.examples < MIN_EXAMPLES[provider]:
-        report.add(Issue(str(train_path), None, "too_few_examples", "error",
-                         f"{stats.examples} examples; {provider} needs at least {MIN_EXAMPLES[provider]}"))
+        report.add(
+            Issue(
+                str(train_path),
+                None,
+                "too_few_examples",
+                "error",
+                f"{stats.examples} examples; {provider} needs at least {MIN_EXAMPLES[provider]}",
+            )
+        )
     if val is not None:
         val_path = Path(val)
         if not val_path.is_file():
