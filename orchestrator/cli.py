@@ -196,6 +196,7 @@ def demo() -> None:
     render.out.rule("demo summary")
     for step, outcome in summary.steps:
         render.out.print(f"  {step:<14} {outcome}")
+    render.out.print(f"files: {summary.folder}")
 
 
 @rules_app.command("list")
