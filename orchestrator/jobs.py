@@ -1,0 +1,244 @@
+"""Submitting and tracking fine-tuning jobs: one lifecycle for every provider, recorded in the ledger.
+
+submit: validate -> estimate -> confirm -> upload (once per provider and file hash) -> create. The
+provider list is a fallback chain: a provider that is unavailable (no key, fine-tuning wound down,
+unsupported model) is skipped with its reason. Submitting the same dataset bytes + spec + provider
+again returns the existing job unless `force`. Intent is written before every remote call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tenacity import retry, retry_if_result, stop_after_delay, wait_exponential
+
+from orchestrator.errors import AdsftError, BudgetExceeded, InputError, Problem, ProviderError, ProviderUnavailable
+from orchestrator.estimate import Row, estimate
+from orchestrator.jobspec import JobSpec, idempotency_key, sha256_file
+from orchestrator.keys import get_key, redact
+from orchestrator.ledger import JobRow, Ledger
+from orchestrator.paths import home
+from orchestrator.pricing import Catalog, load_catalog
+from orchestrator.validate import validate
+from providers import get_provider
+from providers.base import TERMINAL, JobRequest, JobState, Provider
+
+REMOTE_PREFERENCE = ("openai", "together")
+
+
+@dataclass
+class SubmitResult:
+    job: JobRow | None
+    reused: bool = False
+    dry_run: bool = False
+    estimates: list[Row] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (provider, reason)
+    provider_estimate_usd: float | None = None
+
+
+def chain(spec: JobSpec, override: list[str] | None) -> list[str]:
+    names = override or (spec.providers if spec.providers != "auto" else ["auto"])
+    if names == ["auto"]:
+        remote = [p for p in REMOTE_PREFERENCE if get_key(p)]
+        return [*remote, "local"] if remote else ["local"]
+    return names
+
+
+def _upload_once(provider: Provider, ledger: Ledger, path: Path) -> str:
+    sha = sha256_file(path)
+    row = ledger.file(provider.name, sha)
+    if row is not None and row["remote_id"]:
+        return row["remote_id"]
+    ledger.file_intent(provider.name, sha, path.stat().st_size, str(path))
+    remote_id = provider.upload(path)
+    ledger.file_uploaded(provider.name, sha, remote_id)
+    return remote_id
+
+
+def submit(spec: JobSpec, ledger: Ledger, providers: list[str] | None = None, dry_run: bool = False,
+           force: bool = False, max_cost: float | None = None, confirm: Callable[[list[Row]], bool] | None = None,
+           catalog: Catalog | None = None) -> SubmitResult:
+    catalog = catalog or load_catalog()
+    budget = max_cost if max_cost is not None else spec.budget_usd
+    result = SubmitResult(None, dry_run=dry_run)
+    for name in chain(spec, providers):
+        provider = get_provider(name)
+        reason = provider.unavailable_reason()
+        model = spec.model_for(name)
+        if reason or not model:
+            result.skipped.append((name, reason or "the spec names no model for this provider"))
+            continue
+        report = validate(spec.training_file, name, model, spec.validation_file)
+        if not report.ok:
+            errors = [i for i in report.issues if i.level == "error"][:20]
+            raise InputError(f"the dataset is not valid for {name}; nothing was uploaded",
+                             [Problem(i.message, i.file, i.line, i.code) for i in errors],
+                             fix="run `adsft validate` for the full list")
+        hp = spec.hyperparameters
+        rows = estimate(spec.training_file, spec.validation_file, [name], [f"{name}:{model}"], catalog,
+                        epochs=hp.n_epochs or "auto", n_evals=hp.n_evals or 0,
+                        method="full" if spec.method == "full" else "lora")
+        result.estimates.extend(rows)
+        cost = rows[0].cost_usd
+        if budget is not None and cost > budget:
+            raise BudgetExceeded(f"{name} {model}: estimate ${cost:.2f} is over the budget of ${budget:.2f}; "
+                                 "nothing was uploaded or charged", fix="raise --max-cost or budget_usd")
+        key = idempotency_key(spec, name, model)
+        existing = ledger.job_by_key(key)
+        if existing is not None and existing.phase == "created":
+            if not force:
+                result.job, result.reused = existing, True
+                return result
+            ledger.forget_key(key)
+            existing = None
+        if dry_run:
+            return result
+        if confirm is not None and not confirm(rows):
+            raise AdsftError("cancelled: nothing was uploaded")
+        try:
+            result.job = _create(provider, ledger, spec, name, model, key, cost, existing)
+            if provider.capabilities.estimate_price and result.job.training_file:
+                result.provider_estimate_usd = _provider_estimate(provider, spec, model, result.job, key)
+            return result
+        except ProviderUnavailable as exc:
+            result.skipped.append((name, exc.message))
+            pending = ledger.job_by_key(key)
+            if pending is not None and pending.phase == "intent":
+                ledger.update_job(pending.id, phase="refused", status="failed", error=redact(exc.message))
+    raise ProviderUnavailable("no provider in the chain could take the job",
+                              fix="; ".join(f"{p}: {r}" for p, r in result.skipped) or "name a provider")
+
+
+def _request(spec: JobSpec, model: str, key: str, train_id: str, val_id: str | None) -> JobRequest:
+    return JobRequest(model=model, training_file=train_id, validation_file=val_id, idempotency_key=key,
+                      hyperparameters=spec.hyperparameters_for(), suffix=spec.suffix, seed=spec.seed)
+
+
+def _create(provider: Provider, ledger: Ledger, spec: JobSpec, name: str, model: str, key: str, cost: float,
+            existing: JobRow | None) -> JobRow:
+    provider.check_model(model)
+    train_id = _upload_once(provider, ledger, spec.training_file)
+    val_id = _upload_once(provider, ledger, spec.validation_file) if spec.validation_file else None
+    request = _request(spec, model, key, train_id, val_id)
+    state: JobState | None = None
+    if existing is not None and existing.phase == "intent":  # a crash came between create and record
+        job = existing
+        state = provider.find_job(request, since=existing.created_at)
+    else:
+        job = ledger.job_intent(name, model, spec.model_dump(mode="json"), key, cost, train_id, val_id)
+    if state is None:
+        state = provider.create_job(request)
+    ledger.update_job(job.id, remote_id=state.remote_id, phase="created", status=state.status.value,
+                      raw_status=state.raw_status, training_file=train_id, validation_file=val_id)
+    refreshed = ledger.job(job.id)
+    assert refreshed is not None
+    return refreshed
+
+
+def _provider_estimate(provider: Provider, spec: JobSpec, model: str, job: JobRow, key: str) -> float | None:
+    try:
+        return provider.estimate_price(_request(spec, model, key, job.training_file or "", job.validation_file))
+    except AdsftError:
+        return None
+
+
+def find_job(ledger: Ledger, job_id: str) -> JobRow:
+    job = ledger.job(job_id)
+    if job is None:
+        raise InputError(f"no job {job_id!r} in the ledger", fix="see `adsft list`")
+    return job
+
+
+def refresh(ledger: Ledger, job: JobRow, catalog: Catalog | None = None) -> JobRow:
+    """Ask the provider for the job's state, events and checkpoints; record them; reconcile billing."""
+    if job.phase != "created" or not job.remote_id:
+        return job
+    provider = get_provider(job.provider)
+    state = provider.get_job(job.remote_id)
+    billed = state.billed_usd
+    if billed is None and state.trained_tokens and state.status.value == "succeeded":
+        try:
+            price = (catalog or load_catalog()).price(job.provider, job.model, "sft")
+            billed = state.trained_tokens * (price.training_per_1m or 0) / 1e6
+        except InputError:
+            billed = None
+    ledger.update_job(job.id, status=state.status.value, raw_status=state.raw_status, result_model=state.result_model,
+                      progress=state.progress, metrics=state.metrics or None, trained_tokens=state.trained_tokens,
+                      billed_usd=billed, error=state.error)
+    events = provider.list_events(job.remote_id)
+    ledger.add_events(job.id, [(e.remote_id, e.created_at, e.level, e.message, e.data) for e in events])
+    if provider.capabilities.checkpoints:
+        ledger.add_checkpoints(job.id, [(c.remote_id, c.step, c.model, c.metrics)
+                                        for c in provider.list_checkpoints(job.remote_id)])
+    updated = ledger.job(job.id)
+    assert updated is not None
+    return updated
+
+
+def sync(ledger: Ledger, concurrency: int = 8) -> list[JobRow | ProviderError]:
+    """Refresh every non-terminal job, several at a time (the SDKs' clients are thread-safe)."""
+    jobs = ledger.jobs(non_terminal=True)
+
+    def one(job: JobRow) -> JobRow | ProviderError:
+        try:
+            return refresh(ledger, job)
+        except ProviderError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        return list(pool.map(one, jobs))
+
+
+def watch(ledger: Ledger, job_id: str, on_update: Callable[[JobRow], None], interval: float = 5.0,
+          timeout: float = 24 * 3600) -> JobRow:
+    """Poll until the job reaches a terminal state (tenacity: exponential backoff up to `interval`)."""
+
+    @retry(retry=retry_if_result(lambda j: j.status not in {s.value for s in TERMINAL}),
+           wait=wait_exponential(multiplier=0.5, max=interval), stop=stop_after_delay(timeout),
+           retry_error_callback=lambda state: state.outcome.result())
+    def poll() -> JobRow:
+        job = refresh(ledger, find_job(ledger, job_id))
+        on_update(job)
+        return job
+
+    return poll()
+
+
+def cancel(ledger: Ledger, job_id: str) -> JobRow:
+    job = find_job(ledger, job_id)
+    if job.status in {s.value for s in TERMINAL}:
+        return job
+    if job.phase != "created" or not job.remote_id:
+        ledger.update_job(job.id, status="cancelled", phase="refused")
+    else:
+        state = get_provider(job.provider).cancel(job.remote_id)
+        ledger.update_job(job.id, status=state.status.value, raw_status=state.raw_status)
+    updated = ledger.job(job.id)
+    assert updated is not None
+    return updated
+
+
+def download(ledger: Ledger, job_id: str, dest: Path | None = None) -> Path:
+    job = find_job(ledger, job_id)
+    if job.status != "succeeded" or not job.remote_id:
+        raise InputError(f"job {job.id} has not succeeded ({job.status})", fix="wait with `adsft watch`")
+    target = dest or home() / "artifacts" / job.id
+    path = get_provider(job.provider).download(job.remote_id, target)
+    ledger.update_job(job.id, artifact_path=str(path))
+    return path
+
+
+def pause(ledger: Ledger, job_id: str, resume: bool = False) -> JobRow:
+    job = find_job(ledger, job_id)
+    provider = get_provider(job.provider)
+    if not provider.capabilities.pause_resume or not job.remote_id:
+        raise InputError(f"{job.provider} jobs cannot be paused", fix="cancel it instead")
+    state = provider.resume(job.remote_id) if resume else provider.pause(job.remote_id)
+    ledger.update_job(job.id, status=state.status.value, raw_status=state.raw_status)
+    updated = ledger.job(job.id)
+    assert updated is not None
+    return updated
+

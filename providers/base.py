@@ -1,0 +1,136 @@
+"""The provider protocol: what every fine-tuning backend offers, in the project's own types.
+
+Adapters translate SDK objects and SDK exceptions into these types and into the project's exception
+tree once, here at the boundary; nothing outside `providers/` sees an SDK object or branches on a
+provider's name.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    VALIDATING = "validating"
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
+
+
+@dataclass
+class JobState:
+    remote_id: str
+    status: Status
+    raw_status: str
+    model: str | None = None
+    result_model: str | None = None
+    progress: float | None = None  # 0..1 when the provider tells
+    metrics: dict[str, float] = field(default_factory=dict)
+    trained_tokens: int | None = None
+    billed_usd: float | None = None
+    error: str | None = None
+    created_at: float | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    remote_id: str
+    created_at: float
+    level: str
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    remote_id: str
+    step: int | None
+    model: str | None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    tokens_in: int
+    tokens_out: int
+    latency_s: float
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    pause_resume: bool = False
+    checkpoints: bool = True
+    download: bool = False
+    estimate_price: bool = False
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What a provider needs to create a job; the hyperparameters are the spec's, already validated."""
+
+    model: str
+    training_file: str
+    validation_file: str | None
+    idempotency_key: str
+    hyperparameters: dict[str, Any]
+    suffix: str | None = None
+    seed: int | None = None
+
+
+@runtime_checkable
+class Provider(Protocol):
+    name: str
+    capabilities: Capabilities
+
+    def unavailable_reason(self) -> str | None:
+        """Why this provider cannot take jobs now (no key, ...), or None."""
+
+    def check_model(self, model: str) -> None:
+        """Raise ProviderUnavailable if the model cannot be fine-tuned here."""
+
+    def upload(self, path: Path) -> str:
+        """Upload a training file; return the provider's file id."""
+
+    def create_job(self, request: JobRequest) -> JobState: ...
+
+    def find_job(self, request: JobRequest, since: float) -> JobState | None:
+        """A job already created for this request (recovery after a crash between create and record)."""
+
+    def get_job(self, remote_id: str) -> JobState: ...
+
+    def list_events(self, remote_id: str) -> list[JobEvent]: ...
+
+    def list_checkpoints(self, remote_id: str) -> list[Checkpoint]: ...
+
+    def cancel(self, remote_id: str) -> JobState: ...
+
+    def pause(self, remote_id: str) -> JobState: ...
+
+    def resume(self, remote_id: str) -> JobState: ...
+
+    def download(self, remote_id: str, dest: Path) -> Path: ...
+
+    def estimate_price(self, request: JobRequest) -> float | None: ...
+
+    def complete(self, model: str, messages: list[dict], **params: Any) -> Completion: ...
+
+
+def now() -> float:
+    return time.time()

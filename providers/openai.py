@@ -1,0 +1,149 @@
+"""OpenAI fine-tuning through the official SDK (3.x). Base URL from OPENAI_BASE_URL, key from the
+environment or the key file. The SDK retries (2 times, honouring Retry-After); we never wrap it in a
+second retry loop. HTTP 403 `training_not_available` (fine-tuning is being wound down) becomes
+ProviderUnavailable, which a fallback chain moves past."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import openai as sdk
+
+from orchestrator.errors import InputError, ProviderError, ProviderUnavailable
+from orchestrator.keys import get_key, redact
+from providers.base import Capabilities, Checkpoint, Completion, JobEvent, JobRequest, JobState, Status
+
+STATUS = {"validating_files": Status.VALIDATING, "queued": Status.QUEUED, "running": Status.RUNNING,
+          "succeeded": Status.SUCCEEDED, "failed": Status.FAILED, "cancelled": Status.CANCELLED,
+          "pausing": Status.PAUSED, "paused": Status.PAUSED}
+KEY_METADATA = "adsft_key"
+
+
+def _translate(exc: Exception, action: str) -> Exception:
+    """SDK exceptions become the project's, once, here; keys never appear in the message."""
+    if isinstance(exc, sdk.APIStatusError):
+        code = getattr(exc, "code", None) or ""
+        message = redact(str(getattr(exc, "message", exc)))
+        if exc.status_code == 403 and "training_not_available" in f"{code} {message}":
+            return ProviderUnavailable(f"OpenAI: fine-tuning is not available to this account ({code})",
+                                       fix="use --provider together or local, or a provider chain such as "
+                                           "openai,together,local")
+        if exc.status_code == 401:
+            return ProviderUnavailable("OpenAI rejected the API key (401)",
+                                       fix="set OPENAI_API_KEY or run `adsft keys set openai`")
+        if exc.status_code == 400:
+            return InputError(f"OpenAI refused to {action}: {message}", fix="check the job spec and the dataset")
+        if exc.status_code == 404:
+            return ProviderError(f"OpenAI: not found while trying to {action}: {message}")
+        return ProviderError(f"OpenAI failed to {action} (HTTP {exc.status_code}): {message}",
+                             fix="the SDK already retried; try again later")
+    if isinstance(exc, sdk.APIConnectionError | sdk.APITimeoutError):
+        return ProviderError(f"OpenAI could not be reached to {action}: {type(exc).__name__}",
+                             fix="check the network or OPENAI_BASE_URL; the request was retried")
+    return exc
+
+
+class OpenAIProvider:
+    name = "openai"
+    capabilities = Capabilities(pause_resume=True, checkpoints=True, download=False, estimate_price=False)
+
+    def __init__(self, max_retries: int = 2, timeout: float = 60.0) -> None:
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self._client: sdk.OpenAI | None = None
+
+    @property
+    def client(self) -> sdk.OpenAI:
+        if self._client is None:
+            key = get_key("openai")
+            if not key:
+                raise ProviderUnavailable("no OpenAI API key", fix="set OPENAI_API_KEY or run `adsft keys set openai`")
+            self._client = sdk.OpenAI(api_key=key, max_retries=self.max_retries, timeout=self.timeout)
+        return self._client
+
+    def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - translated, then re-raised
+            translated = _translate(exc, action)
+            if translated is exc:
+                raise
+            raise translated from None
+
+    def unavailable_reason(self) -> str | None:
+        return None if get_key("openai") else "no OpenAI API key (OPENAI_API_KEY or `adsft keys set openai`)"
+
+    def check_model(self, model: str) -> None:
+        return None  # OpenAI answers at creation; a refused model is a 400 with a clear message
+
+    def upload(self, path: Path) -> str:
+        with path.open("rb") as handle:
+            result = self._call("upload the file", self.client.files.create, file=handle, purpose="fine-tune")
+        return result.id
+
+    def _state(self, job: Any) -> JobState:
+        error = None
+        if getattr(job, "error", None) and getattr(job.error, "message", None):
+            error = redact(f"{job.error.code}: {job.error.message}" if job.error.code else job.error.message)
+        return JobState(remote_id=job.id, status=STATUS.get(job.status, Status.PENDING), raw_status=job.status,
+                        model=job.model, result_model=job.fine_tuned_model, trained_tokens=job.trained_tokens,
+                        error=error, created_at=float(job.created_at) if job.created_at else None)
+
+    def create_job(self, request: JobRequest) -> JobState:
+        hp = {k: v for k, v in request.hyperparameters.items()
+              if k in ("n_epochs", "batch_size", "learning_rate_multiplier") and v is not None}
+        job = self._call(
+            "create the job", self.client.fine_tuning.jobs.create, model=request.model,
+            training_file=request.training_file, validation_file=request.validation_file or sdk.omit,
+            method={"type": "supervised", "supervised": {"hyperparameters": hp}},
+            suffix=request.suffix or sdk.omit, seed=request.seed if request.seed is not None else sdk.omit,
+            metadata={KEY_METADATA: request.idempotency_key[:64]})
+        return self._state(job)
+
+    def find_job(self, request: JobRequest, since: float) -> JobState | None:
+        page = self._call("list jobs", self.client.fine_tuning.jobs.list,
+                          metadata={KEY_METADATA: request.idempotency_key[:64]}, limit=10)
+        for job in page.data:
+            if (job.metadata or {}).get(KEY_METADATA) == request.idempotency_key[:64]:
+                return self._state(job)
+        return None
+
+    def get_job(self, remote_id: str) -> JobState:
+        return self._state(self._call("get the job", self.client.fine_tuning.jobs.retrieve, remote_id))
+
+    def list_events(self, remote_id: str) -> list[JobEvent]:
+        page = self._call("list events", self.client.fine_tuning.jobs.list_events, remote_id, limit=100)
+        events = [JobEvent(e.id, float(e.created_at), e.level, redact(e.message), dict(e.data or {}))
+                  for e in page]  # iterating the page follows `after` cursors through every page
+        return sorted(events, key=lambda e: e.created_at)
+
+    def list_checkpoints(self, remote_id: str) -> list[Checkpoint]:
+        page = self._call("list checkpoints", self.client.fine_tuning.jobs.checkpoints.list, remote_id)
+        return [Checkpoint(c.id, c.step_number, c.fine_tuned_model_checkpoint,
+                           {k: v for k, v in (c.metrics.model_dump() if c.metrics else {}).items() if v is not None})
+                for c in page]
+
+    def cancel(self, remote_id: str) -> JobState:
+        return self._state(self._call("cancel the job", self.client.fine_tuning.jobs.cancel, remote_id))
+
+    def pause(self, remote_id: str) -> JobState:
+        return self._state(self._call("pause the job", self.client.fine_tuning.jobs.pause, remote_id))
+
+    def resume(self, remote_id: str) -> JobState:
+        return self._state(self._call("resume the job", self.client.fine_tuning.jobs.resume, remote_id))
+
+    def download(self, remote_id: str, dest: Path) -> Path:
+        raise ProviderError("OpenAI keeps fine-tuned weights; use the result model id for generation")
+
+    def estimate_price(self, request: JobRequest) -> float | None:
+        return None
+
+    def complete(self, model: str, messages: list[dict], **params: Any) -> Completion:
+        start = time.perf_counter()
+        result = self._call("generate", self.client.chat.completions.create, model=model, messages=messages, **params)
+        choice = result.choices[0]
+        usage = result.usage
+        return Completion(choice.message.content or "", usage.prompt_tokens if usage else 0,
+                          usage.completion_tokens if usage else 0, time.perf_counter() - start, choice.finish_reason)

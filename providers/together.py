@@ -1,0 +1,181 @@
+"""Together fine-tuning through the official SDK (3.x). Base URL from TOGETHER_BASE_URL. Uploads go
+through the SDK's own file check and three-step upload. The model's limits are checked before a job
+is created; Together's own price estimate is shown beside ours. The SDK retries; we do not."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import together as sdk
+
+from orchestrator.errors import InputError, ProviderError, ProviderUnavailable
+from orchestrator.keys import get_key, redact
+from providers.base import Capabilities, Checkpoint, Completion, JobEvent, JobRequest, JobState, Status
+
+STATUS = {"pending": Status.PENDING, "queued": Status.QUEUED, "running": Status.RUNNING,
+          "compressing": Status.RUNNING, "uploading": Status.RUNNING, "cancel_requested": Status.RUNNING,
+          "cancelled": Status.CANCELLED, "error": Status.FAILED, "user_error": Status.FAILED,
+          "completed": Status.SUCCEEDED}
+CREATE_ARGS = ("n_epochs", "n_evals", "n_checkpoints", "batch_size", "learning_rate", "lora", "lora_r", "lora_alpha",
+               "lora_dropout", "lora_trainable_modules", "train_on_inputs", "warmup_ratio",
+               "early_stopping_enabled", "early_stopping_patience")
+
+
+def _ts(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _translate(exc: Exception, action: str) -> Exception:
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, sdk.APIStatusError) or status is not None:
+        message = redact(str(getattr(exc, "message", exc)))
+        if status == 401:
+            return ProviderUnavailable("Together rejected the API key (401)",
+                                       fix="set TOGETHER_API_KEY or run `adsft keys set together`")
+        if status in (400, 422):
+            return InputError(f"Together refused to {action}: {message}", fix="check the job spec and the dataset")
+        return ProviderError(f"Together failed to {action} (HTTP {status}): {message}",
+                             fix="the SDK already retried; try again later")
+    if isinstance(exc, sdk.APIConnectionError | sdk.APITimeoutError):
+        return ProviderError(f"Together could not be reached to {action}: {type(exc).__name__}",
+                             fix="check the network or TOGETHER_BASE_URL; the request was retried")
+    if type(exc).__name__ == "FileTypeError":
+        return InputError(f"Together's file check refused the dataset: {redact(str(exc))}",
+                          fix="run `adsft validate FILE --provider together`")
+    return exc
+
+
+class TogetherProvider:
+    name = "together"
+    capabilities = Capabilities(pause_resume=False, checkpoints=True, download=True, estimate_price=True)
+
+    def __init__(self, max_retries: int = 5, timeout: float = 60.0) -> None:
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self._client: sdk.Together | None = None
+
+    @property
+    def client(self) -> sdk.Together:
+        if self._client is None:
+            key = get_key("together")
+            if not key:
+                raise ProviderUnavailable("no Together API key",
+                                          fix="set TOGETHER_API_KEY or run `adsft keys set together`")
+            self._client = sdk.Together(api_key=key, max_retries=self.max_retries, timeout=self.timeout)
+        return self._client
+
+    def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - translated, then re-raised
+            translated = _translate(exc, action)
+            if translated is exc:
+                raise
+            raise translated from None
+
+    def unavailable_reason(self) -> str | None:
+        return None if get_key("together") else "no Together API key (TOGETHER_API_KEY or `adsft keys set together`)"
+
+    def check_model(self, model: str) -> None:
+        try:
+            self.client.fine_tuning.model_limits(model_name=model)
+        except Exception as exc:  # noqa: BLE001
+            if getattr(exc, "status_code", None) in (400, 404):
+                raise ProviderUnavailable(f"Together cannot fine-tune {model!r}",
+                                          fix="pick a model from Together's fine-tuning list") from None
+            translated = _translate(exc, "read the model's limits")
+            raise translated from None
+
+    def upload(self, path: Path) -> str:
+        return self._call("upload the file", self.client.files.upload, file=path, purpose="fine-tune", check=True).id
+
+    def _state(self, job: Any) -> JobState:
+        raw = str(job.status.value if hasattr(job.status, "value") else job.status)
+        price = getattr(job, "total_price", None)
+        error = None
+        if raw in ("error", "user_error"):
+            messages = [e.message for e in (job.events or []) if getattr(e, "level", None) == "error"]
+            error = redact(messages[-1] if messages else f"job ended with status {raw}")
+        return JobState(remote_id=job.id, status=STATUS.get(raw, Status.PENDING), raw_status=raw, model=job.model,
+                        result_model=getattr(job, "x_model_output_name", None) or getattr(job, "output_name", None), trained_tokens=getattr(job, "token_count", None),
+                        billed_usd=price / 1e9 if price else None, error=error, created_at=_ts(job.created_at))
+
+    def _create_kwargs(self, request: JobRequest) -> dict[str, Any]:
+        hp = {k: v for k, v in request.hyperparameters.items() if k in CREATE_ARGS and v is not None}
+        hp.setdefault("train_on_inputs", "auto")
+        return {"training_file": request.training_file, "model": request.model,
+                "validation_file": request.validation_file or "", "suffix": request.suffix,
+                "random_seed": request.seed, **hp}
+
+    def create_job(self, request: JobRequest) -> JobState:
+        return self._state(self._call("create the job", self.client.fine_tuning.create, **self._create_kwargs(request)))
+
+    def find_job(self, request: JobRequest, since: float) -> JobState | None:
+        jobs = self._call("list jobs", self.client.fine_tuning.list)
+        for job in getattr(jobs, "data", None) or []:
+            created = _ts(job.created_at) or 0
+            if job.training_file == request.training_file and job.model == request.model and created >= since - 120:
+                return self._state(job)
+        return None
+
+    def get_job(self, remote_id: str) -> JobState:
+        return self._state(self._call("get the job", self.client.fine_tuning.retrieve, remote_id))
+
+    def list_events(self, remote_id: str) -> list[JobEvent]:
+        data = self._call("list events", self.client.fine_tuning.list_events, remote_id).data
+        return [JobEvent(f"{e.created_at}:{i}", _ts(e.created_at) or 0.0, str(e.level or "info"), redact(e.message),
+                         {"type": e.type}) for i, e in enumerate(data)]
+
+    def list_checkpoints(self, remote_id: str) -> list[Checkpoint]:
+        data = self._call("list checkpoints", self.client.fine_tuning.list_checkpoints, remote_id).data
+        return [Checkpoint(f"{c.step}:{c.checkpoint_type}", c.step, c.path) for c in data]
+
+    def cancel(self, remote_id: str) -> JobState:
+        self._call("cancel the job", self.client.fine_tuning.cancel, remote_id)
+        return self.get_job(remote_id)
+
+    def pause(self, remote_id: str) -> JobState:
+        raise ProviderError("Together jobs cannot be paused", fix="cancel and start again from a checkpoint")
+
+    resume = pause
+
+    def download(self, remote_id: str, dest: Path) -> Path:
+        dest.mkdir(parents=True, exist_ok=True)
+        target = dest / "adapter.tar.zst"
+        response = self._call("download the adapter", self.client.fine_tuning.content, ft_id=remote_id,
+                              checkpoint="adapter")
+        tmp = target.with_suffix(".part")
+        with tmp.open("wb") as handle:
+            for chunk in response.iter_bytes():
+                handle.write(chunk)
+        tmp.replace(target)
+        return target
+
+    def estimate_price(self, request: JobRequest) -> float | None:
+        hp = request.hyperparameters
+        result = self._call(
+            "estimate the price", self.client.fine_tuning.estimate_price, training_file=request.training_file,
+            model=request.model, n_epochs=hp.get("n_epochs") or 1, n_evals=hp.get("n_evals") or 0,
+            validation_file=request.validation_file or sdk.omit,
+            training_type={"type": "Lora", "lora_r": hp.get("lora_r") or 8} if hp.get("lora", True) else {"type": "Full"},
+            training_method={"method": "sft"})
+        return getattr(result, "estimated_total_price", None)
+
+    def complete(self, model: str, messages: list[dict], **params: Any) -> Completion:
+        start = time.perf_counter()
+        result = self._call("generate", self.client.chat.completions.create, model=model, messages=messages, **params)
+        choice = result.choices[0]
+        usage = result.usage
+        return Completion(choice.message.content or "", usage.prompt_tokens if usage else 0,
+                          usage.completion_tokens if usage else 0, time.perf_counter() - start,
+                          str(choice.finish_reason) if choice.finish_reason else None)
