@@ -271,6 +271,15 @@ def rules_test(pack: PackArg = "ru", as_json: JsonFlag = False) -> None:
         raise typer.Exit(1)
 
 
+def _register_job_commands() -> None:
+    from orchestrator import jobs_cli
+
+    jobs_cli.register(app)
+
+
+_register_job_commands()
+
+
 def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:

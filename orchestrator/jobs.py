@@ -71,6 +71,11 @@ def submit(spec: JobSpec, ledger: Ledger, providers: list[str] | None = None, dr
         if reason or not model:
             result.skipped.append((name, reason or "the spec names no model for this provider"))
             continue
+        try:
+            provider.check_model(model)
+        except ProviderUnavailable as exc:
+            result.skipped.append((name, exc.message))
+            continue
         report = validate(spec.training_file, name, model, spec.validation_file)
         if not report.ok:
             errors = [i for i in report.issues if i.level == "error"][:20]
@@ -119,7 +124,6 @@ def _request(spec: JobSpec, model: str, key: str, train_id: str, val_id: str | N
 
 def _create(provider: Provider, ledger: Ledger, spec: JobSpec, name: str, model: str, key: str, cost: float,
             existing: JobRow | None) -> JobRow:
-    provider.check_model(model)
     train_id = _upload_once(provider, ledger, spec.training_file)
     val_id = _upload_once(provider, ledger, spec.validation_file) if spec.validation_file else None
     request = _request(spec, model, key, train_id, val_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from orchestrator.estimate import Row
+    from orchestrator.ledger import JobRow
     from orchestrator.synth import SynthSummary
     from orchestrator.validate import ValidationReport
 
@@ -251,3 +253,46 @@ def prices_table(catalog: Catalog) -> None:
                 f"{stale} price(s) are older than {STALE_DAYS} days; check the sources and override with --prices FILE",
             )
         )
+
+
+def jobs_table(rows: list[JobRow]) -> None:
+    table = Table(title=f"{len(rows)} job(s)")
+    for col in ("id", "provider", "remote id", "status", "model", "result", "estimate", "billed", "updated"):
+        table.add_column(col)
+    style = {"succeeded": "green", "failed": "bold red", "cancelled": "yellow"}
+    for r in rows:
+        p = r.public()
+        table.add_row(r.id, r.provider, r.remote_id or "", Text(f"{r.status} ({r.raw_status})" if r.raw_status
+                      and r.raw_status != r.status else r.status, style=style.get(r.status, "")), r.model,
+                      r.result_model or r.artifact_path or "", f"${r.estimate_usd:.2f}" if r.estimate_usd else "",
+                      f"${r.billed_usd:.2f}" if r.billed_usd is not None else "", p["updated_at"] or "")
+    out.print(table)
+    for r in rows:
+        if r.error:
+            out.print(Text.assemble((f"{r.id}: ", "bold"), (r.error, "red")))
+
+
+def events_table(rows: list) -> None:
+    table = Table(title="events")
+    for col in ("time", "level", "message"):
+        table.add_column(col)
+    for e in rows:
+        table.add_row(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["created_at"])), e["level"], e["message"])
+    out.print(table)
+
+
+@contextmanager
+def live_job() -> Iterator[Callable[[JobRow], None]]:
+    """A live line on stderr: status, progress, latest loss."""
+    from rich.live import Live
+
+    with Live(Text("waiting for the provider..."), console=err, refresh_per_second=4, transient=True) as live:
+
+        def update(job: JobRow) -> None:
+            metrics = job.public()["metrics"]
+            loss = metrics.get("loss") or metrics.get("train_loss")
+            progress = f" {job.progress:.0%}" if job.progress is not None else ""
+            live.update(Text(f"{job.id} {job.provider} {job.status}{progress}"
+                             + (f" loss {loss:.4f}" if loss is not None else "")))
+
+        yield update

@@ -76,12 +76,16 @@ class TogetherProvider:
 
     def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - translated, then re-raised
             translated = _translate(exc, action)
             if translated is exc:
                 raise
             raise translated from None
+        if isinstance(result, str | bytes):  # the SDK hands back the body it could not parse as JSON
+            raise ProviderError(f"Together sent a malformed reply while trying to {action}",
+                                fix="try again; if it persists, check TOGETHER_BASE_URL")
+        return result
 
     def unavailable_reason(self) -> str | None:
         return None if get_key("together") else "no Together API key (TOGETHER_API_KEY or `adsft keys set together`)"
