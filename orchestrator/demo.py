@@ -38,8 +38,13 @@ def run_demo(examples: int = 600, seed: int = 0) -> DemoSummary:
     with render.progress() as update:
         synth = synthesize(SynthConfig(out=data, n=examples, seed=seed), update)
     render.synth_summary(synth)
-    summary.steps.append(("synth", f"{synth.candidates} candidates, {synth.passed} clean, {synth.selected} selected "
-                                   f"({synth.train} train / {synth.validation} validation)"))
+    summary.steps.append(
+        (
+            "synth",
+            f"{synth.candidates} candidates, {synth.passed} clean, {synth.selected} selected "
+            f"({synth.train} train / {synth.validation} validation)",
+        )
+    )
 
     render.err.rule("validate: the files as OpenAI would receive them")
     report = validate(data / "train.jsonl", "openai", "gpt-4o-mini-2024-07-18", data / "val.jsonl")
@@ -47,8 +52,9 @@ def run_demo(examples: int = 600, seed: int = 0) -> DemoSummary:
     summary.steps.append(("validate", f"{report.errors} errors, {report.warnings} warnings"))
 
     render.err.rule("estimate: the same run on OpenAI, Together and a local GPU")
-    rows = estimate(data / "train.jsonl", data / "val.jsonl", ["openai", "together", "local"], [], load_catalog(),
-                    n_evals=2)
+    rows = estimate(
+        data / "train.jsonl", data / "val.jsonl", ["openai", "together", "local"], [], load_catalog(), n_evals=2
+    )
     render.estimate_table(rows)
     summary.steps.append(("estimate", ", ".join(f"{r.provider} ${r.cost_usd:.2f}" for r in rows)))
     return summary

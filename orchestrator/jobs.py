@@ -58,9 +58,16 @@ def _upload_once(provider: Provider, ledger: Ledger, path: Path) -> str:
     return remote_id
 
 
-def submit(spec: JobSpec, ledger: Ledger, providers: list[str] | None = None, dry_run: bool = False,
-           force: bool = False, max_cost: float | None = None, confirm: Callable[[list[Row]], bool] | None = None,
-           catalog: Catalog | None = None) -> SubmitResult:
+def submit(
+    spec: JobSpec,
+    ledger: Ledger,
+    providers: list[str] | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    max_cost: float | None = None,
+    confirm: Callable[[list[Row]], bool] | None = None,
+    catalog: Catalog | None = None,
+) -> SubmitResult:
     catalog = catalog or load_catalog()
     budget = max_cost if max_cost is not None else spec.budget_usd
     result = SubmitResult(None, dry_run=dry_run)
@@ -79,18 +86,30 @@ def submit(spec: JobSpec, ledger: Ledger, providers: list[str] | None = None, dr
         report = validate(spec.training_file, name, model, spec.validation_file)
         if not report.ok:
             errors = [i for i in report.issues if i.level == "error"][:20]
-            raise InputError(f"the dataset is not valid for {name}; nothing was uploaded",
-                             [Problem(i.message, i.file, i.line, i.code) for i in errors],
-                             fix="run `adsft validate` for the full list")
+            raise InputError(
+                f"the dataset is not valid for {name}; nothing was uploaded",
+                [Problem(i.message, i.file, i.line, i.code) for i in errors],
+                fix="run `adsft validate` for the full list",
+            )
         hp = spec.hyperparameters
-        rows = estimate(spec.training_file, spec.validation_file, [name], [f"{name}:{model}"], catalog,
-                        epochs=hp.n_epochs or "auto", n_evals=hp.n_evals or 0,
-                        method="full" if spec.method == "full" else "lora")
+        rows = estimate(
+            spec.training_file,
+            spec.validation_file,
+            [name],
+            [f"{name}:{model}"],
+            catalog,
+            epochs=hp.n_epochs or "auto",
+            n_evals=hp.n_evals or 0,
+            method="full" if spec.method == "full" else "lora",
+        )
         result.estimates.extend(rows)
         cost = rows[0].cost_usd
         if budget is not None and cost > budget:
-            raise BudgetExceeded(f"{name} {model}: estimate ${cost:.2f} is over the budget of ${budget:.2f}; "
-                                 "nothing was uploaded or charged", fix="raise --max-cost or budget_usd")
+            raise BudgetExceeded(
+                f"{name} {model}: estimate ${cost:.2f} is over the budget of ${budget:.2f}; "
+                "nothing was uploaded or charged",
+                fix="raise --max-cost or budget_usd",
+            )
         key = idempotency_key(spec, name, model)
         existing = ledger.job_by_key(key)
         if existing is not None and existing.phase == "created":
@@ -113,17 +132,34 @@ def submit(spec: JobSpec, ledger: Ledger, providers: list[str] | None = None, dr
             pending = ledger.job_by_key(key)
             if pending is not None and pending.phase == "intent":
                 ledger.update_job(pending.id, phase="refused", status="failed", error=redact(exc.message))
-    raise ProviderUnavailable("no provider in the chain could take the job",
-                              fix="; ".join(f"{p}: {r}" for p, r in result.skipped) or "name a provider")
+    raise ProviderUnavailable(
+        "no provider in the chain could take the job",
+        fix="; ".join(f"{p}: {r}" for p, r in result.skipped) or "name a provider",
+    )
 
 
 def _request(spec: JobSpec, model: str, key: str, train_id: str, val_id: str | None) -> JobRequest:
-    return JobRequest(model=model, training_file=train_id, validation_file=val_id, idempotency_key=key,
-                      hyperparameters=spec.hyperparameters_for(), suffix=spec.suffix, seed=spec.seed)
+    return JobRequest(
+        model=model,
+        training_file=train_id,
+        validation_file=val_id,
+        idempotency_key=key,
+        hyperparameters=spec.hyperparameters_for(),
+        suffix=spec.suffix,
+        seed=spec.seed,
+    )
 
 
-def _create(provider: Provider, ledger: Ledger, spec: JobSpec, name: str, model: str, key: str, cost: float,
-            existing: JobRow | None) -> JobRow:
+def _create(
+    provider: Provider,
+    ledger: Ledger,
+    spec: JobSpec,
+    name: str,
+    model: str,
+    key: str,
+    cost: float,
+    existing: JobRow | None,
+) -> JobRow:
     train_id = _upload_once(provider, ledger, spec.training_file)
     val_id = _upload_once(provider, ledger, spec.validation_file) if spec.validation_file else None
     request = _request(spec, model, key, train_id, val_id)
@@ -135,8 +171,15 @@ def _create(provider: Provider, ledger: Ledger, spec: JobSpec, name: str, model:
         job = ledger.job_intent(name, model, spec.model_dump(mode="json"), key, cost, train_id, val_id)
     if state is None:
         state = provider.create_job(request)
-    ledger.update_job(job.id, remote_id=state.remote_id, phase="created", status=state.status.value,
-                      raw_status=state.raw_status, training_file=train_id, validation_file=val_id)
+    ledger.update_job(
+        job.id,
+        remote_id=state.remote_id,
+        phase="created",
+        status=state.status.value,
+        raw_status=state.raw_status,
+        training_file=train_id,
+        validation_file=val_id,
+    )
     refreshed = ledger.job(job.id)
     assert refreshed is not None
     return refreshed
@@ -169,14 +212,23 @@ def refresh(ledger: Ledger, job: JobRow, catalog: Catalog | None = None) -> JobR
             billed = state.trained_tokens * (price.training_per_1m or 0) / 1e6
         except InputError:
             billed = None
-    ledger.update_job(job.id, status=state.status.value, raw_status=state.raw_status, result_model=state.result_model,
-                      progress=state.progress, metrics=state.metrics or None, trained_tokens=state.trained_tokens,
-                      billed_usd=billed, error=state.error)
+    ledger.update_job(
+        job.id,
+        status=state.status.value,
+        raw_status=state.raw_status,
+        result_model=state.result_model,
+        progress=state.progress,
+        metrics=state.metrics or None,
+        trained_tokens=state.trained_tokens,
+        billed_usd=billed,
+        error=state.error,
+    )
     events = provider.list_events(job.remote_id)
     ledger.add_events(job.id, [(e.remote_id, e.created_at, e.level, e.message, e.data) for e in events])
     if provider.capabilities.checkpoints:
-        ledger.add_checkpoints(job.id, [(c.remote_id, c.step, c.model, c.metrics)
-                                        for c in provider.list_checkpoints(job.remote_id)])
+        ledger.add_checkpoints(
+            job.id, [(c.remote_id, c.step, c.model, c.metrics) for c in provider.list_checkpoints(job.remote_id)]
+        )
     updated = ledger.job(job.id)
     assert updated is not None
     return updated
@@ -196,13 +248,17 @@ def sync(ledger: Ledger, concurrency: int = 8) -> list[JobRow | ProviderError]:
         return list(pool.map(one, jobs))
 
 
-def watch(ledger: Ledger, job_id: str, on_update: Callable[[JobRow], None], interval: float = 5.0,
-          timeout: float = 24 * 3600) -> JobRow:
+def watch(
+    ledger: Ledger, job_id: str, on_update: Callable[[JobRow], None], interval: float = 5.0, timeout: float = 24 * 3600
+) -> JobRow:
     """Poll until the job reaches a terminal state (tenacity: exponential backoff up to `interval`)."""
 
-    @retry(retry=retry_if_result(lambda j: j.status not in {s.value for s in TERMINAL}),
-           wait=wait_exponential(multiplier=0.5, max=interval), stop=stop_after_delay(timeout),
-           retry_error_callback=lambda state: state.outcome.result())
+    @retry(
+        retry=retry_if_result(lambda j: j.status not in {s.value for s in TERMINAL}),
+        wait=wait_exponential(multiplier=0.5, max=interval),
+        stop=stop_after_delay(timeout),
+        retry_error_callback=lambda state: state.outcome.result(),
+    )
     def poll() -> JobRow:
         job = refresh(ledger, find_job(ledger, job_id))
         on_update(job)
@@ -245,4 +301,3 @@ def pause(ledger: Ledger, job_id: str, resume: bool = False) -> JobRow:
     updated = ledger.job(job.id)
     assert updated is not None
     return updated
-

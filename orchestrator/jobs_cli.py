@@ -22,7 +22,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def submit(
         spec: Annotated[str, typer.Argument(help="Job spec (YAML).")],
-        provider: Annotated[str | None, typer.Option(help="Fallback chain, e.g. openai,together,local or auto.")] = None,
+        provider: Annotated[
+            str | None, typer.Option(help="Fallback chain, e.g. openai,together,local or auto.")
+        ] = None,
         dry_run: Annotated[bool, typer.Option(help="Validate and estimate only.")] = False,
         yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
         max_cost: Annotated[float | None, typer.Option(help="Refuse (exit 2) above this estimate, in USD.")] = None,
@@ -49,8 +51,11 @@ def register(app: typer.Typer) -> None:
         for name, reason in result.skipped:
             render.err.print(f"[yellow]skipped {name}[/]: {reason}")
         if as_json:
-            payload = result.job.public() if result.job else {"dry_run": True,
-                                                              "estimates": [r.as_dict() for r in result.estimates]}
+            payload = (
+                result.job.public()
+                if result.job
+                else {"dry_run": True, "estimates": [r.as_dict() for r in result.estimates]}
+            )
             if result.job:
                 payload.update(reused=result.reused, provider_estimate_usd=result.provider_estimate_usd)
             print(json.dumps(payload, ensure_ascii=False))
@@ -62,12 +67,16 @@ def register(app: typer.Typer) -> None:
         render.out.print(("existing job " if result.reused else "submitted ") + f"[bold]{result.job.id}[/]")
         render.jobs_table([result.job])
         if result.provider_estimate_usd is not None:
-            render.out.print(f"{result.job.provider}'s own estimate: ${result.provider_estimate_usd:.2f} "
-                             f"(ours: ${result.job.estimate_usd or 0:.2f})")
+            render.out.print(
+                f"{result.job.provider}'s own estimate: ${result.provider_estimate_usd:.2f} "
+                f"(ours: ${result.job.estimate_usd or 0:.2f})"
+            )
 
     @app.command()
-    def status(job: Annotated[str | None, typer.Argument(help="Job id; all recent jobs when omitted.")] = None,
-               as_json: JsonFlag = False) -> None:
+    def status(
+        job: Annotated[str | None, typer.Argument(help="Job id; all recent jobs when omitted.")] = None,
+        as_json: JsonFlag = False,
+    ) -> None:
         """Refresh a job from its provider and show it."""
         from orchestrator import jobs, render
         from orchestrator.ledger import Ledger
@@ -81,10 +90,12 @@ def register(app: typer.Typer) -> None:
             render.jobs_table(rows)
 
     @app.command("list")
-    def list_jobs(provider: Annotated[str | None, typer.Option(help="Only this provider.")] = None,
-                  status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
-                  limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
-                  as_json: JsonFlag = False) -> None:
+    def list_jobs(
+        provider: Annotated[str | None, typer.Option(help="Only this provider.")] = None,
+        status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+        limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+        as_json: JsonFlag = False,
+    ) -> None:
         """List jobs from the ledger (no network)."""
         from orchestrator import render
         from orchestrator.ledger import Ledger
@@ -117,8 +128,20 @@ def register(app: typer.Typer) -> None:
         row = jobs.refresh(ledger, jobs.find_job(ledger, job))
         found = ledger.events(row.id)
         if as_json:
-            print(json.dumps([{"created_at": e["created_at"], "level": e["level"], "message": e["message"],
-                               "data": json.loads(e["data"] or "{}")} for e in found], ensure_ascii=False))
+            print(
+                json.dumps(
+                    [
+                        {
+                            "created_at": e["created_at"],
+                            "level": e["level"],
+                            "message": e["message"],
+                            "data": json.loads(e["data"] or "{}"),
+                        }
+                        for e in found
+                    ],
+                    ensure_ascii=False,
+                )
+            )
         else:
             render.events_table(found)
 
@@ -158,7 +181,9 @@ def register(app: typer.Typer) -> None:
         render.out.print(str(jobs.download(Ledger(), job, Path(out) if out else None)))
 
     @app.command()
-    def sync(concurrency: Annotated[int, typer.Option(help="Jobs polled at once.")] = 8, as_json: JsonFlag = False) -> None:
+    def sync(
+        concurrency: Annotated[int, typer.Option(help="Jobs polled at once.")] = 8, as_json: JsonFlag = False
+    ) -> None:
         """Refresh every job that has not ended."""
         from orchestrator import jobs, render
         from orchestrator.ledger import Ledger
@@ -180,17 +205,25 @@ def register(app: typer.Typer) -> None:
         row = jobs.find_job(ledger, job)
         if row.phase == "created" and row.billed_usd is None:
             row = jobs.refresh(ledger, row)
-        data = {"id": row.id, "provider": row.provider, "model": row.model, "estimate_usd": row.estimate_usd,
-                "billed_usd": row.billed_usd, "trained_tokens": row.trained_tokens,
-                "difference_usd": None if row.billed_usd is None or row.estimate_usd is None
-                else round(row.billed_usd - row.estimate_usd, 4)}
+        data = {
+            "id": row.id,
+            "provider": row.provider,
+            "model": row.model,
+            "estimate_usd": row.estimate_usd,
+            "billed_usd": row.billed_usd,
+            "trained_tokens": row.trained_tokens,
+            "difference_usd": None
+            if row.billed_usd is None or row.estimate_usd is None
+            else round(row.billed_usd - row.estimate_usd, 4),
+        }
         if as_json:
             print(json.dumps(data))
         else:
-            render.out.print(f"{row.id} {row.provider} {row.model}: estimate ${data['estimate_usd'] or 0:.2f}, "
-                             f"billed {'$%.2f' % row.billed_usd if row.billed_usd is not None else '(not yet)'}"
-                             + (f", difference ${data['difference_usd']:+.2f}" if data["difference_usd"] is not None
-                                else ""))
+            render.out.print(
+                f"{row.id} {row.provider} {row.model}: estimate ${data['estimate_usd'] or 0:.2f}, "
+                f"billed {'$%.2f' % row.billed_usd if row.billed_usd is not None else '(not yet)'}"
+                + (f", difference ${data['difference_usd']:+.2f}" if data["difference_usd"] is not None else "")
+            )
 
     @keys_app.command("set")
     def keys_set(provider: Annotated[str, typer.Argument(help="openai or together")]) -> None:

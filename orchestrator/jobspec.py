@@ -60,9 +60,16 @@ class JobSpec(Strict):
 
     def hyperparameters_for(self) -> dict:
         hp = self.hyperparameters.model_dump(exclude_none=True)
-        hp.update({"lora": self.method != "full", "lora_r": self.lora.r, "lora_alpha": self.lora.alpha,
-                   "lora_dropout": self.lora.dropout, "lora_trainable_modules": self.lora.trainable_modules,
-                   "method": self.method})
+        hp.update(
+            {
+                "lora": self.method != "full",
+                "lora_r": self.lora.r,
+                "lora_alpha": self.lora.alpha,
+                "lora_dropout": self.lora.dropout,
+                "lora_trainable_modules": self.lora.trainable_modules,
+                "method": self.method,
+            }
+        )
         if self.hyperparameters.early_stopping_patience:
             hp["early_stopping_enabled"] = True
         return hp
@@ -95,12 +102,17 @@ def load_spec(path: str | Path) -> JobSpec:
     spec.training_file = (base / spec.training_file).resolve()
     if spec.validation_file is not None:
         spec.validation_file = (base / spec.validation_file).resolve()
-    missing = [(f, k) for k, f in (("training_file", spec.training_file), ("validation_file", spec.validation_file))
-               if f is not None and not f.is_file()]
+    missing = [
+        (f, k)
+        for k, f in (("training_file", spec.training_file), ("validation_file", spec.validation_file))
+        if f is not None and not f.is_file()
+    ]
     if missing:
-        raise InputError(f"{path}: a file it names does not exist",
-                         [Problem(f"{k}: no such file {f}", str(path), lines.get((k,))) for f, k in missing],
-                         fix="paths are relative to the spec file's folder")
+        raise InputError(
+            f"{path}: a file it names does not exist",
+            [Problem(f"{k}: no such file {f}", str(path), lines.get((k,))) for f, k in missing],
+            fix="paths are relative to the spec file's folder",
+        )
     return spec
 
 
@@ -113,7 +125,11 @@ def sha256_file(path: Path) -> str:
 
 
 def idempotency_key(spec: JobSpec, provider: str, model: str) -> str:
-    parts = {"train": sha256_file(spec.training_file),
-             "val": sha256_file(spec.validation_file) if spec.validation_file else None,
-             "spec": spec.fingerprint(), "provider": provider, "model": model}
+    parts = {
+        "train": sha256_file(spec.training_file),
+        "val": sha256_file(spec.validation_file) if spec.validation_file else None,
+        "spec": spec.fingerprint(),
+        "provider": provider,
+        "model": model,
+    }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

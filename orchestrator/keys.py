@@ -27,7 +27,9 @@ def _stored() -> dict[str, str]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read the key file {path}: {exc}", fix="`adsft keys set PROVIDER` rewrites it") from None
+        raise InputError(
+            f"cannot read the key file {path}: {exc}", fix="`adsft keys set PROVIDER` rewrites it"
+        ) from None
     return {k: v for k, v in data.items() if isinstance(v, str)}
 
 

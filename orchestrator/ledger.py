@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -48,22 +49,46 @@ def _v1(db: sqlite3.Connection) -> None:
         CREATE TABLE checkpoints (
             job_id TEXT NOT NULL REFERENCES jobs(id), remote_id TEXT NOT NULL, step INTEGER, model TEXT,
             metrics TEXT, UNIQUE (job_id, remote_id));
-        """
+        """,
     )
 
 
 def _v2_worker(db: sqlite3.Connection) -> None:
     """Local jobs: the worker's pid and a cancel request the worker polls."""
-    _script(db, "ALTER TABLE jobs ADD COLUMN worker_pid INTEGER; "
-                "ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER DEFAULT 0")
+    _script(
+        db,
+        "ALTER TABLE jobs ADD COLUMN worker_pid INTEGER; "
+        "ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER DEFAULT 0",
+    )
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [("initial", _v1), ("local worker", _v2_worker)]
 
-JOB_FIELDS = ("id", "provider", "remote_id", "model", "spec", "idempotency_key", "phase", "status", "raw_status",
-              "training_file", "validation_file", "result_model", "artifact_path", "progress", "metrics",
-              "estimate_usd", "billed_usd", "trained_tokens", "error", "created_at", "updated_at", "worker_pid",
-              "cancel_requested")
+JOB_FIELDS = (
+    "id",
+    "provider",
+    "remote_id",
+    "model",
+    "spec",
+    "idempotency_key",
+    "phase",
+    "status",
+    "raw_status",
+    "training_file",
+    "validation_file",
+    "result_model",
+    "artifact_path",
+    "progress",
+    "metrics",
+    "estimate_usd",
+    "billed_usd",
+    "trained_tokens",
+    "error",
+    "created_at",
+    "updated_at",
+    "worker_pid",
+    "cancel_requested",
+)
 
 
 @dataclass
@@ -95,18 +120,32 @@ class JobRow:
     def public(self) -> dict[str, Any]:
         """The stable --json shape."""
         iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) if t else None  # noqa: E731
-        return {"id": self.id, "provider": self.provider, "remote_id": self.remote_id, "status": self.status,
-                "raw_status": self.raw_status, "model": self.model, "result_model": self.result_model,
-                "created_at": iso(self.created_at), "updated_at": iso(self.updated_at),
-                "estimate_usd": self.estimate_usd, "billed_usd": self.billed_usd, "progress": self.progress,
-                "metrics": json.loads(self.metrics) if self.metrics else {}, "error": self.error,
-                "artifact_path": self.artifact_path, "trained_tokens": self.trained_tokens}
+        return {
+            "id": self.id,
+            "provider": self.provider,
+            "remote_id": self.remote_id,
+            "status": self.status,
+            "raw_status": self.raw_status,
+            "model": self.model,
+            "result_model": self.result_model,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "estimate_usd": self.estimate_usd,
+            "billed_usd": self.billed_usd,
+            "progress": self.progress,
+            "metrics": json.loads(self.metrics) if self.metrics else {},
+            "error": self.error,
+            "artifact_path": self.artifact_path,
+            "trained_tokens": self.trained_tokens,
+        }
 
 
 class Ledger:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or home() / "ledger.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # one connection shared by threads (sync polls concurrently): every use goes through the lock
+        self._lock = threading.RLock()
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -126,36 +165,59 @@ class Ledger:
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    def _one(self, sql: str, args: tuple = ()) -> sqlite3.Row | None:
+        with self._lock:
+            return self.db.execute(sql, args).fetchone()
+
+    def _all(self, sql: str, args: tuple | list = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return list(self.db.execute(sql, args))
+
+    def _write(self, sql: str, args: tuple = ()) -> None:
+        with self._lock:
+            self.db.execute(sql, args)
 
     # files ------------------------------------------------------------------------------------------
     def file(self, provider: str, sha256: str) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM files WHERE provider=? AND sha256=?", (provider, sha256)).fetchone()
+        return self._one("SELECT * FROM files WHERE provider=? AND sha256=?", (provider, sha256))
 
     def file_intent(self, provider: str, sha256: str, size: int, path: str) -> None:
-        self.db.execute("INSERT OR IGNORE INTO files (provider, sha256, bytes, path, created_at) VALUES (?,?,?,?,?)",
-                        (provider, sha256, size, path, time.time()))
+        self._write(
+            "INSERT OR IGNORE INTO files (provider, sha256, bytes, path, created_at) VALUES (?,?,?,?,?)",
+            (provider, sha256, size, path, time.time()),
+        )
 
     def file_uploaded(self, provider: str, sha256: str, remote_id: str) -> None:
-        self.db.execute("UPDATE files SET remote_id=? WHERE provider=? AND sha256=?", (remote_id, provider, sha256))
+        self._write("UPDATE files SET remote_id=? WHERE provider=? AND sha256=?", (remote_id, provider, sha256))
 
     # jobs -------------------------------------------------------------------------------------------
     def job_by_key(self, key: str) -> JobRow | None:
-        row = self.db.execute("SELECT * FROM jobs WHERE idempotency_key=?", (key,)).fetchone()
+        row = self._one("SELECT * FROM jobs WHERE idempotency_key=?", (key,))
         return JobRow(**dict(row)) if row else None
 
     def job(self, job_id: str) -> JobRow | None:
-        row = self.db.execute("SELECT * FROM jobs WHERE id=? OR remote_id=?", (job_id, job_id)).fetchone()
+        row = self._one("SELECT * FROM jobs WHERE id=? OR remote_id=?", (job_id, job_id))
         return JobRow(**dict(row)) if row else None
 
-    def job_intent(self, provider: str, model: str, spec: dict, key: str, estimate_usd: float | None,
-                   training_file: str | None, validation_file: str | None) -> JobRow:
+    def job_intent(
+        self,
+        provider: str,
+        model: str,
+        spec: dict,
+        key: str,
+        estimate_usd: float | None,
+        training_file: str | None,
+        validation_file: str | None,
+    ) -> JobRow:
         now = time.time()
         job_id = "job_" + uuid.uuid4().hex[:12]
         with self.tx():
@@ -163,8 +225,21 @@ class Ledger:
             self.db.execute(
                 "INSERT INTO jobs (id, provider, model, spec, idempotency_key, phase, status, training_file,"
                 " validation_file, estimate_usd, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (job_id, provider, model, json.dumps(spec, sort_keys=True), key, "intent", "pending", training_file,
-                 validation_file, estimate_usd, now, now))
+                (
+                    job_id,
+                    provider,
+                    model,
+                    json.dumps(spec, sort_keys=True),
+                    key,
+                    "intent",
+                    "pending",
+                    training_file,
+                    validation_file,
+                    estimate_usd,
+                    now,
+                    now,
+                ),
+            )
         job = self.job(job_id)
         assert job is not None
         return job
@@ -177,15 +252,19 @@ class Ledger:
             fields["metrics"] = json.dumps(fields["metrics"])
         fields["updated_at"] = time.time()
         sets = ", ".join(f"{k}=?" for k in fields)
-        self.db.execute(f"UPDATE jobs SET {sets} WHERE id=?", (*fields.values(), job_id))
+        self._write(f"UPDATE jobs SET {sets} WHERE id=?", (*fields.values(), job_id))
 
     def forget_key(self, key: str) -> None:
         """--force: the old job keeps its row but gives up its idempotency key."""
-        self.db.execute("UPDATE jobs SET idempotency_key = idempotency_key || ':' || id WHERE idempotency_key=?",
-                        (key,))
+        self._write("UPDATE jobs SET idempotency_key = idempotency_key || ':' || id WHERE idempotency_key=?", (key,))
 
-    def jobs(self, provider: str | None = None, status: str | None = None, limit: int | None = None,
-             non_terminal: bool = False) -> list[JobRow]:
+    def jobs(
+        self,
+        provider: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        non_terminal: bool = False,
+    ) -> list[JobRow]:
         sql, args = "SELECT * FROM jobs WHERE 1=1", []
         if provider:
             sql += " AND provider=?"
@@ -198,25 +277,27 @@ class Ledger:
         sql += " ORDER BY created_at DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [JobRow(**dict(r)) for r in self.db.execute(sql, args)]
+        return [JobRow(**dict(r)) for r in self._all(sql, args)]
 
     # events and checkpoints -------------------------------------------------------------------------
     def add_events(self, job_id: str, events: list[tuple[str, float, str, str, dict]]) -> int:
-        before = self.db.total_changes
         with self.tx():
+            before = self.db.total_changes
             self.db.executemany(
                 "INSERT OR IGNORE INTO events (job_id, remote_id, created_at, level, message, data) VALUES (?,?,?,?,?,?)",
-                [(job_id, rid, at, level, msg, json.dumps(data)) for rid, at, level, msg, data in events])
-        return self.db.total_changes - before
+                [(job_id, rid, at, level, msg, json.dumps(data)) for rid, at, level, msg, data in events],
+            )
+            return self.db.total_changes - before
 
     def events(self, job_id: str) -> list[sqlite3.Row]:
-        return list(self.db.execute("SELECT * FROM events WHERE job_id=? ORDER BY created_at, rowid", (job_id,)))
+        return self._all("SELECT * FROM events WHERE job_id=? ORDER BY created_at, rowid", (job_id,))
 
     def add_checkpoints(self, job_id: str, rows: list[tuple[str, int | None, str | None, dict]]) -> None:
         with self.tx():
             self.db.executemany(
                 "INSERT OR REPLACE INTO checkpoints (job_id, remote_id, step, model, metrics) VALUES (?,?,?,?,?)",
-                [(job_id, rid, step, model, json.dumps(m)) for rid, step, model, m in rows])
+                [(job_id, rid, step, model, json.dumps(m)) for rid, step, model, m in rows],
+            )
 
     def checkpoints(self, job_id: str) -> list[sqlite3.Row]:
-        return list(self.db.execute("SELECT * FROM checkpoints WHERE job_id=? ORDER BY step", (job_id,)))
+        return self._all("SELECT * FROM checkpoints WHERE job_id=? ORDER BY step", (job_id,))

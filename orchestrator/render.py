@@ -262,10 +262,20 @@ def jobs_table(rows: list[JobRow]) -> None:
     style = {"succeeded": "green", "failed": "bold red", "cancelled": "yellow"}
     for r in rows:
         p = r.public()
-        table.add_row(r.id, r.provider, r.remote_id or "", Text(f"{r.status} ({r.raw_status})" if r.raw_status
-                      and r.raw_status != r.status else r.status, style=style.get(r.status, "")), r.model,
-                      r.result_model or r.artifact_path or "", f"${r.estimate_usd:.2f}" if r.estimate_usd else "",
-                      f"${r.billed_usd:.2f}" if r.billed_usd is not None else "", p["updated_at"] or "")
+        table.add_row(
+            r.id,
+            r.provider,
+            r.remote_id or "",
+            Text(
+                f"{r.status} ({r.raw_status})" if r.raw_status and r.raw_status != r.status else r.status,
+                style=style.get(r.status, ""),
+            ),
+            r.model,
+            r.result_model or r.artifact_path or "",
+            f"${r.estimate_usd:.2f}" if r.estimate_usd else "",
+            f"${r.billed_usd:.2f}" if r.billed_usd is not None else "",
+            p["updated_at"] or "",
+        )
     out.print(table)
     for r in rows:
         if r.error:
@@ -292,7 +302,11 @@ def live_job() -> Iterator[Callable[[JobRow], None]]:
             metrics = job.public()["metrics"]
             loss = metrics.get("loss") or metrics.get("train_loss")
             progress = f" {job.progress:.0%}" if job.progress is not None else ""
-            live.update(Text(f"{job.id} {job.provider} {job.status}{progress}"
-                             + (f" loss {loss:.4f}" if loss is not None else "")))
+            live.update(
+                Text(
+                    f"{job.id} {job.provider} {job.status}{progress}"
+                    + (f" loss {loss:.4f}" if loss is not None else "")
+                )
+            )
 
         yield update

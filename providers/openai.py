@@ -15,9 +15,16 @@ from orchestrator.errors import InputError, ProviderError, ProviderUnavailable
 from orchestrator.keys import get_key, redact
 from providers.base import Capabilities, Checkpoint, Completion, JobEvent, JobRequest, JobState, Status
 
-STATUS = {"validating_files": Status.VALIDATING, "queued": Status.QUEUED, "running": Status.RUNNING,
-          "succeeded": Status.SUCCEEDED, "failed": Status.FAILED, "cancelled": Status.CANCELLED,
-          "pausing": Status.PAUSED, "paused": Status.PAUSED}
+STATUS = {
+    "validating_files": Status.VALIDATING,
+    "queued": Status.QUEUED,
+    "running": Status.RUNNING,
+    "succeeded": Status.SUCCEEDED,
+    "failed": Status.FAILED,
+    "cancelled": Status.CANCELLED,
+    "pausing": Status.PAUSED,
+    "paused": Status.PAUSED,
+}
 KEY_METADATA = "adsft_key"
 
 
@@ -27,21 +34,27 @@ def _translate(exc: Exception, action: str) -> Exception:
         code = getattr(exc, "code", None) or ""
         message = redact(str(getattr(exc, "message", exc)))
         if exc.status_code == 403 and "training_not_available" in f"{code} {message}":
-            return ProviderUnavailable(f"OpenAI: fine-tuning is not available to this account ({code})",
-                                       fix="use --provider together or local, or a provider chain such as "
-                                           "openai,together,local")
+            return ProviderUnavailable(
+                f"OpenAI: fine-tuning is not available to this account ({code})",
+                fix="use --provider together or local, or a provider chain such as openai,together,local",
+            )
         if exc.status_code == 401:
-            return ProviderUnavailable("OpenAI rejected the API key (401)",
-                                       fix="set OPENAI_API_KEY or run `adsft keys set openai`")
+            return ProviderUnavailable(
+                "OpenAI rejected the API key (401)", fix="set OPENAI_API_KEY or run `adsft keys set openai`"
+            )
         if exc.status_code == 400:
             return InputError(f"OpenAI refused to {action}: {message}", fix="check the job spec and the dataset")
         if exc.status_code == 404:
             return ProviderError(f"OpenAI: not found while trying to {action}: {message}")
-        return ProviderError(f"OpenAI failed to {action} (HTTP {exc.status_code}): {message}",
-                             fix="the SDK already retried; try again later")
+        return ProviderError(
+            f"OpenAI failed to {action} (HTTP {exc.status_code}): {message}",
+            fix="the SDK already retried; try again later",
+        )
     if isinstance(exc, sdk.APIConnectionError | sdk.APITimeoutError):
-        return ProviderError(f"OpenAI could not be reached to {action}: {type(exc).__name__}",
-                             fix="check the network or OPENAI_BASE_URL; the request was retried")
+        return ProviderError(
+            f"OpenAI could not be reached to {action}: {type(exc).__name__}",
+            fix="check the network or OPENAI_BASE_URL; the request was retried",
+        )
     return exc
 
 
@@ -66,14 +79,16 @@ class OpenAIProvider:
     def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             result = fn(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - translated, then re-raised
+        except Exception as exc:
             translated = _translate(exc, action)
             if translated is exc:
                 raise
             raise translated from None
         if isinstance(result, str | bytes):  # the SDK hands back the body it could not parse as JSON
-            raise ProviderError(f"OpenAI sent a malformed reply while trying to {action}",
-                                fix="try again; if it persists, check OPENAI_BASE_URL")
+            raise ProviderError(
+                f"OpenAI sent a malformed reply while trying to {action}",
+                fix="try again; if it persists, check OPENAI_BASE_URL",
+            )
         return result
 
     def unavailable_reason(self) -> str | None:
@@ -91,24 +106,43 @@ class OpenAIProvider:
         error = None
         if getattr(job, "error", None) and getattr(job.error, "message", None):
             error = redact(f"{job.error.code}: {job.error.message}" if job.error.code else job.error.message)
-        return JobState(remote_id=job.id, status=STATUS.get(job.status, Status.PENDING), raw_status=job.status,
-                        model=job.model, result_model=job.fine_tuned_model, trained_tokens=job.trained_tokens,
-                        error=error, created_at=float(job.created_at) if job.created_at else None)
+        return JobState(
+            remote_id=job.id,
+            status=STATUS.get(job.status, Status.PENDING),
+            raw_status=job.status,
+            model=job.model,
+            result_model=job.fine_tuned_model,
+            trained_tokens=job.trained_tokens,
+            error=error,
+            created_at=float(job.created_at) if job.created_at else None,
+        )
 
     def create_job(self, request: JobRequest) -> JobState:
-        hp = {k: v for k, v in request.hyperparameters.items()
-              if k in ("n_epochs", "batch_size", "learning_rate_multiplier") and v is not None}
+        hp = {
+            k: v
+            for k, v in request.hyperparameters.items()
+            if k in ("n_epochs", "batch_size", "learning_rate_multiplier") and v is not None
+        }
         job = self._call(
-            "create the job", self.client.fine_tuning.jobs.create, model=request.model,
-            training_file=request.training_file, validation_file=request.validation_file or sdk.omit,
+            "create the job",
+            self.client.fine_tuning.jobs.create,
+            model=request.model,
+            training_file=request.training_file,
+            validation_file=request.validation_file or sdk.omit,
             method={"type": "supervised", "supervised": {"hyperparameters": hp}},
-            suffix=request.suffix or sdk.omit, seed=request.seed if request.seed is not None else sdk.omit,
-            metadata={KEY_METADATA: request.idempotency_key[:64]})
+            suffix=request.suffix or sdk.omit,
+            seed=request.seed if request.seed is not None else sdk.omit,
+            metadata={KEY_METADATA: request.idempotency_key[:64]},
+        )
         return self._state(job)
 
     def find_job(self, request: JobRequest, since: float) -> JobState | None:
-        page = self._call("list jobs", self.client.fine_tuning.jobs.list,
-                          metadata={KEY_METADATA: request.idempotency_key[:64]}, limit=10)
+        page = self._call(
+            "list jobs",
+            self.client.fine_tuning.jobs.list,
+            metadata={KEY_METADATA: request.idempotency_key[:64]},
+            limit=10,
+        )
         for job in page.data:
             if (job.metadata or {}).get(KEY_METADATA) == request.idempotency_key[:64]:
                 return self._state(job)
@@ -119,15 +153,22 @@ class OpenAIProvider:
 
     def list_events(self, remote_id: str) -> list[JobEvent]:
         page = self._call("list events", self.client.fine_tuning.jobs.list_events, remote_id, limit=100)
-        events = [JobEvent(e.id, float(e.created_at), e.level, redact(e.message), dict(e.data or {}))
-                  for e in page]  # iterating the page follows `after` cursors through every page
+        events = [
+            JobEvent(e.id, float(e.created_at), e.level, redact(e.message), dict(e.data or {})) for e in page
+        ]  # iterating the page follows `after` cursors through every page
         return sorted(events, key=lambda e: e.created_at)
 
     def list_checkpoints(self, remote_id: str) -> list[Checkpoint]:
         page = self._call("list checkpoints", self.client.fine_tuning.jobs.checkpoints.list, remote_id)
-        return [Checkpoint(c.id, c.step_number, c.fine_tuned_model_checkpoint,
-                           {k: v for k, v in (c.metrics.model_dump() if c.metrics else {}).items() if v is not None})
-                for c in page]
+        return [
+            Checkpoint(
+                c.id,
+                c.step_number,
+                c.fine_tuned_model_checkpoint,
+                {k: v for k, v in (c.metrics.model_dump() if c.metrics else {}).items() if v is not None},
+            )
+            for c in page
+        ]
 
     def cancel(self, remote_id: str) -> JobState:
         return self._state(self._call("cancel the job", self.client.fine_tuning.jobs.cancel, remote_id))
@@ -149,5 +190,10 @@ class OpenAIProvider:
         result = self._call("generate", self.client.chat.completions.create, model=model, messages=messages, **params)
         choice = result.choices[0]
         usage = result.usage
-        return Completion(choice.message.content or "", usage.prompt_tokens if usage else 0,
-                          usage.completion_tokens if usage else 0, time.perf_counter() - start, choice.finish_reason)
+        return Completion(
+            choice.message.content or "",
+            usage.prompt_tokens if usage else 0,
+            usage.completion_tokens if usage else 0,
+            time.perf_counter() - start,
+            choice.finish_reason,
+        )

@@ -15,13 +15,34 @@ from orchestrator.errors import InputError, ProviderError, ProviderUnavailable
 from orchestrator.keys import get_key, redact
 from providers.base import Capabilities, Checkpoint, Completion, JobEvent, JobRequest, JobState, Status
 
-STATUS = {"pending": Status.PENDING, "queued": Status.QUEUED, "running": Status.RUNNING,
-          "compressing": Status.RUNNING, "uploading": Status.RUNNING, "cancel_requested": Status.RUNNING,
-          "cancelled": Status.CANCELLED, "error": Status.FAILED, "user_error": Status.FAILED,
-          "completed": Status.SUCCEEDED}
-CREATE_ARGS = ("n_epochs", "n_evals", "n_checkpoints", "batch_size", "learning_rate", "lora", "lora_r", "lora_alpha",
-               "lora_dropout", "lora_trainable_modules", "train_on_inputs", "warmup_ratio",
-               "early_stopping_enabled", "early_stopping_patience")
+STATUS = {
+    "pending": Status.PENDING,
+    "queued": Status.QUEUED,
+    "running": Status.RUNNING,
+    "compressing": Status.RUNNING,
+    "uploading": Status.RUNNING,
+    "cancel_requested": Status.RUNNING,
+    "cancelled": Status.CANCELLED,
+    "error": Status.FAILED,
+    "user_error": Status.FAILED,
+    "completed": Status.SUCCEEDED,
+}
+CREATE_ARGS = (
+    "n_epochs",
+    "n_evals",
+    "n_checkpoints",
+    "batch_size",
+    "learning_rate",
+    "lora",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "lora_trainable_modules",
+    "train_on_inputs",
+    "warmup_ratio",
+    "early_stopping_enabled",
+    "early_stopping_patience",
+)
 
 
 def _ts(value: Any) -> float | None:
@@ -40,18 +61,24 @@ def _translate(exc: Exception, action: str) -> Exception:
     if isinstance(exc, sdk.APIStatusError) or status is not None:
         message = redact(str(getattr(exc, "message", exc)))
         if status == 401:
-            return ProviderUnavailable("Together rejected the API key (401)",
-                                       fix="set TOGETHER_API_KEY or run `adsft keys set together`")
+            return ProviderUnavailable(
+                "Together rejected the API key (401)", fix="set TOGETHER_API_KEY or run `adsft keys set together`"
+            )
         if status in (400, 422):
             return InputError(f"Together refused to {action}: {message}", fix="check the job spec and the dataset")
-        return ProviderError(f"Together failed to {action} (HTTP {status}): {message}",
-                             fix="the SDK already retried; try again later")
+        return ProviderError(
+            f"Together failed to {action} (HTTP {status}): {message}", fix="the SDK already retried; try again later"
+        )
     if isinstance(exc, sdk.APIConnectionError | sdk.APITimeoutError):
-        return ProviderError(f"Together could not be reached to {action}: {type(exc).__name__}",
-                             fix="check the network or TOGETHER_BASE_URL; the request was retried")
+        return ProviderError(
+            f"Together could not be reached to {action}: {type(exc).__name__}",
+            fix="check the network or TOGETHER_BASE_URL; the request was retried",
+        )
     if type(exc).__name__ == "FileTypeError":
-        return InputError(f"Together's file check refused the dataset: {redact(str(exc))}",
-                          fix="run `adsft validate FILE --provider together`")
+        return InputError(
+            f"Together's file check refused the dataset: {redact(str(exc))}",
+            fix="run `adsft validate FILE --provider together`",
+        )
     return exc
 
 
@@ -69,22 +96,25 @@ class TogetherProvider:
         if self._client is None:
             key = get_key("together")
             if not key:
-                raise ProviderUnavailable("no Together API key",
-                                          fix="set TOGETHER_API_KEY or run `adsft keys set together`")
+                raise ProviderUnavailable(
+                    "no Together API key", fix="set TOGETHER_API_KEY or run `adsft keys set together`"
+                )
             self._client = sdk.Together(api_key=key, max_retries=self.max_retries, timeout=self.timeout)
         return self._client
 
     def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             result = fn(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - translated, then re-raised
+        except Exception as exc:
             translated = _translate(exc, action)
             if translated is exc:
                 raise
             raise translated from None
         if isinstance(result, str | bytes):  # the SDK hands back the body it could not parse as JSON
-            raise ProviderError(f"Together sent a malformed reply while trying to {action}",
-                                fix="try again; if it persists, check TOGETHER_BASE_URL")
+            raise ProviderError(
+                f"Together sent a malformed reply while trying to {action}",
+                fix="try again; if it persists, check TOGETHER_BASE_URL",
+            )
         return result
 
     def unavailable_reason(self) -> str | None:
@@ -93,10 +123,11 @@ class TogetherProvider:
     def check_model(self, model: str) -> None:
         try:
             self.client.fine_tuning.model_limits(model_name=model)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if getattr(exc, "status_code", None) in (400, 404):
-                raise ProviderUnavailable(f"Together cannot fine-tune {model!r}",
-                                          fix="pick a model from Together's fine-tuning list") from None
+                raise ProviderUnavailable(
+                    f"Together cannot fine-tune {model!r}", fix="pick a model from Together's fine-tuning list"
+                ) from None
             translated = _translate(exc, "read the model's limits")
             raise translated from None
 
@@ -110,16 +141,29 @@ class TogetherProvider:
         if raw in ("error", "user_error"):
             messages = [e.message for e in (job.events or []) if getattr(e, "level", None) == "error"]
             error = redact(messages[-1] if messages else f"job ended with status {raw}")
-        return JobState(remote_id=job.id, status=STATUS.get(raw, Status.PENDING), raw_status=raw, model=job.model,
-                        result_model=getattr(job, "x_model_output_name", None) or getattr(job, "output_name", None), trained_tokens=getattr(job, "token_count", None),
-                        billed_usd=price / 1e9 if price else None, error=error, created_at=_ts(job.created_at))
+        return JobState(
+            remote_id=job.id,
+            status=STATUS.get(raw, Status.PENDING),
+            raw_status=raw,
+            model=job.model,
+            result_model=getattr(job, "x_model_output_name", None) or getattr(job, "output_name", None),
+            trained_tokens=getattr(job, "token_count", None),
+            billed_usd=price / 1e9 if price else None,
+            error=error,
+            created_at=_ts(job.created_at),
+        )
 
     def _create_kwargs(self, request: JobRequest) -> dict[str, Any]:
         hp = {k: v for k, v in request.hyperparameters.items() if k in CREATE_ARGS and v is not None}
         hp.setdefault("train_on_inputs", "auto")
-        return {"training_file": request.training_file, "model": request.model,
-                "validation_file": request.validation_file or "", "suffix": request.suffix,
-                "random_seed": request.seed, **hp}
+        return {
+            "training_file": request.training_file,
+            "model": request.model,
+            "validation_file": request.validation_file or "",
+            "suffix": request.suffix,
+            "random_seed": request.seed,
+            **hp,
+        }
 
     def create_job(self, request: JobRequest) -> JobState:
         return self._state(self._call("create the job", self.client.fine_tuning.create, **self._create_kwargs(request)))
@@ -137,8 +181,16 @@ class TogetherProvider:
 
     def list_events(self, remote_id: str) -> list[JobEvent]:
         data = self._call("list events", self.client.fine_tuning.list_events, remote_id).data
-        return [JobEvent(f"{e.created_at}:{i}", _ts(e.created_at) or 0.0, str(e.level or "info"), redact(e.message),
-                         {"type": e.type}) for i, e in enumerate(data)]
+        return [
+            JobEvent(
+                f"{e.created_at}:{i}",
+                _ts(e.created_at) or 0.0,
+                str(e.level or "info"),
+                redact(e.message),
+                {"type": e.type},
+            )
+            for i, e in enumerate(data)
+        ]
 
     def list_checkpoints(self, remote_id: str) -> list[Checkpoint]:
         data = self._call("list checkpoints", self.client.fine_tuning.list_checkpoints, remote_id).data
@@ -156,8 +208,9 @@ class TogetherProvider:
     def download(self, remote_id: str, dest: Path) -> Path:
         dest.mkdir(parents=True, exist_ok=True)
         target = dest / "adapter.tar.zst"
-        response = self._call("download the adapter", self.client.fine_tuning.content, ft_id=remote_id,
-                              checkpoint="adapter")
+        response = self._call(
+            "download the adapter", self.client.fine_tuning.content, ft_id=remote_id, checkpoint="adapter"
+        )
         tmp = target.with_suffix(".part")
         with tmp.open("wb") as handle:
             for chunk in response.iter_bytes():
@@ -168,11 +221,18 @@ class TogetherProvider:
     def estimate_price(self, request: JobRequest) -> float | None:
         hp = request.hyperparameters
         result = self._call(
-            "estimate the price", self.client.fine_tuning.estimate_price, training_file=request.training_file,
-            model=request.model, n_epochs=hp.get("n_epochs") or 1, n_evals=hp.get("n_evals") or 0,
+            "estimate the price",
+            self.client.fine_tuning.estimate_price,
+            training_file=request.training_file,
+            model=request.model,
+            n_epochs=hp.get("n_epochs") or 1,
+            n_evals=hp.get("n_evals") or 0,
             validation_file=request.validation_file or sdk.omit,
-            training_type={"type": "Lora", "lora_r": hp.get("lora_r") or 8} if hp.get("lora", True) else {"type": "Full"},
-            training_method={"method": "sft"})
+            training_type={"type": "Lora", "lora_r": hp.get("lora_r") or 8}
+            if hp.get("lora", True)
+            else {"type": "Full"},
+            training_method={"method": "sft"},
+        )
         return getattr(result, "estimated_total_price", None)
 
     def complete(self, model: str, messages: list[dict], **params: Any) -> Completion:
@@ -180,6 +240,10 @@ class TogetherProvider:
         result = self._call("generate", self.client.chat.completions.create, model=model, messages=messages, **params)
         choice = result.choices[0]
         usage = result.usage
-        return Completion(choice.message.content or "", usage.prompt_tokens if usage else 0,
-                          usage.completion_tokens if usage else 0, time.perf_counter() - start,
-                          str(choice.finish_reason) if choice.finish_reason else None)
+        return Completion(
+            choice.message.content or "",
+            usage.prompt_tokens if usage else 0,
+            usage.completion_tokens if usage else 0,
+            time.perf_counter() - start,
+            str(choice.finish_reason) if choice.finish_reason else None,
+        )

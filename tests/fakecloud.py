@@ -133,8 +133,10 @@ class FakeCloud:
                 with cloud.lock:
                     cloud.requests.append((method, url.path, dict(self.headers)))
                     cloud.bodies.append(body)
-                    fault = next((f for f in cloud.faults if f.method == method and f.path.search(url.path)
-                                  and f.times > 0), None)
+                    fault = next(
+                        (f for f in cloud.faults if f.method == method and f.path.search(url.path) and f.times > 0),
+                        None,
+                    )
                     if fault:
                         fault.times -= 1
                 if cloud.latency:
@@ -142,8 +144,14 @@ class FakeCloud:
                 if fault and self._fault(fault):
                     return
                 try:
-                    status, payload, headers, raw = cloud.route(method, url.path, parse_qs(url.query), body,
-                                                                dict(self.headers), f"http://127.0.0.1:{cloud.port}")
+                    status, payload, headers, raw = cloud.route(
+                        method,
+                        url.path,
+                        parse_qs(url.query),
+                        body,
+                        dict(self.headers),
+                        f"http://127.0.0.1:{cloud.port}",
+                    )
                 except KeyError as exc:
                     status, payload, headers, raw = 404, {"error": {"message": f"not found: {exc}"}}, None, None
                 self._send(status, payload, headers, raw)
@@ -160,19 +168,27 @@ class FakeCloud:
                     time.sleep(fault.delay)
                     return False
                 elif fault.kind == "403_training_not_available":
-                    self._send(403, {"error": {"message": "Fine-tuning is not available for this organization.",
-                                               "type": "invalid_request_error", "code": "training_not_available"}})
+                    self._send(
+                        403,
+                        {
+                            "error": {
+                                "message": "Fine-tuning is not available for this organization.",
+                                "type": "invalid_request_error",
+                                "code": "training_not_available",
+                            }
+                        },
+                    )
                 elif fault.kind == "malformed":
                     self._send(200, raw=b'{"id": "ft-broken", "status": ')
                 return True
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._handle("GET")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self._handle("POST")
 
-            def do_PUT(self) -> None:  # noqa: N802
+            def do_PUT(self) -> None:
                 self._handle("PUT")
 
         return Handler
@@ -187,19 +203,42 @@ class FakeCloud:
 
     def _completion(self, req: dict) -> dict:
         prompt = sum(len(str(m.get("content", "")).split()) for m in req.get("messages", []))
-        return {"id": "chatcmpl-" + uuid.uuid4().hex[:8], "object": "chat.completion", "created": int(time.time()),
-                "model": req.get("model"), "choices": [{"index": 0, "message": {"role": "assistant", "content":
-                self.completion_text}, "finish_reason": "stop", "logprobs": None}],
-                "usage": {"prompt_tokens": prompt, "completion_tokens": len(self.completion_text.split()),
-                          "total_tokens": prompt + len(self.completion_text.split())}}
+        return {
+            "id": "chatcmpl-" + uuid.uuid4().hex[:8],
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": req.get("model"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": self.completion_text},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": len(self.completion_text.split()),
+                "total_tokens": prompt + len(self.completion_text.split()),
+            },
+        }
 
-    def _new_job(self, model: str, training_file: str, validation_file: str | None, metadata: dict, hyper: dict,
-                 prefix: str) -> Job:
+    def _new_job(
+        self, model: str, training_file: str, validation_file: str | None, metadata: dict, hyper: dict, prefix: str
+    ) -> Job:
         if training_file not in self.files:
             raise KeyError(training_file)
-        job = Job(f"{prefix}{uuid.uuid4().hex[:10]}", model, training_file, validation_file, time.time(),
-                  metadata or {}, OPENAI_FLOW if self.flavour == "openai" else TOGETHER_FLOW, fail=self.fail_jobs,
-                  hyper=hyper)
+        job = Job(
+            f"{prefix}{uuid.uuid4().hex[:10]}",
+            model,
+            training_file,
+            validation_file,
+            time.time(),
+            metadata or {},
+            OPENAI_FLOW if self.flavour == "openai" else TOGETHER_FLOW,
+            fail=self.fail_jobs,
+            hyper=hyper,
+        )
         self.jobs[job.id] = job
         return job
 
@@ -210,31 +249,66 @@ class FakeCloud:
     # OpenAI ----------------------------------------------------------------------------------------
     def _openai_job(self, job: Job) -> dict:
         done = job.status == "succeeded"
-        return {"id": job.id, "object": "fine_tuning.job", "created_at": int(job.created), "model": job.model,
-                "fine_tuned_model": f"ft:{job.model}:adsft::{job.id[-6:]}" if done else None,
-                "finished_at": int(time.time()) if done else None, "organization_id": "org-test",
-                "result_files": [], "seed": 0, "status": job.status, "trained_tokens": 123456 if done else None,
-                "training_file": job.training_file, "validation_file": job.validation_file,
-                "hyperparameters": {"n_epochs": "auto", "batch_size": "auto", "learning_rate_multiplier": "auto"},
-                "error": ({"code": "invalid_training_file", "message": "Training file has too few examples.",
-                           "param": "training_file"} if job.status == "failed" else None),
-                "metadata": job.metadata, "method": {"type": "supervised"}}
+        return {
+            "id": job.id,
+            "object": "fine_tuning.job",
+            "created_at": int(job.created),
+            "model": job.model,
+            "fine_tuned_model": f"ft:{job.model}:adsft::{job.id[-6:]}" if done else None,
+            "finished_at": int(time.time()) if done else None,
+            "organization_id": "org-test",
+            "result_files": [],
+            "seed": 0,
+            "status": job.status,
+            "trained_tokens": 123456 if done else None,
+            "training_file": job.training_file,
+            "validation_file": job.validation_file,
+            "hyperparameters": {"n_epochs": "auto", "batch_size": "auto", "learning_rate_multiplier": "auto"},
+            "error": (
+                {
+                    "code": "invalid_training_file",
+                    "message": "Training file has too few examples.",
+                    "param": "training_file",
+                }
+                if job.status == "failed"
+                else None
+            ),
+            "metadata": job.metadata,
+            "method": {"type": "supervised"},
+        }
 
     def _openai(self, method: str, path: str, query: dict, body: bytes, headers: dict):
         if path == "/v1/files" and method == "POST":
             file_id = "file-" + uuid.uuid4().hex[:12]
             name = re.search(rb'filename="([^"]+)"', body)
             self.files[file_id] = {"bytes": len(body)}
-            return 200, {"id": file_id, "object": "file", "bytes": len(body), "created_at": int(time.time()),
-                         "filename": name.group(1).decode() if name else "train.jsonl", "purpose": "fine-tune",
-                         "status": "processed"}, None, None
+            return (
+                200,
+                {
+                    "id": file_id,
+                    "object": "file",
+                    "bytes": len(body),
+                    "created_at": int(time.time()),
+                    "filename": name.group(1).decode() if name else "train.jsonl",
+                    "purpose": "fine-tune",
+                    "status": "processed",
+                },
+                None,
+                None,
+            )
         if path == "/v1/fine_tuning/jobs" and method == "POST":
             req = json.loads(body)
-            job = self._new_job(req["model"], req["training_file"], req.get("validation_file"), req.get("metadata"),
-                                req.get("method") or {}, "ftjob-")
+            job = self._new_job(
+                req["model"],
+                req["training_file"],
+                req.get("validation_file"),
+                req.get("metadata"),
+                req.get("method") or {},
+                "ftjob-",
+            )
             return 200, self._openai_job(job), None, None
         if path == "/v1/fine_tuning/jobs" and method == "GET":
-            wanted = {k[len("metadata["):-1]: v[0] for k, v in query.items() if k.startswith("metadata[")}
+            wanted = {k[len("metadata[") : -1]: v[0] for k, v in query.items() if k.startswith("metadata[")}
             jobs = [j for j in self.jobs.values() if all(j.metadata.get(k) == v for k, v in wanted.items())]
             return 200, {"object": "list", "data": [self._openai_job(j) for j in jobs], "has_more": False}, None, None
         m = re.fullmatch(r"/v1/fine_tuning/jobs/([^/]+)(?:/(\w+))?", path)
@@ -258,39 +332,86 @@ class FakeCloud:
         raise KeyError(path)
 
     def _openai_events(self, job: Job, query: dict) -> dict:
-        events = [{"id": f"ftevent-{job.id}-{i}", "object": "fine_tuning.job.event", "created_at": int(job.created) + i,
-                   "level": "info", "message": f"Step {i}/{job.step * 3}: training loss={2.0 / (i + 1):.3f}",
-                   "data": {"step": i, "train_loss": 2.0 / (i + 1)}, "type": "metrics"} for i in range(job.step * 3)]
+        events = [
+            {
+                "id": f"ftevent-{job.id}-{i}",
+                "object": "fine_tuning.job.event",
+                "created_at": int(job.created) + i,
+                "level": "info",
+                "message": f"Step {i}/{job.step * 3}: training loss={2.0 / (i + 1):.3f}",
+                "data": {"step": i, "train_loss": 2.0 / (i + 1)},
+                "type": "metrics",
+            }
+            for i in range(job.step * 3)
+        ]
         events.reverse()  # newest first, as the API does
         after = (query.get("after") or [None])[0]
         if after:
             ids = [e["id"] for e in events]
-            events = events[ids.index(after) + 1:] if after in ids else []
+            events = events[ids.index(after) + 1 :] if after in ids else []
         limit = int((query.get("limit") or [20])[0])
         return {"object": "list", "data": events[:limit], "has_more": len(events) > limit}
 
     def _openai_checkpoints(self, job: Job) -> dict:
-        data = [{"id": f"ftckpt-{job.id}-{s}", "object": "fine_tuning.job.checkpoint", "created_at": int(job.created),
-                 "fine_tuned_model_checkpoint": f"ft:{job.model}:adsft::{job.id[-6:]}:ckpt-step-{s}",
-                 "fine_tuning_job_id": job.id, "metrics": {"step": s, "train_loss": 1.0 / s}, "step_number": s}
-                for s in range(10, 10 * job.step + 1, 10)]
-        return {"object": "list", "data": data, "has_more": False,
-                "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None}
+        data = [
+            {
+                "id": f"ftckpt-{job.id}-{s}",
+                "object": "fine_tuning.job.checkpoint",
+                "created_at": int(job.created),
+                "fine_tuned_model_checkpoint": f"ft:{job.model}:adsft::{job.id[-6:]}:ckpt-step-{s}",
+                "fine_tuning_job_id": job.id,
+                "metrics": {"step": s, "train_loss": 1.0 / s},
+                "step_number": s,
+            }
+            for s in range(10, 10 * job.step + 1, 10)
+        ]
+        return {
+            "object": "list",
+            "data": data,
+            "has_more": False,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+        }
 
     # Together --------------------------------------------------------------------------------------
     def _together_job(self, job: Job) -> dict:
         done = job.status == "completed"
-        events = [{"object": "fine-tune-event", "created_at": iso(job.created + i), "level": "info",
-                   "message": f"Epoch {i} complete", "type": "epoch_complete"} for i in range(job.step)]
+        events = [
+            {
+                "object": "fine-tune-event",
+                "created_at": iso(job.created + i),
+                "level": "info",
+                "message": f"Epoch {i} complete",
+                "type": "epoch_complete",
+            }
+            for i in range(job.step)
+        ]
         if job.status == "error":
-            events.append({"object": "fine-tune-event", "created_at": iso(time.time()), "level": "error",
-                           "message": "Job failed: CUDA out of memory.", "type": "job_error"})
-        return {"id": job.id, "created_at": iso(job.created), "updated_at": iso(time.time()), "status": job.status,
-                "model": job.model, "model_output_name": f"user/{job.model.split('/')[-1]}-adsft-{job.id[-6:]}",
-                "adapter_output_name": None, "training_file": job.training_file,
-                "validation_file": job.validation_file or "", "n_epochs": job.hyper.get("n_epochs", 1),
-                "token_count": 250000 if done else None, "total_price": 1_230_000_000 if done else None,
-                "events": events, "user_id": "user-test"}
+            events.append(
+                {
+                    "object": "fine-tune-event",
+                    "created_at": iso(time.time()),
+                    "level": "error",
+                    "message": "Job failed: CUDA out of memory.",
+                    "type": "job_error",
+                }
+            )
+        return {
+            "id": job.id,
+            "created_at": iso(job.created),
+            "updated_at": iso(time.time()),
+            "status": job.status,
+            "model": job.model,
+            "model_output_name": f"user/{job.model.split('/')[-1]}-adsft-{job.id[-6:]}",
+            "adapter_output_name": None,
+            "training_file": job.training_file,
+            "validation_file": job.validation_file or "",
+            "n_epochs": job.hyper.get("n_epochs", 1),
+            "token_count": 250000 if done else None,
+            "total_price": 1_230_000_000 if done else None,
+            "events": events,
+            "user_id": "user-test",
+        }
 
     def _together(self, method: str, path: str, query: dict, body: bytes, headers: dict, root: str):
         if path == "/v1/files" and method == "POST":
@@ -301,8 +422,11 @@ class FakeCloud:
                 return 409, {"file_id": self.checksums[key], "message": "file already exists"}, None, None
             file_id = "file-" + uuid.uuid4().hex[:12]
             self.checksums[key] = file_id
-            self.files[file_id] = {"name": name.group(1).decode() if name else "train.jsonl", "bytes": 0,
-                                   "uploaded": False}
+            self.files[file_id] = {
+                "name": name.group(1).decode() if name else "train.jsonl",
+                "bytes": 0,
+                "uploaded": False,
+            }
             return 302, {}, {"Location": f"{root}/upload/{file_id}", "X-Together-File-Id": file_id}, None
         m = re.fullmatch(r"/upload/([^/]+)", path)
         if m and method == "PUT":
@@ -311,26 +435,67 @@ class FakeCloud:
         m = re.fullmatch(r"/v1/files/([^/]+)(/preprocess)?", path)
         if m:
             f = self.files[m.group(1)]
-            return 200, {"id": m.group(1), "bytes": f["bytes"], "created_at": int(time.time()), "filename": f["name"],
-                         "FileType": "jsonl", "object": "file", "purpose": "fine-tune",
-                         "processing_status": "COMPLETED"}, None, None
+            return (
+                200,
+                {
+                    "id": m.group(1),
+                    "bytes": f["bytes"],
+                    "created_at": int(time.time()),
+                    "filename": f["name"],
+                    "FileType": "jsonl",
+                    "object": "file",
+                    "purpose": "fine-tune",
+                    "processing_status": "COMPLETED",
+                },
+                None,
+                None,
+            )
         if path == "/v1/fine-tunes/models/limits":
             model = query.get("model_name", [""])[0]
             if "llama" not in model.lower() and "qwen" not in model.lower():
                 return 404, {"error": {"message": f"model {model} is not available for fine-tuning"}}, None, None
-            return 200, {"model_name": model, "default_gradient_accumulation_steps": 1, "max_learning_rate": 1.0,
-                         "min_learning_rate": 1e-8, "max_num_checkpoints": 20, "max_num_epochs": 20,
-                         "max_num_evals": 100, "max_seq_length_sft": 8192, "max_seq_length_dpo": 8192,
-                         "merge_output_lora": True, "min_max_seq_length": 512, "supports_full_training": True,
-                         "lora_training": {"default_rank": 8, "max_batch_size": 96, "max_batch_size_dpo": 48,
-                                           "max_rank": 64, "min_batch_size": 8,
-                                           "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]},
-                         "full_training": {"max_batch_size": 96, "max_batch_size_dpo": 48, "min_batch_size": 8}}, \
-                None, None
+            return (
+                200,
+                {
+                    "model_name": model,
+                    "default_gradient_accumulation_steps": 1,
+                    "max_learning_rate": 1.0,
+                    "min_learning_rate": 1e-8,
+                    "max_num_checkpoints": 20,
+                    "max_num_epochs": 20,
+                    "max_num_evals": 100,
+                    "max_seq_length_sft": 8192,
+                    "max_seq_length_dpo": 8192,
+                    "merge_output_lora": True,
+                    "min_max_seq_length": 512,
+                    "supports_full_training": True,
+                    "lora_training": {
+                        "default_rank": 8,
+                        "max_batch_size": 96,
+                        "max_batch_size_dpo": 48,
+                        "max_rank": 64,
+                        "min_batch_size": 8,
+                        "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"],
+                    },
+                    "full_training": {"max_batch_size": 96, "max_batch_size_dpo": 48, "min_batch_size": 8},
+                },
+                None,
+                None,
+            )
         if path == "/v1/fine-tunes/estimate-price" and method == "POST":
-            return 200, {"estimation_available": True, "estimated_total_price": 1.23, "allowed_to_proceed": True,
-                         "user_limit": 100.0, "estimated_train_token_count": 250000,
-                         "estimated_eval_token_count": 0}, None, None
+            return (
+                200,
+                {
+                    "estimation_available": True,
+                    "estimated_total_price": 1.23,
+                    "allowed_to_proceed": True,
+                    "user_limit": 100.0,
+                    "estimated_train_token_count": 250000,
+                    "estimated_eval_token_count": 0,
+                },
+                None,
+                None,
+            )
         if path == "/v1/fine-tunes" and method == "POST":
             req = json.loads(body)
             job = self._new_job(req["model"], req["training_file"], req.get("validation_file") or None, {}, req, "ft-")
@@ -353,7 +518,20 @@ class FakeCloud:
             if action == "events":
                 return 200, {"data": self._together_job(job)["events"]}, None, None
             if action == "checkpoints":
-                return 200, {"data": [{"checkpoint_type": "Intermediate", "created_at": iso(job.created), "step": s,
-                                       "path": f"s3://ckpt/{job.id}/{s}"} for s in range(10, 10 * job.step + 1, 10)]}, \
-                    None, None
+                return (
+                    200,
+                    {
+                        "data": [
+                            {
+                                "checkpoint_type": "Intermediate",
+                                "created_at": iso(job.created),
+                                "step": s,
+                                "path": f"s3://ckpt/{job.id}/{s}",
+                            }
+                            for s in range(10, 10 * job.step + 1, 10)
+                        ]
+                    },
+                    None,
+                    None,
+                )
         raise KeyError(path)

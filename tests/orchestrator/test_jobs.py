@@ -30,9 +30,11 @@ def clouds(monkeypatch, tmp_path):
 def spec(tmp_path):
     make_examples(tmp_path / "train.jsonl", 20, 60, "gpt-4o-mini-2024-07-18")
     path = tmp_path / "job.yaml"
-    path.write_text("providers: [openai, together]\nmodel: gpt-4o-mini-2024-07-18\n"
-                    "models: {together: meta-llama/Meta-Llama-3.1-8B-Instruct-Reference}\n"
-                    "training_file: train.jsonl\nhyperparameters: {n_epochs: 2}\nsuffix: ads\nseed: 3\n")
+    path.write_text(
+        "providers: [openai, together]\nmodel: gpt-4o-mini-2024-07-18\n"
+        "models: {together: meta-llama/Meta-Llama-3.1-8B-Instruct-Reference}\n"
+        "training_file: train.jsonl\nhyperparameters: {n_epochs: 2}\nsuffix: ads\nseed: 3\n"
+    )
     return path
 
 
@@ -51,8 +53,19 @@ def test_submit_watch_and_idempotency(clouds, spec, capsys):
     openai_cloud, _ = clouds
     code, job, _ = submit(capsys, spec, "--provider", "openai")
     assert code == 0 and job["provider"] == "openai" and job["status"] == "validating"
-    assert set(job) >= {"id", "provider", "remote_id", "status", "raw_status", "model", "result_model", "created_at",
-                        "updated_at", "estimate_usd", "billed_usd"}
+    assert set(job) >= {
+        "id",
+        "provider",
+        "remote_id",
+        "status",
+        "raw_status",
+        "model",
+        "result_model",
+        "created_at",
+        "updated_at",
+        "estimate_usd",
+        "billed_usd",
+    }
     code, again, _ = submit(capsys, spec, "--provider", "openai")
     assert again["id"] == job["id"] and again["reused"] is True
     assert openai_cloud.count("POST", r"/fine_tuning/jobs$") == 1
@@ -72,10 +85,16 @@ def test_submit_watch_and_idempotency(clouds, spec, capsys):
     assert openai_cloud.count("POST", r"/files$") == 1  # uploads are deduplicated by content
 
 
-@pytest.mark.parametrize(("route", "fault"), [
-    (r"/fine_tuning/jobs$", "429"), (r"/fine_tuning/jobs$", "500"), (r"/files$", "500"), (r"/files$", "drop"),
-    (r"/fine_tuning/jobs$", "slow"),
-])
+@pytest.mark.parametrize(
+    ("route", "fault"),
+    [
+        (r"/fine_tuning/jobs$", "429"),
+        (r"/fine_tuning/jobs$", "500"),
+        (r"/files$", "500"),
+        (r"/files$", "drop"),
+        (r"/fine_tuning/jobs$", "slow"),
+    ],
+)
 def test_sdk_retries_transient_faults_without_duplicates(clouds, spec, capsys, route, fault):
     openai_cloud, _ = clouds
     openai_cloud.fault("POST", route, fault, times=1, delay=0.3)
@@ -143,7 +162,8 @@ def test_failed_job_is_reported_and_keys_never_leak(clouds, spec, capsys, tmp_pa
     for secret in (OPENAI_KEY, TOGETHER_KEY):
         assert all(secret not in text for text in outputs)
         assert secret.encode() not in db
-    assert any(OPENAI_KEY in h.get("Authorization", "") for _, _, h in openai_cloud.requests)  # it was used
+    sent = [v for _, _, h in openai_cloud.requests for k, v in h.items() if k.lower() == "authorization"]
+    assert any(OPENAI_KEY in v for v in sent)  # the key was used, and only there
 
 
 def test_budget_guard_refuses_before_any_upload(clouds, spec, capsys):
@@ -161,11 +181,14 @@ def test_no_key_and_unsupported_model_fall_through(clouds, spec, capsys, monkeyp
     assert "no OpenAI API key" in err and "cannot fine-tune" in err
 
 
-@pytest.mark.parametrize(("text", "needle"), [
-    ("model: gpt-4o-mini-2024-07-18\ntraining_file: train.jsonl\ncolour: red\n", "colour"),
-    ("model: gpt-4o-mini-2024-07-18\ntraining_file: missing.jsonl\n", "no such file"),
-    ("model: gpt-4o-mini-2024-07-18\ntraining_file: train.jsonl\nhyperparameters: {n_epochs: many}\n", "n_epochs"),
-])
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("model: gpt-4o-mini-2024-07-18\ntraining_file: train.jsonl\ncolour: red\n", "colour"),
+        ("model: gpt-4o-mini-2024-07-18\ntraining_file: missing.jsonl\n", "no such file"),
+        ("model: gpt-4o-mini-2024-07-18\ntraining_file: train.jsonl\nhyperparameters: {n_epochs: many}\n", "n_epochs"),
+    ],
+)
 def test_bad_specs_name_file_and_line(clouds, spec, capsys, text, needle):
     spec.write_text(text)
     code, _, err = run(capsys, "submit", str(spec), "--yes")
