@@ -221,7 +221,7 @@ def register(app: typer.Typer) -> None:
         else:
             render.out.print(
                 f"{row.id} {row.provider} {row.model}: estimate ${data['estimate_usd'] or 0:.2f}, "
-                f"billed {'$%.2f' % row.billed_usd if row.billed_usd is not None else '(not yet)'}"
+                f"billed {f'${row.billed_usd:.2f}' if row.billed_usd is not None else '(not yet)'}"
                 + (f", difference ${data['difference_usd']:+.2f}" if data["difference_usd"] is not None else "")
             )
 

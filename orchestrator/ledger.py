@@ -284,7 +284,8 @@ class Ledger:
         with self.tx():
             before = self.db.total_changes
             self.db.executemany(
-                "INSERT OR IGNORE INTO events (job_id, remote_id, created_at, level, message, data) VALUES (?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO events (job_id, remote_id, created_at, level, message, data)"
+                " VALUES (?,?,?,?,?,?)",
                 [(job_id, rid, at, level, msg, json.dumps(data)) for rid, at, level, msg, data in events],
             )
             return self.db.total_changes - before
