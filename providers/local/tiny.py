@@ -1,0 +1,99 @@
+"""The embedded default base model: a tiny Llama and a BPE tokenizer, built from bundled text.
+
+Nothing is downloaded. The tokenizer is trained with `tokenizers` on the bundled prompts and sample
+messages (Russian and English); the model is briefly pre-trained (next-token prediction) on the same
+generic text, which includes ad messages with typical errors — so the base writes ad-like text, errors
+and all, and fine-tuning on clean examples has something to fix. Built once, cached under ADSFT_HOME.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+from orchestrator.paths import data_dir, home
+
+VERSION = "tiny-llama-v1"
+SPECIALS = ["<|pad|>", "<|bos|>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>"]
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}{{ '<|' + m['role'] + '|>\n' + m['content'] }}"
+    "{% if m['role'] == 'assistant' %}{{ '<|end|>' }}{% endif %}{{ '\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
+)
+
+
+def corpus(seed: int = 0) -> list[str]:
+    """Generic bundled text: the prompts of the catalog briefs and the sample messages (with their errors)."""
+    from orchestrator.briefs import load_briefs
+    from orchestrator.prompting import build_prompt
+
+    texts = []
+    for brief in load_briefs(data_dir() / "briefs" / "catalog.jsonl").values():
+        texts.extend(m["content"] for m in build_prompt(brief))
+    samples = data_dir() / "samples" / "labelled_messages.jsonl"
+    texts.extend(json.loads(line)["text"] for line in samples.read_text(encoding="utf-8").splitlines())
+    random.Random(seed).shuffle(texts)
+    return texts
+
+
+def build(folder: Path | None = None, steps: int = 300, seed: int = 0, log=print) -> Path:
+    """Build (or return the cached) tiny base model folder: config, weights, tokenizer, chat template."""
+    folder = folder or home() / "models" / VERSION
+    if (folder / "config.json").is_file() and (folder / "tokenizer.json").is_file():
+        return folder
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    started = time.perf_counter()
+    torch.manual_seed(seed)
+    texts = corpus(seed)
+    bpe = Tokenizer(models.BPE(unk_token=None, byte_fallback=False))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=3000, special_tokens=SPECIALS, min_frequency=2,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    bpe.train_from_iterator(texts, trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<|bos|>", eos_token="<|end|>",
+                                        pad_token="<|pad|>", chat_template=CHAT_TEMPLATE)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=96, intermediate_size=256, num_hidden_layers=3,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
+    model = LlamaForCausalLM(config)
+    _pretrain(model, tokenizer, texts, steps, seed, log)
+    tmp = folder.with_name(folder.name + ".tmp")
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    (tmp / "adsft.json").write_text(json.dumps({"version": VERSION, "pretrain_steps": steps,
+                                                "seconds": round(time.perf_counter() - started, 1)}))
+    tmp.replace(folder) if not folder.exists() else None
+    return folder
+
+
+def _pretrain(model, tokenizer, texts: list[str], steps: int, seed: int, log) -> None:
+    """Next-token prediction on packed 256-token rows of the generic corpus."""
+    import torch
+
+    ids: list[int] = []
+    for text in texts:
+        ids.extend([tokenizer.bos_token_id, *tokenizer(text, add_special_tokens=False)["input_ids"],
+                    tokenizer.eos_token_id])
+    rows = torch.tensor(ids[: len(ids) // 256 * 256]).view(-1, 256)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=steps, pct_start=0.1)
+    model.train()
+    for step in range(steps):
+        batch = rows[torch.randint(len(rows), (16,), generator=generator)]
+        loss = model(input_ids=batch, labels=batch, use_cache=False).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        if step % 100 == 0 or step == steps - 1:
+            log(f"pretrain step {step + 1}/{steps}: loss {loss.item():.3f}")
+    model.eval()
