@@ -197,6 +197,8 @@ def demo() -> None:
     for step, outcome in summary.steps:
         render.out.print(f"  {step:<14} {outcome}")
     render.out.print(f"files: {summary.folder}")
+    if summary.report:
+        render.out.print(f"report: {summary.report}")
 
 
 @rules_app.command("list")
@@ -272,9 +274,10 @@ def rules_test(pack: PackArg = "ru", as_json: JsonFlag = False) -> None:
 
 
 def _register_job_commands() -> None:
-    from orchestrator import jobs_cli
+    from orchestrator import eval_cli, jobs_cli
 
     jobs_cli.register(app)
+    eval_cli.register(app)
 
 
 _register_job_commands()

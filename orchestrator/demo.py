@@ -5,14 +5,22 @@ Every step that exists runs here, in pipeline order; the README's first command 
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator import render
+from orchestrator import jobs, render
 from orchestrator.checking import check_items, read_messages
+from orchestrator.compare import compare
+from orchestrator.errors import AdsftError
 from orchestrator.estimate import estimate
+from orchestrator.jobspec import load_spec
+from orchestrator.ledger import Ledger
 from orchestrator.paths import data_dir, home
 from orchestrator.pricing import load_catalog
+from orchestrator.report import write_report
+from orchestrator.runs import summarize
+from orchestrator.score import ScoreConfig, run_score
 from orchestrator.synth import SynthConfig, synthesize
 from orchestrator.validate import validate
 from rules import load_pack
@@ -22,6 +30,7 @@ from rules import load_pack
 class DemoSummary:
     steps: list[tuple[str, str]] = field(default_factory=list)
     folder: Path | None = None
+    report: Path | None = None
 
 
 def run_demo(examples: int = 600, seed: int = 0) -> DemoSummary:
@@ -57,4 +66,41 @@ def run_demo(examples: int = 600, seed: int = 0) -> DemoSummary:
     )
     render.estimate_table(rows)
     summary.steps.append(("estimate", ", ".join(f"{r.provider} ${r.cost_usd:.2f}" for r in rows)))
+
+    render.err.rule("fine-tune: LoRA on the embedded tiny base, in a local worker process")
+    job = _fine_tune(summary.folder, data)
+    summary.steps.append(("fine-tune", f"{job.id} {job.status}: {job.result_model}"))
+
+    render.err.rule("score: base vs tuned by regeneration count on the held-out briefs")
+    base_run, tuned_run = summary.folder / "runs" / "base", summary.folder / "runs" / "tuned"
+    for run, model, label in ((base_run, "tiny", "base"), (tuned_run, f"tiny+{job.result_model}", "tuned")):
+        if run.exists():
+            shutil.rmtree(run)
+        with render.progress() as update:
+            run_score(ScoreConfig("local", model, run, k=5, temperature=0.5, seed=seed, label=label), update)
+        render.run_summary(summarize(run))
+
+    render.err.rule("compare: tuned (B) against base (A)")
+    comparison = compare(base_run, tuned_run, seed)
+    render.comparison(comparison)
+    paths = write_report(comparison, summary.folder / "report")
+    regen = comparison.differences[0]
+    summary.steps.append(("verdict", f"mean regenerations {regen.a:.2f} -> {regen.b:.2f}: {regen.verdict}"))
+    summary.report = paths["html"]
     return summary
+
+
+def _fine_tune(folder: Path, data: Path):
+    spec_path = folder / "job.yaml"
+    spec_path.write_text(
+        "providers: [local]\nmodel: tiny\ntraining_file: data/train.jsonl\nvalidation_file: data/val.jsonl\nseed: 0\n",
+        encoding="utf-8",
+    )
+    ledger = Ledger()
+    result = jobs.submit(load_spec(spec_path), ledger, ["local"])
+    with render.live_job() as update:
+        job = jobs.watch(ledger, result.job.id, update, interval=2.0)
+    render.jobs_table([job])
+    if job.status != "succeeded":
+        raise AdsftError(f"the local fine-tune ended {job.status}: {job.error}", fix=f"see `adsft events {job.id}`")
+    return job

@@ -21,8 +21,10 @@ from rules import CheckResult, RulePack
 if TYPE_CHECKING:
     import pandas as pd
 
+    from orchestrator.compare import Comparison
     from orchestrator.estimate import Row
     from orchestrator.ledger import JobRow
+    from orchestrator.runs import RunSummary
     from orchestrator.synth import SynthSummary
     from orchestrator.validate import ValidationReport
 
@@ -310,3 +312,42 @@ def live_job() -> Iterator[Callable[[JobRow], None]]:
             )
 
         yield update
+
+
+def run_summary(s: RunSummary) -> None:
+    table = Table(title=f"{s.label}: {s.briefs} briefs, K={s.k} ({s.mode})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rows = [
+        ("mean regenerations", f"{s.mean_regenerations:.3f}"),
+        ("failed at the cap", f"{s.failed_share:.1%}"),
+        ("pass@1", f"{s.pass_at_1:.1%}"),
+        ("pass@K", f"{s.pass_at_k:.1%}"),
+        *((k, f"{v:.1%}") for k, v in s.pass_at_k_unbiased.items()),
+        ("slot error rate", f"{s.slot_error_rate:.3f}"),
+        ("attempts", str(s.attempts)),
+        ("cost per accepted", f"${s.cost_per_accepted_usd:.5f}" if s.cost_per_accepted_usd is not None else "n/a"),
+        ("latency p50 / p95", f"{s.latency_p50_s:.3f} / {s.latency_p95_s:.3f} s"),
+    ]
+    for k, v in s.reference.items():
+        if isinstance(v, float | int) and k != "count":
+            rows.append((k, f"{v:g}"))
+    for name, value in rows:
+        table.add_row(name, value)
+    out.print(table)
+    if s.category_failure_rate:
+        out.print("failure rate per category: " + ", ".join(f"{c} {r:.0%}" for c, r in s.category_failure_rate.items()))
+    if s.bad_outputs:
+        out.print("bad outputs: " + ", ".join(f"{k} {v}" for k, v in s.bad_outputs.items()))
+
+
+def comparison(c: Comparison) -> None:
+    table = Table(title=f"{c.a.label} (A) vs {c.b.label} (B), {c.paired_briefs} paired briefs")
+    for col in ("metric", "A", "B", "B−A", "95% CI", "p", "verdict"):
+        table.add_column(col, justify="left" if col in ("metric", "verdict") else "right")
+    fmt = lambda v: "n/a" if v is None else f"{v:.4g}"  # noqa: E731
+    for d in c.differences:
+        ci = f"[{fmt(d.ci_low)}, {fmt(d.ci_high)}]" if d.ci_low is not None else ""
+        style = "green" if f"{c.b.label} better" in d.verdict else "red" if f"{c.a.label} better" in d.verdict else ""
+        table.add_row(d.metric, fmt(d.a), fmt(d.b), fmt(d.difference), ci, fmt(d.p_value), Text(d.verdict, style=style))
+    out.print(table)

@@ -123,6 +123,9 @@ def _chat_template(folder: str) -> tuple[object, dict]:
 
     config = json.loads((Path(folder) / "tokenizer_config.json").read_text(encoding="utf-8"))
     template = config.get("chat_template")
+    jinja_file = Path(folder) / "chat_template.jinja"  # where newer transformers save it
+    if not isinstance(template, str) and jinja_file.is_file():
+        template = jinja_file.read_text(encoding="utf-8")
     if not isinstance(template, str):
         raise InputError(
             f"{folder}/tokenizer_config.json has no chat_template",
@@ -153,6 +156,10 @@ def _template_count(folder: str, messages: Chat) -> int:
 def resolve(model: str) -> ModelTokenizer:
     """The tokenizer for a model id, a local tokenizer.json, or a Hugging Face model folder."""
     path = Path(model)
+    if model in ("tiny", "embedded"):  # the local backend's embedded default (built once, cached)
+        from providers.local.tiny import build
+
+        path = build()
     if path.is_dir() and (path / "tokenizer.json").is_file():
         has_template = (path / "tokenizer_config.json").is_file()
         return ModelTokenizer(

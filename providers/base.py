@@ -79,6 +79,7 @@ class Capabilities:
     checkpoints: bool = True
     download: bool = False
     estimate_price: bool = False
+    batch_generation: bool = False  # has complete_batch(model, list of chats, **params)
 
 
 @dataclass(frozen=True)

@@ -49,15 +49,27 @@ def wrap(model, config: AdapterConfig):
     from peft import AdaLoraConfig, LoraConfig, get_peft_model
 
     if config.method in ("lora", "dora", "qlora", "prompt_lora"):
-        peft_config = LoraConfig(r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
-                                 target_modules=config.target_modules, use_dora=config.method == "dora",
-                                 task_type="CAUSAL_LM")
+        peft_config = LoraConfig(
+            r=config.r,
+            lora_alpha=config.alpha,
+            lora_dropout=config.dropout,
+            target_modules=config.target_modules,
+            use_dora=config.method == "dora",
+            task_type="CAUSAL_LM",
+        )
     elif config.method == "adalora":
-        peft_config = AdaLoraConfig(init_r=max(config.r * 2, config.r + 4), target_r=config.r,
-                                    lora_alpha=config.alpha, lora_dropout=config.dropout,
-                                    target_modules=config.target_modules, total_step=max(config.total_steps, 10),
-                                    tinit=max(1, config.total_steps // 10), tfinal=max(1, config.total_steps // 5),
-                                    deltaT=1, task_type="CAUSAL_LM")
+        peft_config = AdaLoraConfig(
+            init_r=max(config.r * 2, config.r + 4),
+            target_r=config.r,
+            lora_alpha=config.alpha,
+            lora_dropout=config.dropout,
+            target_modules=config.target_modules,
+            total_step=max(config.total_steps, 10),
+            tinit=max(1, config.total_steps // 10),
+            tfinal=max(1, config.total_steps // 5),
+            deltaT=1,
+            task_type="CAUSAL_LM",
+        )
     else:
         raise InputError(f"unknown local method {config.method!r}", fix="use lora, dora, adalora, prompt_lora or qlora")
     peft_model = get_peft_model(model, peft_config)

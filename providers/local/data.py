@@ -30,8 +30,12 @@ def read_chats(path: Path) -> list[list[dict]]:
                 if "messages" in obj:
                     chats.append(obj["messages"])
                 else:
-                    chats.append([{"role": "user", "content": obj["prompt"]},
-                                  {"role": "assistant", "content": obj["completion"]}])
+                    chats.append(
+                        [
+                            {"role": "user", "content": obj["prompt"]},
+                            {"role": "assistant", "content": obj["completion"]},
+                        ]
+                    )
     return chats
 
 
@@ -42,7 +46,7 @@ def encode(tokenizer, chat: list[dict], max_tokens: int) -> Encoded | None:
     if not full.startswith(prompt):
         raise ValueError("the chat template does not render the prompt as a prefix of the full chat")
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    answer_ids = tokenizer(full[len(prompt):], add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(full[len(prompt) :], add_special_tokens=False)["input_ids"]
     if tokenizer.eos_token_id is not None and (not answer_ids or answer_ids[-1] != tokenizer.eos_token_id):
         answer_ids = [*answer_ids, tokenizer.eos_token_id]
     ids = prompt_ids + answer_ids
@@ -75,7 +79,7 @@ def pack(examples: list[Encoded], tokens_per_row: int, rows_per_batch: int) -> l
             sizes.append(len(ex.ids))
     batches = []
     for start in range(0, len(rows), rows_per_batch):
-        group = rows[start:start + rows_per_batch]
+        group = rows[start : start + rows_per_batch]
         width = max(sum(len(e.ids) for e in row) for row in group)
         ids, labels, positions = [], [], []
         for row in group:
@@ -95,12 +99,15 @@ def pad(examples: list[Encoded], rows_per_batch: int, pad_id: int) -> list[Batch
     """The plain way: one example per row, right-padded to the longest in the batch."""
     batches = []
     for start in range(0, len(examples), rows_per_batch):
-        group = examples[start:start + rows_per_batch]
+        group = examples[start : start + rows_per_batch]
         width = max(len(e.ids) for e in group)
-        batches.append(Batch(
-            [e.ids + [pad_id] * (width - len(e.ids)) for e in group],
-            [e.labels + [IGNORE] * (width - len(e.ids)) for e in group],
-            [list(range(width)) for _ in group],
-            [[1] * len(e.ids) + [0] * (width - len(e.ids)) for e in group],
-            sum(len(e.ids) for e in group)))
+        batches.append(
+            Batch(
+                [e.ids + [pad_id] * (width - len(e.ids)) for e in group],
+                [e.labels + [IGNORE] * (width - len(e.ids)) for e in group],
+                [list(range(width)) for _ in group],
+                [[1] * len(e.ids) + [0] * (width - len(e.ids)) for e in group],
+                sum(len(e.ids) for e in group),
+            )
+        )
     return batches

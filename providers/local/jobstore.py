@@ -1,12 +1,12 @@
 """A local job's folder: what the worker process and the CLI share, like a remote service's API.
 
-    spec.json       the job request (written once by the provider)
-    state.json      status, progress, metrics, result (rewritten atomically by the worker)
-    events.jsonl    one event per line (appended by the worker)
-    cancel          present when a cancel was requested
-    worker.pid      the worker's process id
-    checkpoints/    step-N folders (adapter, optimizer, scheduler, data position, RNG)
-    adapter/        the final PEFT adapter
+spec.json       the job request (written once by the provider)
+state.json      status, progress, metrics, result (rewritten atomically by the worker)
+events.jsonl    one event per line (appended by the worker)
+cancel          present when a cancel was requested
+worker.pid      the worker's process id
+checkpoints/    step-N folders (adapter, optimizer, scheduler, data position, RNG)
+adapter/        the final PEFT adapter
 """
 
 from __future__ import annotations
@@ -42,8 +42,15 @@ class JobStore:
         os.replace(tmp, self.folder / "state.json")
 
     def event(self, level: str, message: str, **data: Any) -> None:
-        line = json.dumps({"id": f"{time.time():.6f}-{os.getpid()}", "created_at": time.time(), "level": level,
-                           "message": message, "data": data})
+        line = json.dumps(
+            {
+                "id": f"{time.time():.6f}-{os.getpid()}",
+                "created_at": time.time(),
+                "level": level,
+                "message": message,
+                "data": data,
+            }
+        )
         with (self.folder / "events.jsonl").open("a", encoding="utf-8") as handle:
             handle.write(line + "\n")
 

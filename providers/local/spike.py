@@ -13,8 +13,15 @@ import torch
 
 
 class SpikeGuard:
-    def __init__(self, params: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer, factor: float = 4.0,
-                 window: int = 20, min_history: int = 8, lr_decay: float = 0.5) -> None:
+    def __init__(
+        self,
+        params: list[torch.nn.Parameter],
+        optimizer: torch.optim.Optimizer,
+        factor: float = 4.0,
+        window: int = 20,
+        min_history: int = 8,
+        lr_decay: float = 0.5,
+    ) -> None:
         self.params = params
         self.optimizer = optimizer
         self.factor = factor

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from orchestrator.paths import data_dir, home
 
-VERSION = "tiny-llama-v1"
+VERSION = "tiny-llama-v3"
 SPECIALS = ["<|pad|>", "<|bos|>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>"]
 CHAT_TEMPLATE = (
     "{{ bos_token }}{% for m in messages %}{{ '<|' + m['role'] + '|>\n' + m['content'] }}"
@@ -38,7 +38,15 @@ def corpus(seed: int = 0) -> list[str]:
     return texts
 
 
-def build(folder: Path | None = None, steps: int = 300, seed: int = 0, log=print) -> Path:
+def build(
+    folder: Path | None = None,
+    steps: int = 250,
+    seed: int = 0,
+    log=print,
+    hidden: int = 128,
+    layers: int = 4,
+    vocab: int = 3000,
+) -> Path:
     """Build (or return the cached) tiny base model folder: config, weights, tokenizer, chat template."""
     folder = folder or home() / "models" / VERSION
     if (folder / "config.json").is_file() and (folder / "tokenizer.json").is_file():
@@ -53,22 +61,35 @@ def build(folder: Path | None = None, steps: int = 300, seed: int = 0, log=print
     bpe = Tokenizer(models.BPE(unk_token=None, byte_fallback=False))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=3000, special_tokens=SPECIALS, min_frequency=2,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab, special_tokens=SPECIALS, min_frequency=2, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     bpe.train_from_iterator(texts, trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<|bos|>", eos_token="<|end|>",
-                                        pad_token="<|pad|>", chat_template=CHAT_TEMPLATE)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=96, intermediate_size=256, num_hidden_layers=3,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, bos_token="<|bos|>", eos_token="<|end|>", pad_token="<|pad|>", chat_template=CHAT_TEMPLATE
+    )
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=3 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
     model = LlamaForCausalLM(config)
-    _pretrain(model, tokenizer, texts, steps, seed, log)
+    if steps:
+        _pretrain(model, tokenizer, texts, steps, seed, log)
     tmp = folder.with_name(folder.name + ".tmp")
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
-    (tmp / "adsft.json").write_text(json.dumps({"version": VERSION, "pretrain_steps": steps,
-                                                "seconds": round(time.perf_counter() - started, 1)}))
+    (tmp / "adsft.json").write_text(
+        json.dumps({"version": VERSION, "pretrain_steps": steps, "seconds": round(time.perf_counter() - started, 1)})
+    )
     tmp.replace(folder) if not folder.exists() else None
     return folder
 
@@ -79,8 +100,9 @@ def _pretrain(model, tokenizer, texts: list[str], steps: int, seed: int, log) ->
 
     ids: list[int] = []
     for text in texts:
-        ids.extend([tokenizer.bos_token_id, *tokenizer(text, add_special_tokens=False)["input_ids"],
-                    tokenizer.eos_token_id])
+        ids.extend(
+            [tokenizer.bos_token_id, *tokenizer(text, add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
+        )
     rows = torch.tensor(ids[: len(ids) // 256 * 256]).view(-1, 256)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)

@@ -73,11 +73,17 @@ class AnswerLoss(nn.Module):
             if attention_mask is not None:
                 attention_mask = F.pad(attention_mask, (n, 0), value=1)
         if not self.answer_only:  # the naive path: logits and loss over every position
-            out = causal(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids,
-                         labels=labels, use_cache=False)
+            out = causal(
+                inputs_embeds=embeds,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                labels=labels,
+                use_cache=False,
+            )
             return out.loss
-        hidden = causal.model(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids,
-                              use_cache=False).last_hidden_state
+        hidden = causal.model(
+            inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+        ).last_hidden_state
         targets = labels[:, 1:]
         chosen = targets != IGNORE
         logits = causal.lm_head(hidden[:, :-1][chosen])  # only answer positions reach the vocabulary
@@ -112,14 +118,17 @@ def load_base(name: str, device: torch.device, dtype: torch.dtype):
         name = str(build())
     path = Path(name)
     if path.exists() and not (path / "config.json").is_file():
-        raise InputError(f"{name} is not a Hugging Face model folder (no config.json)",
-                         fix="pass a folder with config.json, weights and tokenizer files, or `tiny`")
+        raise InputError(
+            f"{name} is not a Hugging Face model folder (no config.json)",
+            fix="pass a folder with config.json, weights and tokenizer files, or `tiny`",
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
         model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype).to(device)
     except OSError as exc:
-        raise InputError(f"cannot load model {name!r}: {exc}",
-                         fix="use a local model folder; hub ids need the machine to be online") from None
+        raise InputError(
+            f"cannot load model {name!r}: {exc}", fix="use a local model folder; hub ids need the machine to be online"
+        ) from None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     if tokenizer.chat_template is None:
@@ -136,15 +145,22 @@ def make_batches(tokenizer, path: str, cfg: TrainConfig, packing: bool) -> tuple
         from orchestrator.errors import InputError
 
         raise InputError(f"{path}: no example fits in {cfg.max_tokens} tokens", fix="raise max_tokens")
-    batches = (pack(examples, cfg.tokens_per_row, cfg.rows_per_batch) if packing
-               else pad(examples, cfg.rows_per_batch, tokenizer.pad_token_id))
+    batches = (
+        pack(examples, cfg.tokens_per_row, cfg.rows_per_batch)
+        if packing
+        else pad(examples, cfg.rows_per_batch, tokenizer.pad_token_id)
+    )
     return batches, skipped
 
 
 def to_device(batch: Batch, device: torch.device) -> dict[str, torch.Tensor | None]:
     t = lambda x: torch.tensor(x, device=device)  # noqa: E731
-    return {"input_ids": t(batch.input_ids), "labels": t(batch.labels), "position_ids": t(batch.position_ids),
-            "attention_mask": t(batch.attention_mask) if batch.attention_mask is not None else None}
+    return {
+        "input_ids": t(batch.input_ids),
+        "labels": t(batch.labels),
+        "position_ids": t(batch.position_ids),
+        "attention_mask": t(batch.attention_mask) if batch.attention_mask is not None else None,
+    }
 
 
 def _schedule(epoch_batches: int, epochs: int, world: int, seed: int) -> list[int]:
@@ -161,8 +177,15 @@ def _save_checkpoint(store: JobStore, step: int, peft_model, soft, optimizer, sc
     folder = store.checkpoints / f"step-{step}"
     tmp = store.checkpoints / f".step-{step}.tmp"
     adapters.save(peft_model, soft, tmp)
-    torch.save({"step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}}, tmp / "trainer_state.pt")
+    torch.save(
+        {
+            "step": step,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
+        },
+        tmp / "trainer_state.pt",
+    )
     if folder.exists():
         import shutil
 
@@ -209,21 +232,36 @@ def train(cfg: TrainConfig, store: JobStore) -> dict:
     peft_model, soft = adapters.wrap(model, config)
     module: nn.Module = AnswerLoss(peft_model, soft, cfg.answer_only)
     if world > 1:
-        module = nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+        module = nn.parallel.DistributedDataParallel(
+            module, device_ids=[device.index] if device.type == "cuda" else None
+        )
     forward = torch.compile(module) if cfg.compile else module
     params = [p for p in module.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0, fused=device.type == "cuda")
     warmup = max(1, int(cfg.warmup_ratio * total_steps))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / max(1, total_steps)) if s >= warmup
-        else (s + 1) / warmup)
+        optimizer,
+        lambda s: (
+            min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / max(1, total_steps)) if s >= warmup else (s + 1) / warmup
+        ),
+    )
     start = _resume(store, peft_model, soft, optimizer, scheduler)
     guard = SpikeGuard(params, optimizer, factor=cfg.spike_factor)
     if writer:
-        store.update(status="running", total_steps=total_steps, step=start, method=cfg.method,
-                     trainable_parameters=sum(p.numel() for p in params), device=str(device), world_size=world)
-        store.event("info", f"training {cfg.method} on {device} x{world}: {len(batches)} batches per epoch, "
-                            f"{total_steps} steps" + (f", resumed at step {start}" if start else ""))
+        store.update(
+            status="running",
+            total_steps=total_steps,
+            step=start,
+            method=cfg.method,
+            trainable_parameters=sum(p.numel() for p in params),
+            device=str(device),
+            world_size=world,
+        )
+        store.event(
+            "info",
+            f"training {cfg.method} on {device} x{world}: {len(batches)} batches per epoch, "
+            f"{total_steps} steps" + (f", resumed at step {start}" if start else ""),
+        )
 
     # ---- train: forward, guard, backward, guard, step ---------------------------------------------
     tokens = 0
@@ -250,8 +288,12 @@ def train(cfg: TrainConfig, store: JobStore) -> dict:
         if reason is not None:  # roll back, skip this batch, lower the learning rate
             lr = guard.rollback(scheduler)
             if writer:
-                store.event("warning", f"loss spike at step {step}: {reason}; rolled back, batch skipped",
-                            step=step, new_learning_rate=lr)
+                store.event(
+                    "warning",
+                    f"loss spike at step {step}: {reason}; rolled back, batch skipped",
+                    step=step,
+                    new_learning_rate=lr,
+                )
             step += 1
             continue
         optimizer.step()
@@ -266,8 +308,11 @@ def train(cfg: TrainConfig, store: JobStore) -> dict:
             guard.take_snapshot()
         if writer and (step % cfg.log_every == 0 or step == total_steps):
             elapsed = time.perf_counter() - clock
-            metrics = {"loss": round(loss_value, 5), "learning_rate": scheduler.get_last_lr()[0],
-                       "tokens_per_second": round(tokens / elapsed, 1) if elapsed else None}
+            metrics = {
+                "loss": round(loss_value, 5),
+                "learning_rate": scheduler.get_last_lr()[0],
+                "tokens_per_second": round(tokens / elapsed, 1) if elapsed else None,
+            }
             budget = adapters.rank_budget(peft_model)
             if budget is not None:
                 metrics["rank_budget"] = budget
@@ -283,16 +328,27 @@ def train(cfg: TrainConfig, store: JobStore) -> dict:
         digests: list[str | None] = [None] * world
         torch.distributed.all_gather_object(digests, digest)
         identical = len(set(digests)) == 1
-    result = {"status": "succeeded", "step": step, "loss": loss_value, "adapter_sha256": digest,
-              "ranks_identical": identical, "seconds": round(time.perf_counter() - clock, 2),
-              "tokens_per_second": round(tokens / max(1e-9, time.perf_counter() - clock), 1)}
+    result = {
+        "status": "succeeded",
+        "step": step,
+        "loss": loss_value,
+        "adapter_sha256": digest,
+        "ranks_identical": identical,
+        "seconds": round(time.perf_counter() - clock, 2),
+        "tokens_per_second": round(tokens / max(1e-9, time.perf_counter() - clock), 1),
+    }
     if writer:
         if cfg.validation_file:
             result["val_loss"] = evaluate(module, tokenizer, cfg, device, bf16)
         adapters.save(peft_model, soft, store.adapter)
-        store.update(status="succeeded", progress=1.0, result=result, adapter=str(store.adapter),
-                     base_model=cfg.base_model, metrics={**store.state().get("metrics", {}), **{
-                         k: result[k] for k in ("val_loss",) if k in result}})
+        store.update(
+            status="succeeded",
+            progress=1.0,
+            result=result,
+            adapter=str(store.adapter),
+            base_model=cfg.base_model,
+            metrics={**store.state().get("metrics", {}), **{k: result[k] for k in ("val_loss",) if k in result}},
+        )
         store.event("info", f"finished: loss {loss_value:.4f}, adapter in {store.adapter}")
     if world > 1:
         torch.distributed.barrier()

@@ -1,0 +1,155 @@
+"""`adsft compare`: runs paired by brief, differences with 95% bootstrap confidence intervals and a
+paired sign-flip permutation test, and a verdict per metric."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from orchestrator.errors import InputError
+from orchestrator.runs import BriefOutcome, RunSummary, load_run, outcomes, summarize
+
+
+@dataclass
+class Difference:
+    metric: str
+    a: float | None
+    b: float | None
+    difference: float | None  # b - a
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    better: str  # "lower" or "higher"
+    verdict: str
+
+
+@dataclass
+class Comparison:
+    a: RunSummary
+    b: RunSummary
+    paired_briefs: int
+    differences: list[Difference]
+
+    def as_dict(self) -> dict:
+        return {
+            "a": self.a.as_dict(),
+            "b": self.b.as_dict(),
+            "paired_briefs": self.paired_briefs,
+            "differences": [asdict(d) for d in self.differences],
+        }
+
+
+def _bootstrap(a: np.ndarray, b: np.ndarray, stat, rng: np.random.Generator, n: int = 2000) -> tuple[float, float]:
+    idx = rng.integers(0, len(a), size=(n, len(a)))
+    values = np.array([stat(a[i], b[i]) for i in idx])
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return float("nan"), float("nan")
+    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+
+
+def _sign_flip(d: np.ndarray, rng: np.random.Generator, n: int = 5000) -> float:
+    """Two-sided paired permutation test of mean(d) = 0 (random sign flips of the paired differences)."""
+    if not np.any(d):
+        return 1.0
+    observed = abs(d.mean())
+    flips = rng.choice([-1.0, 1.0], size=(n, len(d)))
+    return float((np.abs((flips * d).mean(axis=1)) >= observed - 1e-12).mean())
+
+
+def _verdict(diff: float, low: float, high: float, p: float | None, better: str, names: tuple[str, str]) -> str:
+    if not np.isfinite(low) or (low <= 0 <= high):
+        return "no significant difference"
+    improved = (diff < 0) if better == "lower" else (diff > 0)
+    winner = names[1] if improved else names[0]
+    return f"{winner} better" + (f" (p={p:.3g})" if p is not None else "")
+
+
+def compare(run_a: str | Path, run_b: str | Path, seed: int = 0) -> Comparison:
+    rng = np.random.default_rng(seed)
+    sa, sb = summarize(run_a), summarize(run_b)
+    meta_a, by_a = load_run(run_a)
+    meta_b, by_b = load_run(run_b)
+    oa = {o.brief_id: o for o in outcomes(meta_a, by_a)}
+    ob = {o.brief_id: o for o in outcomes(meta_b, by_b)}
+    common = sorted(set(oa) & set(ob))
+    if len(common) < 2:
+        raise InputError("the runs share fewer than 2 briefs", fix="score both models on the same evaluation set")
+    A: list[BriefOutcome] = [oa[i] for i in common]
+    B: list[BriefOutcome] = [ob[i] for i in common]
+    names = (sa.label, sb.label)
+    diffs = []
+    regen_a = np.array([o.regenerations for o in A], float)
+    regen_b = np.array([o.regenerations for o in B], float)
+    pass_a = np.array([o.first_pass == 1 for o in A], float)
+    pass_b = np.array([o.first_pass == 1 for o in B], float)
+    for metric, xa, xb, better in (
+        ("mean regenerations", regen_a, regen_b, "lower"),
+        ("pass@1", pass_a, pass_b, "higher"),
+    ):
+        d = xb - xa
+        low, high = _bootstrap(xa, xb, lambda a, b: (b - a).mean(), rng)
+        p = _sign_flip(d, rng)
+        diffs.append(
+            Difference(
+                metric,
+                float(xa.mean()),
+                float(xb.mean()),
+                float(d.mean()),
+                low,
+                high,
+                p,
+                better,
+                _verdict(float(d.mean()), low, high, p, better, names),
+            )
+        )
+    if all(o.cost_usd is not None for o in A + B):
+        ca = np.array([o.cost_usd for o in A])
+        cb = np.array([o.cost_usd for o in B])
+        acc_a = np.array([o.passed for o in A], float)
+        acc_b = np.array([o.passed for o in B], float)
+        data_a, data_b = np.stack([ca, acc_a], 1), np.stack([cb, acc_b], 1)
+
+        def per_accepted(x: np.ndarray) -> float:
+            return float(x[:, 0].sum() / x[:, 1].sum()) if x[:, 1].sum() else float("nan")
+
+        value_a, value_b = per_accepted(data_a), per_accepted(data_b)
+        low, high = _bootstrap(data_a, data_b, lambda a, b: per_accepted(b) - per_accepted(a), rng)
+        diffs.append(
+            Difference(
+                "cost per accepted message (USD)",
+                value_a,
+                value_b,
+                value_b - value_a,
+                low,
+                high,
+                None,
+                "lower",
+                _verdict(value_b - value_a, low, high, None, "lower", names),
+            )
+        )
+    else:
+        diffs.append(
+            Difference(
+                "cost per accepted message (USD)",
+                sa.cost_per_accepted_usd,
+                sb.cost_per_accepted_usd,
+                None,
+                None,
+                None,
+                None,
+                "lower",
+                "not priced (local or unknown model)",
+            )
+        )
+    return Comparison(sa, sb, len(common), diffs)
+
+
+def distribution(summary_run: str | Path) -> dict[int, int]:
+    meta, by = load_run(summary_run)
+    counts: dict[int, int] = {}
+    for o in outcomes(meta, by):
+        counts[o.regenerations] = counts.get(o.regenerations, 0) + 1
+    return counts

@@ -1,0 +1,201 @@
+"""The local backend: LoRA and friends with transformers + peft on this machine's GPU (or CPU).
+
+A job runs in a detached worker process (providers.local.worker) that writes its state, events,
+checkpoints and adapter to a job folder under ADSFT_HOME/local; this provider reads that folder the way
+the remote adapters read an API, so `adsft status / watch / cancel / download` work the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import InputError, ProviderError, ProviderUnavailable
+from orchestrator.paths import home
+from providers.base import Capabilities, Checkpoint, Completion, JobEvent, JobRequest, JobState, Status
+from providers.local.jobstore import JobStore
+
+# The embedded tiny base learns best with a high learning rate and a full-rank adapter (hidden size 128).
+DEFAULTS = {
+    "tiny": {"epochs": 8, "learning_rate": 3e-3, "tokens_per_row": 1024, "rows_per_batch": 4, "r": 64, "alpha": 64}
+}
+
+
+def jobs_root() -> Path:
+    return home() / "local" / "jobs"
+
+
+class LocalProvider:
+    name = "local"
+    capabilities = Capabilities(
+        pause_resume=False, checkpoints=True, download=True, estimate_price=False, batch_generation=True
+    )
+
+    def unavailable_reason(self) -> str | None:
+        missing = [m for m in ("torch", "transformers", "peft") if importlib.util.find_spec(m) is None]
+        return f"missing {', '.join(missing)} (pip install 'adsft[local]')" if missing else None
+
+    def check_model(self, model: str) -> None:
+        if model in ("tiny", "embedded"):
+            return
+        path = Path(model)
+        if path.exists() and not (path / "config.json").is_file():
+            raise InputError(
+                f"{model} is not a Hugging Face model folder (no config.json)",
+                fix="pass a model folder with config.json and weights, or `tiny`",
+            )
+        if not path.exists() and "/" not in model:
+            raise ProviderUnavailable(f"local: no model folder {model!r}", fix="pass a local folder or `tiny`")
+
+    def upload(self, path: Path) -> str:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        target = home() / "local" / "files" / f"{digest[:16]}.jsonl"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            shutil.copyfile(path, target)
+        return str(target)
+
+    def _config(self, request: JobRequest) -> dict[str, Any]:
+        hp = request.hyperparameters
+        base = DEFAULTS.get(request.model, {})
+        config = {
+            "base_model": request.model,
+            "training_file": request.training_file,
+            "validation_file": request.validation_file,
+            "method": hp.get("method", "lora"),
+            "r": hp.get("lora_r") or base.get("r", 16),
+            "alpha": hp.get("lora_alpha") or base.get("alpha", 32),
+            "dropout": hp.get("lora_dropout", 0.05),
+            "epochs": hp.get("n_epochs") or base.get("epochs", 3),
+            "learning_rate": hp.get("learning_rate") or base.get("learning_rate", 2e-4),
+            "seed": request.seed or 0,
+        }
+        for key in ("tokens_per_row", "rows_per_batch"):
+            if key in base:
+                config[key] = base[key]
+        return config
+
+    def create_job(self, request: JobRequest) -> JobState:
+        remote_id = "local-" + uuid.uuid4().hex[:12]
+        store = JobStore(jobs_root() / remote_id)
+        store.write_spec(
+            {"idempotency_key": request.idempotency_key, "model": request.model, "config": self._config(request)}
+        )
+        store.update(status="pending")
+        log = (store.folder / "worker.log").open("ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "providers.local.worker", str(store.folder)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=str(Path(__file__).resolve().parents[2]),
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        (store.folder / "worker.pid").write_text(str(process.pid))
+        return self.get_job(remote_id)
+
+    def find_job(self, request: JobRequest, since: float) -> JobState | None:
+        for folder in jobs_root().glob("local-*"):
+            try:
+                if JobStore(folder).spec().get("idempotency_key") == request.idempotency_key:
+                    return self.get_job(folder.name)
+            except (OSError, ValueError):
+                continue
+        return None
+
+    def _store(self, remote_id: str) -> JobStore:
+        store = JobStore(jobs_root() / remote_id)
+        if not (store.folder / "spec.json").is_file():
+            raise ProviderError(f"no local job {remote_id}")
+        return store
+
+    def get_job(self, remote_id: str) -> JobState:
+        store = self._store(remote_id)
+        state = store.state()
+        raw = state.get("status", "pending")
+        if raw in ("pending", "running") and store.pid() is not None and not store.worker_alive():
+            last = store.latest_checkpoint()
+            raw = "failed"
+            store.update(
+                status="failed",
+                error="the worker process exited unexpectedly" + (f"; last checkpoint kept: {last}" if last else ""),
+            )
+            state = store.state()
+        status = Status(raw) if raw in Status._value2member_map_ else Status.PENDING
+        metrics = {k: v for k, v in (state.get("metrics") or {}).items() if isinstance(v, int | float)}
+        return JobState(
+            remote_id=remote_id,
+            status=status,
+            raw_status=raw,
+            model=store.spec().get("model"),
+            result_model=state.get("adapter"),
+            progress=state.get("progress"),
+            metrics=metrics,
+            error=state.get("error"),
+        )
+
+    def list_events(self, remote_id: str) -> list[JobEvent]:
+        return [
+            JobEvent(
+                e["id"],
+                e["created_at"],
+                e["level"],
+                e["message"],
+                {k: v for k, v in e.get("data", {}).items() if k != "traceback"},
+            )
+            for e in self._store(remote_id).events()
+        ]
+
+    def list_checkpoints(self, remote_id: str) -> list[Checkpoint]:
+        store = self._store(remote_id)
+        return [Checkpoint(p.name, int(p.name.split("-")[1]), str(p)) for p in store.checkpoints.glob("step-*")]
+
+    def cancel(self, remote_id: str) -> JobState:
+        store = self._store(remote_id)
+        store.request_cancel()
+        if not store.worker_alive() and store.state().get("status") in ("pending", "running"):
+            store.update(status="cancelled")
+        return self.get_job(remote_id)
+
+    def pause(self, remote_id: str) -> JobState:
+        raise ProviderError("local jobs cannot be paused", fix="cancel (a checkpoint is kept) and submit again")
+
+    resume = pause
+
+    def download(self, remote_id: str, dest: Path) -> Path:
+        store = self._store(remote_id)
+        if not store.adapter.is_dir():
+            raise ProviderError(f"local job {remote_id} has no adapter yet")
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(store.adapter, dest)
+        return dest
+
+    def estimate_price(self, request: JobRequest) -> float | None:
+        return None
+
+    def complete(self, model: str, messages: list[dict], **params: Any) -> Completion:
+        """`model` is a base model folder (or `tiny`), optionally `BASE+ADAPTER_FOLDER`."""
+        from providers.local.generate import generator
+
+        base, _, adapter = model.partition("+")
+        result = generator(base, adapter or None).generate([messages], **params)[0]
+        return Completion(result.text, result.tokens_in, result.tokens_out, result.latency_s, result.finish_reason)
+
+    def complete_batch(self, model: str, chats: list[list[dict]], **params: Any) -> list[Completion]:
+        """Many chats in one padded batch (left padding): what makes local scoring fast."""
+        from providers.local.generate import generator
+
+        base, _, adapter = model.partition("+")
+        return [
+            Completion(r.text, r.tokens_in, r.tokens_out, r.latency_s, r.finish_reason)
+            for r in generator(base, adapter or None).generate(chats, **params)
+        ]
