@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -101,7 +102,7 @@ def meteor(hypothesis: str, reference: str, alpha: float = 0.9, beta: float = 3.
     precision, recall = m / len(hyp), m / len(ref)
     fmean = precision * recall / (alpha * precision + (1 - alpha) * recall)
     pairs.sort()
-    chunks = 1 + sum(1 for (a, b), (c, d) in zip(pairs, pairs[1:], strict=False) if not (c == a + 1 and d == b + 1))
+    chunks = 1 + sum(1 for (a, b), (c, d) in itertools.pairwise(pairs) if not (c == a + 1 and d == b + 1))
     return fmean * (1 - gamma * (chunks / m) ** beta)
 
 

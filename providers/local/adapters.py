@@ -85,7 +85,7 @@ def rank_budget(peft_model) -> int | None:
     """AdaLoRA's current total rank (None for other methods)."""
     total = 0
     found = False
-    for name, module in peft_model.named_modules():
+    for _name, module in peft_model.named_modules():
         mask = getattr(module, "ranknum", None)
         if mask is not None and hasattr(module, "lora_E"):
             for key in module.lora_E:

@@ -59,7 +59,7 @@ def test_methods_train_and_save_a_loadable_adapter(micro_model, train_file, tmp_
     )
     assert result["status"] == "succeeded" and (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
     assert json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())["r"] in (4, 8)
-    tokenizer, base = load_base(str(micro_model), torch.device("cpu"), torch.float32)
+    _tokenizer, base = load_base(str(micro_model), torch.device("cpu"), torch.float32)
     loaded = PeftModel.from_pretrained(base, str(tmp_path / "adapter"))
     assert any("lora" in n for n, _ in loaded.named_parameters())
     if method == "adalora":

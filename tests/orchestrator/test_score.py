@@ -79,7 +79,7 @@ def test_failing_model_hits_the_cap_and_resume_makes_no_new_requests(server, eva
 
 def test_clean_model_passes_first_time_and_is_priced(server, eval_file, tmp_path, capsys):
     server.completion_text = CLEAN
-    code, out = score(capsys, eval_file, tmp_path / "run", "--label", "clean")
+    _code, out = score(capsys, eval_file, tmp_path / "run", "--label", "clean")
     summary = json.loads(out.out)
     # the English briefs pass; the Russian ones fail as "wrong language" (an English answer)
     assert summary["pass_at_1"] == 0.5 and summary["bad_outputs"] == {"wrong language": 6}
@@ -104,7 +104,7 @@ def test_provider_errors_are_recorded_not_dropped(server, eval_file, tmp_path, c
 
 def test_samples_mode_gives_unbiased_pass_at_k(server, eval_file, tmp_path, capsys):
     server.completion_text = CLEAN
-    code, out = score(capsys, eval_file, tmp_path / "run", "--samples", "3")
+    _code, out = score(capsys, eval_file, tmp_path / "run", "--samples", "3")
     summary = json.loads(out.out)
     assert summary["pass_at_k_unbiased"]["pass@1"] == 0.5 and summary["attempts"] == 12
     assert pass_at_k(10, 3, 1) == pytest.approx(0.3) and pass_at_k(5, 0, 2) == 0.0
