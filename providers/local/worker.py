@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 from providers.local.jobstore import JobStore
 
 
 def main(folder: str) -> int:
+    warnings.filterwarnings("ignore", category=FutureWarning)
     store = JobStore(Path(folder))
     spec = store.spec()
     try:
