@@ -78,7 +78,8 @@ def run(preset: str, mode: str, batch: int, steps: int, warmup: int, compile_: b
         batches = pad(data, batch, 0)
         loss_module = AnswerLoss(peft_model, None, answer_only=False)
     else:
-        batches = pack(data, tokens_per_row=batch * 500, rows_per_batch=1)
+        # rows of ~2 examples: attention cost grows with the square of a row's length
+        batches = pack(data, tokens_per_row=1024, rows_per_batch=max(1, batch * 375 // 1024), fixed_width=compile_)
         loss_module = AnswerLoss(peft_model, None, answer_only=True)
     forward = torch.compile(loss_module) if compile_ else loss_module
     trainable = [p for p in loss_module.parameters() if p.requires_grad]
@@ -104,7 +105,7 @@ def run(preset: str, mode: str, batch: int, steps: int, warmup: int, compile_: b
     rate = tokens / seconds
     result = {"bench": "train", "preset": preset, "mode": mode, "device": torch.cuda.get_device_name() if cuda else "cpu",
               "parameters": params, "batch_examples": batch, "steps": steps, "real_tokens_per_s": round(rate, 1),
-              "loss": round(float(loss), 4), "compile": compile_, "attention": attn if mode == "ours" else "sdpa"}
+              "loss": round(float(loss.detach()), 4), "compile": compile_, "attention": attn if mode == "ours" else "sdpa"}
     if cuda:
         result["mfu"] = round(4 * params * rate / (PEAK_TFLOPS * 1e12), 4)
         result["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)

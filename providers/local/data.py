@@ -64,8 +64,9 @@ class Batch:
     real_tokens: int
 
 
-def pack(examples: list[Encoded], tokens_per_row: int, rows_per_batch: int) -> list[Batch]:
-    """First-fit packing into rows of at most `tokens_per_row` tokens, in input order."""
+def pack(examples: list[Encoded], tokens_per_row: int, rows_per_batch: int, fixed_width: bool = False) -> list[Batch]:
+    """First-fit packing into rows of at most `tokens_per_row` tokens, in input order. `fixed_width` pads
+    every row to `tokens_per_row` (static shapes, so torch.compile does not recompile per batch)."""
     rows: list[list[Encoded]] = []
     sizes: list[int] = []
     for ex in examples:
@@ -80,7 +81,7 @@ def pack(examples: list[Encoded], tokens_per_row: int, rows_per_batch: int) -> l
     batches = []
     for start in range(0, len(rows), rows_per_batch):
         group = rows[start : start + rows_per_batch]
-        width = max(sum(len(e.ids) for e in row) for row in group)
+        width = tokens_per_row if fixed_width else max(sum(len(e.ids) for e in row) for row in group)
         ids, labels, positions = [], [], []
         for row in group:
             r_ids = [t for e in row for t in e.ids]
