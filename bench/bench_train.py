@@ -12,7 +12,8 @@ all linear layers, bf16 on GPUs. Prints real (non-pad) tokens/s, MFU (4 x parame
 against 989 TFLOP/s bf16 on an H100) and peak memory.
 
     python bench/bench_train.py --preset tiny            # CPU
-    python bench/bench_train.py --preset 1b --steps 10   # GPU
+    python bench/bench_train.py --preset 1b --attn flex_attention --compile --ours-batch 48   # GPU
+    python bench/bench_train.py --preset 8b --attn flex_attention --compile --ours-batch 16 --steps 5
 """
 
 from __future__ import annotations
@@ -124,11 +125,13 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--attn", default="sdpa", help="attention implementation for ours (sdpa, flex_attention)")
     parser.add_argument("--modes", default="naive,ours")
+    parser.add_argument("--ours-batch", type=int, default=None, help="examples per step for ours (default: --batch)")
     args = parser.parse_args()
     batch = args.batch or {"tiny": 8, "1b": 16, "8b": 8}[args.preset]
     results = {}
     for mode in args.modes.split(","):
-        results[mode] = run(args.preset, mode, batch, args.steps, args.warmup, args.compile and mode == "ours",
+        size = (args.ours_batch or batch) if mode == "ours" else batch
+        results[mode] = run(args.preset, mode, size, args.steps, args.warmup, args.compile and mode == "ours",
                             args.attn, seed=0)
         print(json.dumps(results[mode]), flush=True)
     if "naive" in results and "ours" in results:
