@@ -71,7 +71,7 @@ def run(preset: str, mode: str, batch: int, steps: int, warmup: int, compile_: b
     device = torch.device("cuda" if cuda else "cpu")
     dtype = torch.bfloat16 if cuda else torch.float32
     torch.manual_seed(seed)
-    model = model_for(preset, device, dtype, attn)
+    model = model_for(preset, device, dtype, attn if mode == "ours" else "sdpa")  # the baseline keeps sdpa
     params = sum(p.numel() for p in model.parameters())
     peft_model, _ = adapters.wrap(model, adapters.AdapterConfig("lora", r=16, alpha=32, dropout=0.0))
     data = examples((steps + warmup) * batch * 2, model.config.vocab_size, seed)
