@@ -35,10 +35,24 @@ from providers.local.data import Encoded, pack, pad  # noqa: E402
 from providers.local.train import AnswerLoss, to_device  # noqa: E402
 
 SHAPES = {
-    "1b": dict(hidden_size=2048, num_hidden_layers=16, num_attention_heads=32, num_key_value_heads=8,
-               intermediate_size=8192, vocab_size=128256, tie_word_embeddings=True),
-    "8b": dict(hidden_size=4096, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
-               intermediate_size=14336, vocab_size=128256, tie_word_embeddings=False),
+    "1b": dict(
+        hidden_size=2048,
+        num_hidden_layers=16,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        intermediate_size=8192,
+        vocab_size=128256,
+        tie_word_embeddings=True,
+    ),
+    "8b": dict(
+        hidden_size=4096,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        intermediate_size=14336,
+        vocab_size=128256,
+        tie_word_embeddings=False,
+    ),
 }
 PEAK_TFLOPS = 989.0
 
@@ -104,9 +118,19 @@ def run(preset: str, mode: str, batch: int, steps: int, warmup: int, compile_: b
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     rate = tokens / seconds
-    result = {"bench": "train", "preset": preset, "mode": mode, "device": torch.cuda.get_device_name() if cuda else "cpu",
-              "parameters": params, "batch_examples": batch, "steps": steps, "real_tokens_per_s": round(rate, 1),
-              "loss": round(float(loss.detach()), 4), "compile": compile_, "attention": attn if mode == "ours" else "sdpa"}
+    result = {
+        "bench": "train",
+        "preset": preset,
+        "mode": mode,
+        "device": torch.cuda.get_device_name() if cuda else "cpu",
+        "parameters": params,
+        "batch_examples": batch,
+        "steps": steps,
+        "real_tokens_per_s": round(rate, 1),
+        "loss": round(float(loss.detach()), 4),
+        "compile": compile_,
+        "attention": attn if mode == "ours" else "sdpa",
+    }
     if cuda:
         result["mfu"] = round(4 * params * rate / (PEAK_TFLOPS * 1e12), 4)
         result["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
@@ -131,14 +155,27 @@ def main() -> None:
     results = {}
     for mode in args.modes.split(","):
         size = (args.ours_batch or batch) if mode == "ours" else batch
-        results[mode] = run(args.preset, mode, size, args.steps, args.warmup, args.compile and mode == "ours",
-                            args.attn, seed=0)
+        results[mode] = run(
+            args.preset, mode, size, args.steps, args.warmup, args.compile and mode == "ours", args.attn, seed=0
+        )
         print(json.dumps(results[mode]), flush=True)
     if "naive" in results and "ours" in results:
-        print(json.dumps({"bench": "train", "preset": args.preset, "speedup": round(
-            results["ours"]["real_tokens_per_s"] / results["naive"]["real_tokens_per_s"], 2),
-            "memory_ratio": round(results["ours"].get("peak_memory_gib", 0) / max(1e-9, results["naive"].get(
-                "peak_memory_gib", 1e-9)), 3) if "peak_memory_gib" in results["ours"] else None}))
+        print(
+            json.dumps(
+                {
+                    "bench": "train",
+                    "preset": args.preset,
+                    "speedup": round(results["ours"]["real_tokens_per_s"] / results["naive"]["real_tokens_per_s"], 2),
+                    "memory_ratio": round(
+                        results["ours"].get("peak_memory_gib", 0)
+                        / max(1e-9, results["naive"].get("peak_memory_gib", 1e-9)),
+                        3,
+                    )
+                    if "peak_memory_gib" in results["ours"]
+                    else None,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

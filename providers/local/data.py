@@ -92,6 +92,11 @@ def pack(examples: list[Encoded], tokens_per_row: int, rows_per_batch: int, fixe
             ids.append(r_ids + [0] * pad)
             labels.append(r_labels + [IGNORE] * pad)
             positions.append(r_pos + list(range(pad)))
+        if fixed_width:  # a short last batch gets rows of padding: every batch has the same shape
+            for _ in range(rows_per_batch - len(group)):
+                ids.append([0] * width)
+                labels.append([IGNORE] * width)
+                positions.append(list(range(width)))
         batches.append(Batch(ids, labels, positions, None, sum(sum(len(e.ids) for e in row) for row in group)))
     return batches
 

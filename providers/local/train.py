@@ -1,8 +1,9 @@
 """The local trainer, a recipe to read top to bottom: setup -> train -> finish.
 
 Speed levers (on by default): padding-free packing, the output projection and cross-entropy computed
-only at answer positions, bf16 on GPUs that support it, the fused AdamW on CUDA, torch.compile on
-CUDA (`compile=True`). The naive path (padded batches, loss over the full vocabulary, what a plain
+only at answer positions, bf16 on GPUs that support it, the fused AdamW on CUDA, flex attention for
+packed rows on CUDA, and torch.compile on CUDA for models of 100M+ parameters (rows padded to a fixed
+width so shapes stay static). The naive path (padded batches, loss over the full vocabulary, what a plain
 transformers + peft loop does) is the same code with `packing=False, answer_only=False`, so the
 benchmark compares like with like. Runs unchanged under torchrun / accelerate (DDP): no hard-coded
 device, only rank 0 writes, the learning rate is for the global batch.
@@ -48,7 +49,8 @@ class TrainConfig:
     seed: int = 0
     packing: bool = True
     answer_only: bool = True
-    compile: bool = False
+    compile: bool | None = None  # None: on for CUDA and models of 100M+ parameters (fixed-width rows then)
+    attention: str | None = None  # None: flex_attention on CUDA when packing (no cross-example attention), else sdpa
     gradient_checkpointing: bool = False
     spike_factor: float = 4.0
 
@@ -106,7 +108,7 @@ def _device(rank: int) -> torch.device:
     return torch.device("cpu")
 
 
-def load_base(name: str, device: torch.device, dtype: torch.dtype):
+def load_base(name: str, device: torch.device, dtype: torch.dtype, attention: str | None = None):
     """A tokenizer and causal LM from a local folder (or a hub id when online); "tiny" is the embedded default."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -124,7 +126,8 @@ def load_base(name: str, device: torch.device, dtype: torch.dtype):
         )
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype).to(device)
+        extra = {"attn_implementation": attention} if attention else {}
+        model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, **extra).to(device)
     except OSError as exc:
         raise InputError(
             f"cannot load model {name!r}: {exc}", fix="use a local model folder; hub ids need the machine to be online"
@@ -138,7 +141,7 @@ def load_base(name: str, device: torch.device, dtype: torch.dtype):
     return tokenizer, model
 
 
-def make_batches(tokenizer, path: str, cfg: TrainConfig, packing: bool) -> tuple[list[Batch], int]:
+def make_batches(tokenizer, path: str, cfg: TrainConfig, packing: bool, fixed: bool = False) -> tuple[list[Batch], int]:
     examples = [e for chat in read_chats(Path(path)) if (e := encode(tokenizer, chat, cfg.max_tokens)) is not None]
     skipped = 0
     if not examples:
@@ -221,11 +224,17 @@ def train(cfg: TrainConfig, store: JobStore) -> dict:
     bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
-    tokenizer, model = load_base(cfg.base_model, device, torch.bfloat16 if bf16 else torch.float32)
+    packing = cfg.packing and cfg.method != "prompt_lora"  # soft prompts need unpacked rows
+    cuda = device.type == "cuda"
+    attention = cfg.attention or ("flex_attention" if cuda and packing else None)
+    tokenizer, model = load_base(cfg.base_model, device, torch.bfloat16 if bf16 else torch.float32, attention)
+    # compiling pays off for real model sizes; for tiny models the compile time dominates a short run
+    compile_ = (
+        (cuda and sum(p.numel() for p in model.parameters()) >= 100_000_000) if cfg.compile is None else cfg.compile
+    )
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
-    packing = cfg.packing and cfg.method != "prompt_lora"  # soft prompts need unpacked rows
-    batches, _ = make_batches(tokenizer, cfg.training_file, cfg, packing)
+    batches, _ = make_batches(tokenizer, cfg.training_file, cfg, packing, fixed=compile_ and packing)
     order = _schedule(len(batches), cfg.epochs, world, cfg.seed)
     total_steps = max(1, len(order) // world)
     config = adapters.AdapterConfig(cfg.method, cfg.r, cfg.alpha, cfg.dropout, total_steps=total_steps)
@@ -235,7 +244,7 @@ def train(cfg: TrainConfig, store: JobStore) -> dict:
         module = nn.parallel.DistributedDataParallel(
             module, device_ids=[device.index] if device.type == "cuda" else None
         )
-    forward = torch.compile(module) if cfg.compile else module
+    forward = torch.compile(module) if compile_ else module
     params = [p for p in module.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0, fused=device.type == "cuda")
     warmup = max(1, int(cfg.warmup_ratio * total_steps))
