@@ -22,10 +22,10 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from orchestrator.errors import InputError, ProviderError, ProviderUnavailable  # noqa: E402
-from orchestrator.paths import home  # noqa: E402
-from providers.base import Capabilities, Checkpoint, Completion, JobEvent, JobRequest, JobState, Status  # noqa: E402
-from providers.local.jobstore import JobStore  # noqa: E402
+from orchestrator.errors import InputError, ProviderError, ProviderUnavailable
+from orchestrator.paths import home
+from providers.base import Capabilities, Checkpoint, Completion, JobEvent, JobRequest, JobState, Status
+from providers.local.jobstore import JobStore
 
 # The embedded tiny base learns best with a high learning rate and a full-rank adapter (hidden size 128).
 DEFAULTS = {
