@@ -14,7 +14,9 @@ import json
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 from orchestrator.briefs import load_eval
@@ -222,6 +224,9 @@ class Scorer:
         limiter = RateLimiter(self.config.requests_per_minute)
         gate = asyncio.Semaphore(self.config.concurrency)
         total = len(self.briefs)
+        loop = asyncio.get_running_loop()
+        # the SDK clients are synchronous: one thread per request in flight (the default pool is far smaller)
+        pool = ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="score")
 
         async def one(brief: Brief) -> None:
             while not self.finished(brief.id):
@@ -238,7 +243,10 @@ class Scorer:
             if self.progress:
                 self.progress("score", sum(self.finished(b.id) for b in self.briefs), total)
 
-        await asyncio.gather(*(one(b) for b in self.briefs))
+        try:
+            await asyncio.gather(*(one(b) for b in self.briefs))
+        finally:
+            pool.shutdown(wait=False)
 
 
 def run_score(config: ScoreConfig, progress: Callable[[str, int, int], None] | None = None) -> Path:
