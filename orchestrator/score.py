@@ -116,6 +116,7 @@ class Scorer:
         config.run_dir.mkdir(parents=True, exist_ok=True)
         self.attempts_path = config.run_dir / "attempts.jsonl"
         self.done: dict[str, list[Attempt]] = {}
+        self.prompts: dict[str, list[dict]] = {}
         self._load_existing()
 
     def pack(self, language: str) -> RulePack:
@@ -153,7 +154,9 @@ class Scorer:
             handle.write(json.dumps(asdict(attempt), ensure_ascii=False) + "\n")
 
     def _messages(self, brief: Brief) -> list[dict]:
-        messages = build_prompt(brief, self.pack(brief.language))
+        if brief.id not in self.prompts:  # the prompt is rendered once per brief, then reused
+            self.prompts[brief.id] = build_prompt(brief, self.pack(brief.language))
+        messages = list(self.prompts[brief.id])
         if self.config.mode == "feedback":
             for a in self.done.get(brief.id, []):
                 problems = "\n".join(f"- {v['message']}" for v in a.violations) or f"- {a.reason}"
@@ -233,9 +236,10 @@ class Scorer:
                 async with gate:
                     await limiter.wait()
                     try:
-                        completion = await asyncio.to_thread(
+                        call = partial(
                             self.provider.complete, self.config.model, self._messages(brief), **self.params(brief)
                         )
+                        completion = await loop.run_in_executor(pool, call)
                         attempt = self._judge(brief, completion, None)
                     except AdsftError as exc:
                         attempt = self._judge(brief, None, f"provider error: {exc.message}")

@@ -25,6 +25,11 @@ OPENAI_FLOW = ["validating_files", "queued", "running", "succeeded"]
 TOGETHER_FLOW = ["pending", "queued", "running", "uploading", "completed"]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 512  # the default backlog (5) refuses bursts of concurrent clients
+    daemon_threads = True
+
+
 def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
@@ -78,7 +83,7 @@ class FakeCloud:
         self.bodies: list[bytes] = []
         self.completion_text = "Откройте вклад под 16% годовых на 6 месяцев в приложении."
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = _Server(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
