@@ -51,23 +51,44 @@ def eval_file(n: int, folder: Path) -> Path:
 def remote(args: argparse.Namespace, folder: Path) -> dict:
     from orchestrator.score import ScoreConfig, run_score
 
-    server = subprocess.Popen([sys.executable, "-c", SERVER.format(root=str(ROOT), latency=args.latency)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER.format(root=str(ROOT), latency=args.latency)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     port = int(server.stdout.readline())
     os.environ.update(OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1", OPENAI_API_KEY="sk-bench")
     run = folder / "run"
     start = time.perf_counter()
-    run_score(ScoreConfig("openai", "gpt-4o-mini-2024-07-18", run, eval_file(args.briefs, folder), k=args.k,
-                          concurrency=args.concurrency))
+    run_score(
+        ScoreConfig(
+            "openai",
+            "gpt-4o-mini-2024-07-18",
+            run,
+            eval_file(args.briefs, folder),
+            k=args.k,
+            concurrency=args.concurrency,
+        )
+    )
     wall = time.perf_counter() - start
     server.stdin.close()
     served = int(server.stdout.readline())
     server.wait()
     recorded = sum(1 for _ in (run / "attempts.jsonl").open())
     ideal = served * args.latency / args.concurrency
-    return {"bench": "score_remote", "briefs": args.briefs, "k": args.k, "concurrency": args.concurrency,
-            "requests_served": served, "attempts_recorded": recorded, "lost": served - recorded,
-            "wall_s": round(wall, 2), "ideal_s": round(ideal, 2), "wall_over_ideal": round(wall / ideal, 3)}
+    return {
+        "bench": "score_remote",
+        "briefs": args.briefs,
+        "k": args.k,
+        "concurrency": args.concurrency,
+        "requests_served": served,
+        "attempts_recorded": recorded,
+        "lost": served - recorded,
+        "wall_s": round(wall, 2),
+        "ideal_s": round(ideal, 2),
+        "wall_over_ideal": round(wall / ideal, 3),
+    }
 
 
 def local(n: int) -> dict:
@@ -85,10 +106,16 @@ def local(n: int) -> dict:
     start = time.perf_counter()
     single = [generator.generate([c], max_new_tokens=64, temperature=0.8, seed=1)[0] for c in chats]
     single_s = time.perf_counter() - start
-    return {"bench": "generate_local", "device": str(generator.device), "prompts": len(chats),
-            "batched_s": round(batched_s, 2), "one_by_one_s": round(single_s, 2),
-            "speedup": round(single_s / batched_s, 1), "tokens_out_batched": sum(r.tokens_out for r in batched),
-            "tokens_out_one_by_one": sum(r.tokens_out for r in single)}
+    return {
+        "bench": "generate_local",
+        "device": str(generator.device),
+        "prompts": len(chats),
+        "batched_s": round(batched_s, 2),
+        "one_by_one_s": round(single_s, 2),
+        "speedup": round(single_s / batched_s, 1),
+        "tokens_out_batched": sum(r.tokens_out for r in batched),
+        "tokens_out_one_by_one": sum(r.tokens_out for r in single),
+    }
 
 
 def main() -> None:

@@ -72,6 +72,10 @@ def synth(
     reject_warnings: Annotated[bool, typer.Option(help="Also reject messages with warning-level violations.")] = False,
     val_fraction: Annotated[float, typer.Option(help="Share of examples (whole briefs) for validation.")] = 0.1,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same files.")] = 0,
+    teacher: Annotated[
+        str | None, typer.Option(help="A model that writes the candidates instead of templates.")
+    ] = None,
+    teacher_provider: Annotated[str, typer.Option("--provider", help="The teacher's provider.")] = "openai",
     as_json: JsonFlag = False,
 ) -> None:
     """Generate clean synthetic training examples from briefs: check, deduplicate, select, split, export."""
@@ -91,6 +95,8 @@ def synth(
         reject_warnings=reject_warnings,
         val_fraction=val_fraction,
         seed=seed,
+        teacher=teacher,
+        teacher_provider=teacher_provider,
     )
     with render.progress() as update:
         summary = synthesize(config, update)

@@ -12,12 +12,13 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from orchestrator.briefs import load_briefs
 from orchestrator.dedup import deduplicate
-from orchestrator.errors import InputError
+from orchestrator.errors import AdsftError, InputError
 from orchestrator.formats import FORMATS, record, write_jsonl
 from orchestrator.paths import data_dir
 from orchestrator.prompting import build_prompt
@@ -41,6 +42,9 @@ class SynthConfig:
     seed: int = 0
     languages: tuple[str, ...] = ("ru", "en")
     packs: dict[str, str] = field(default_factory=dict)  # language -> pack name or path
+    teacher: str | None = None  # a model that writes the candidates instead of the templates
+    teacher_provider: str = "openai"
+    teacher_concurrency: int = 16
 
 
 @dataclass
@@ -67,6 +71,31 @@ class SynthSummary:
         return asdict(self)
 
 
+def _teacher_candidates(briefs: list[Brief], config: SynthConfig, packs: dict[str, RulePack]):
+    """Candidates written by a teacher model: `variants` samples per brief, with the training prompt."""
+    from providers import get_provider
+
+    provider = get_provider(config.teacher_provider)
+    reason = provider.unavailable_reason()
+    if reason:
+        raise InputError(f"the teacher's provider cannot be used: {reason}")
+    template_id = f"teacher:{config.teacher}"
+
+    def ask(brief: Brief) -> list[Candidate]:
+        prompt = build_prompt(brief, packs[brief.language])
+        out = []
+        for _ in range(config.variants):
+            try:
+                text = provider.complete(config.teacher or "", prompt, temperature=1.0, max_tokens=200).text
+            except AdsftError:
+                continue  # a failed request is no candidate; the summary counts what came back
+            out.append(Candidate(brief.id, template_id, "teacher", " ".join(text.split())))
+        return out
+
+    with ThreadPoolExecutor(max_workers=config.teacher_concurrency) as pool:
+        yield from zip(briefs, pool.map(ask, briefs), strict=True)
+
+
 def _generate(
     briefs: list[Brief],
     config: SynthConfig,
@@ -74,14 +103,18 @@ def _generate(
     summary: SynthSummary,
     progress: Progress | None,
 ) -> list[tuple[Candidate, Brief]]:
-    libraries = {lang: load_library(lang) for lang in config.languages}
     clean: list[tuple[Candidate, Brief]] = []
     rules: Counter[str] = Counter()
     per_template: Counter[str] = Counter()
     rejected_template: Counter[str] = Counter()
-    for done, brief in enumerate(briefs, 1):
+    if config.teacher:
+        source = _teacher_candidates(briefs, config, packs)
+    else:
+        libraries = {lang: load_library(lang) for lang in config.languages}
+        source = ((b, libraries[b.language].candidates(b, config.variants, config.seed)) for b in briefs)
+    for done, (brief, candidates) in enumerate(source, 1):
         pack = packs[brief.language]
-        for cand in libraries[brief.language].candidates(brief, config.variants, config.seed):
+        for cand in candidates:
             summary.candidates += 1
             per_template[cand.template_id] += 1
             result = pack.check(cand.text, brief)

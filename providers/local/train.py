@@ -108,7 +108,27 @@ def _device(rank: int) -> torch.device:
     return torch.device("cpu")
 
 
-def load_base(name: str, device: torch.device, dtype: torch.dtype, attention: str | None = None):
+def _four_bit(device: torch.device, dtype: torch.dtype):
+    """QLoRA's base: 4-bit NF4 weights (bitsandbytes, CUDA only)."""
+    import importlib.util
+
+    from orchestrator.errors import InputError
+
+    if device.type != "cuda" or importlib.util.find_spec("bitsandbytes") is None:
+        raise InputError(
+            "QLoRA needs a CUDA GPU and the bitsandbytes package",
+            fix="pip install bitsandbytes on a GPU machine, or use method lora",
+        )
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype, bnb_4bit_use_double_quant=True
+    )
+
+
+def load_base(
+    name: str, device: torch.device, dtype: torch.dtype, attention: str | None = None, quantize_4bit: bool = False
+):
     """A tokenizer and causal LM from a local folder (or a hub id when online); "tiny" is the embedded default."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -126,8 +146,17 @@ def load_base(name: str, device: torch.device, dtype: torch.dtype, attention: st
         )
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
-        extra = {"attn_implementation": attention} if attention else {}
-        model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, **extra).to(device)
+        extra: dict = {"attn_implementation": attention} if attention else {}
+        if quantize_4bit:
+            extra["quantization_config"] = _four_bit(device, dtype)
+            extra["device_map"] = {"": device.index or 0}
+        model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, **extra)
+        if quantize_4bit:
+            from peft import prepare_model_for_kbit_training
+
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        else:
+            model = model.to(device)
     except OSError as exc:
         raise InputError(
             f"cannot load model {name!r}: {exc}", fix="use a local model folder; hub ids need the machine to be online"
@@ -227,7 +256,13 @@ def train(cfg: TrainConfig, store: JobStore) -> dict:
     packing = cfg.packing and cfg.method != "prompt_lora"  # soft prompts need unpacked rows
     cuda = device.type == "cuda"
     attention = cfg.attention or ("flex_attention" if cuda and packing else None)
-    tokenizer, model = load_base(cfg.base_model, device, torch.bfloat16 if bf16 else torch.float32, attention)
+    tokenizer, model = load_base(
+        cfg.base_model,
+        device,
+        torch.bfloat16 if bf16 else torch.float32,
+        attention,
+        quantize_4bit=cfg.method == "qlora",
+    )
     # compiling pays off for real model sizes; for tiny models the compile time dominates a short run
     compile_ = (
         (cuda and sum(p.numel() for p in model.parameters()) >= 100_000_000) if cfg.compile is None else cfg.compile

@@ -172,3 +172,11 @@ def test_two_cpu_processes_end_with_identical_adapters(micro_model, train_file, 
     state = store.state()
     assert state["status"] == "succeeded" and state["result"]["ranks_identical"] is True
     assert (store.adapter / "adapter_model.safetensors").is_file()
+
+
+def test_qlora_without_gpu_names_the_fix(micro_model, train_file, tmp_path):
+    store = JobStore(tmp_path)
+    store.write_spec({})
+    with pytest.raises(InputError) as info:
+        train(TrainConfig(str(micro_model), str(train_file), method="qlora", epochs=1, r=4), store)
+    assert "bitsandbytes" in str(info.value)

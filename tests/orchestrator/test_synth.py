@@ -124,3 +124,43 @@ def test_selection_respects_quota_and_beats_random_on_radius():
     assert len(sel.indices) == 10
     assert sel.coverage_max <= sel.random_max + 1e-6
     assert distinct_n([texts[i] for i in sel.indices], 2) > 0
+
+
+def test_teacher_mode_keeps_only_clean_candidates(tmp_path, small_briefs, monkeypatch, capsys):
+    from tests.fakecloud import FakeCloud
+
+    cloud = FakeCloud("openai").start()
+    monkeypatch.setenv("OPENAI_BASE_URL", cloud.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-teacher")
+    try:
+        cloud.completion_text = "Open an account today."
+        code = main(
+            [
+                "synth",
+                "--out",
+                str(tmp_path),
+                "--briefs",
+                str(small_briefs),
+                "--n",
+                "5",
+                "--variants",
+                "2",
+                "--language",
+                "en",
+                "--teacher",
+                "gpt-4.1-2025-04-14",
+                "--provider",
+                "openai",
+                "--json",
+            ]
+        )
+        out = json.loads(capsys.readouterr().out)
+    finally:
+        cloud.stop()
+    assert code == 0 and out["candidates"] == 60  # 30 English briefs x 2 samples
+    assert cloud.count("POST", "/chat/completions") == 60
+    # one text for all: the rules reject what lacks the brief's required facts; duplicates go
+    assert (
+        out["rejected_by_rule"]
+        and out["exact_duplicates"] == out["passed"] - out["after_dedup"] - out["near_duplicates"]
+    )
