@@ -327,7 +327,10 @@ def run_summary(s: RunSummary) -> None:
         ("slot error rate", f"{s.slot_error_rate:.3f}"),
         ("attempts", str(s.attempts)),
         ("cost per accepted", f"${s.cost_per_accepted_usd:.5f}" if s.cost_per_accepted_usd is not None else "n/a"),
-        ("latency p50 / p95", f"{s.latency_p50_s:.3f} / {s.latency_p95_s:.3f} s"),
+        (
+            "latency p50 / p95",
+            f"{s.latency_p50_s:.3f} / {s.latency_p95_s:.3f} s" if s.latency_p50_s is not None else "n/a",
+        ),
     ]
     for k, v in s.reference.items():
         if isinstance(v, float | int) and k != "count":

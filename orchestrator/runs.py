@@ -51,8 +51,8 @@ class RunSummary:
     category_failure_rate: dict[str, float] = field(default_factory=dict)
     slot_error_rate: float = 0.0
     cost_per_accepted_usd: float | None = None
-    latency_p50_s: float = 0.0
-    latency_p95_s: float = 0.0
+    latency_p50_s: float | None = None  # per accepted message (None when nothing was accepted)
+    latency_p95_s: float | None = None
     throughput_msgs_per_s: float | None = None
     reference: dict = field(default_factory=dict)
 
@@ -139,7 +139,7 @@ def summarize(run_dir: str | Path, catalog: Catalog | None = None) -> RunSummary
         slots = max(1, len(brief.attributes)) if brief else 1
         slot_errors.append(sum(1 for v in group[0]["violations"] if v["category"] in SLOT_CATEGORIES) / slots)
     accepted = [r for r in rows if r.passed]
-    latencies = [r.latency_s for r in accepted] or [0.0]
+    latencies = [r.latency_s for r in accepted]
     costs = [r.cost_usd for r in rows if r.cost_usd is not None]
     unbiased = {}
     samples = meta.get("samples")
@@ -170,8 +170,8 @@ def summarize(run_dir: str | Path, catalog: Catalog | None = None) -> RunSummary
         category_failure_rate={c: round(n / len(attempts), 4) for c, n in categories.most_common()},
         slot_error_rate=round(float(np.mean(slot_errors)), 4),
         cost_per_accepted_usd=round(sum(costs) / len(accepted), 6) if costs and accepted else None,
-        latency_p50_s=round(float(np.percentile(latencies, 50)), 4),
-        latency_p95_s=round(float(np.percentile(latencies, 95)), 4),
+        latency_p50_s=round(float(np.percentile(latencies, 50)), 4) if latencies else None,
+        latency_p95_s=round(float(np.percentile(latencies, 95)), 4) if latencies else None,
         throughput_msgs_per_s=round(len(attempts) / seconds, 2) if seconds else None,
         reference=reference_metrics(hypotheses, references) if hypotheses else {"count": 0},
     )
