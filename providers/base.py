@@ -135,3 +135,24 @@ class Provider(Protocol):
 
 def now() -> float:
     return time.time()
+
+
+def call_sdk(provider: str, translate: Any, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call an SDK method; its exceptions become the project's (via `translate`), once, here.
+
+    A reply the SDK could not parse as JSON comes back as the raw body: that is a malformed reply."""
+    from orchestrator.errors import ProviderError
+
+    try:
+        result = fn(*args, **kwargs)
+    except Exception as exc:
+        translated = translate(exc, action)
+        if translated is exc:
+            raise
+        raise translated from None
+    if isinstance(result, str | bytes):
+        raise ProviderError(
+            f"{provider} sent a malformed reply while trying to {action}",
+            fix=f"try again; if it persists, check {provider.upper()}_BASE_URL",
+        )
+    return result

@@ -13,7 +13,7 @@ import openai as sdk
 
 from orchestrator.errors import InputError, ProviderError, ProviderUnavailable
 from orchestrator.keys import get_key, redact
-from providers.base import Capabilities, Checkpoint, Completion, JobEvent, JobRequest, JobState, Status
+from providers.base import Capabilities, Checkpoint, Completion, JobEvent, JobRequest, JobState, Status, call_sdk
 
 STATUS = {
     "validating_files": Status.VALIDATING,
@@ -77,19 +77,7 @@ class OpenAIProvider:
         return self._client
 
     def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            result = fn(*args, **kwargs)
-        except Exception as exc:
-            translated = _translate(exc, action)
-            if translated is exc:
-                raise
-            raise translated from None
-        if isinstance(result, str | bytes):  # the SDK hands back the body it could not parse as JSON
-            raise ProviderError(
-                f"OpenAI sent a malformed reply while trying to {action}",
-                fix="try again; if it persists, check OPENAI_BASE_URL",
-            )
-        return result
+        return call_sdk("OpenAI", _translate, action, fn, *args, **kwargs)
 
     def unavailable_reason(self) -> str | None:
         return None if get_key("openai") else "no OpenAI API key (OPENAI_API_KEY or `adsft keys set openai`)"

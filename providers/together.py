@@ -13,7 +13,7 @@ import together as sdk
 
 from orchestrator.errors import InputError, ProviderError, ProviderUnavailable
 from orchestrator.keys import get_key, redact
-from providers.base import Capabilities, Checkpoint, Completion, JobEvent, JobRequest, JobState, Status
+from providers.base import Capabilities, Checkpoint, Completion, JobEvent, JobRequest, JobState, Status, call_sdk
 
 STATUS = {
     "pending": Status.PENDING,
@@ -103,19 +103,7 @@ class TogetherProvider:
         return self._client
 
     def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            result = fn(*args, **kwargs)
-        except Exception as exc:
-            translated = _translate(exc, action)
-            if translated is exc:
-                raise
-            raise translated from None
-        if isinstance(result, str | bytes):  # the SDK hands back the body it could not parse as JSON
-            raise ProviderError(
-                f"Together sent a malformed reply while trying to {action}",
-                fix="try again; if it persists, check TOGETHER_BASE_URL",
-            )
-        return result
+        return call_sdk("Together", _translate, action, fn, *args, **kwargs)
 
     def unavailable_reason(self) -> str | None:
         return None if get_key("together") else "no Together API key (TOGETHER_API_KEY or `adsft keys set together`)"
