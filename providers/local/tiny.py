@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -38,11 +39,15 @@ def corpus(seed: int = 0) -> list[str]:
     return texts
 
 
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)  # progress never mixes with data on stdout
+
+
 def build(
     folder: Path | None = None,
     steps: int = 250,
     seed: int = 0,
-    log=print,
+    log=_log,
     hidden: int = 128,
     layers: int = 4,
     vocab: int = 3000,
