@@ -281,12 +281,12 @@ def cancel(ledger: Ledger, job_id: str) -> JobRow:
     return updated
 
 
-def download(ledger: Ledger, job_id: str, dest: Path | None = None) -> Path:
+def download(ledger: Ledger, job_id: str, dest: Path | None = None, merged: bool = False) -> Path:
     job = find_job(ledger, job_id)
     if job.status != "succeeded" or not job.remote_id:
         raise InputError(f"job {job.id} has not succeeded ({job.status})", fix="wait with `adsft watch`")
-    target = dest or home() / "artifacts" / job.id
-    path = get_provider(job.provider).download(job.remote_id, target)
+    target = dest or home() / "artifacts" / (job.id + ("-merged" if merged else ""))
+    path = get_provider(job.provider).download(job.remote_id, target, merged)
     ledger.update_job(job.id, artifact_path=str(path))
     return path
 

@@ -171,14 +171,18 @@ def register(app: typer.Typer) -> None:
         render.jobs_table([jobs.pause(Ledger(), job, resume=True)])
 
     @app.command()
-    def download(job: JobArg, out: Annotated[str | None, typer.Option(help="Folder for the artifact.")] = None) -> None:
-        """Download a finished job's adapter or model into its artifact folder."""
+    def download(
+        job: JobArg,
+        out: Annotated[str | None, typer.Option(help="Folder for the artifact.")] = None,
+        merged: Annotated[bool, typer.Option(help="The base model with the adapter merged in.")] = False,
+    ) -> None:
+        """Download a finished job's adapter (or merged model) into its artifact folder."""
         from pathlib import Path
 
         from orchestrator import jobs, render
         from orchestrator.ledger import Ledger
 
-        render.out.print(str(jobs.download(Ledger(), job, Path(out) if out else None)))
+        render.out.print(str(jobs.download(Ledger(), job, Path(out) if out else None, merged)))
 
     @app.command()
     def sync(

@@ -126,7 +126,8 @@ class Provider(Protocol):
 
     def resume(self, remote_id: str) -> JobState: ...
 
-    def download(self, remote_id: str, dest: Path) -> Path: ...
+    def download(self, remote_id: str, dest: Path, merged: bool = False) -> Path:
+        """The result into `dest`: the adapter, or with `merged` the base with the adapter fused in."""
 
     def estimate_price(self, request: JobRequest) -> float | None: ...
 

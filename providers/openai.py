@@ -167,7 +167,7 @@ class OpenAIProvider:
     def resume(self, remote_id: str) -> JobState:
         return self._state(self._call("resume the job", self.client.fine_tuning.jobs.resume, remote_id))
 
-    def download(self, remote_id: str, dest: Path) -> Path:
+    def download(self, remote_id: str, dest: Path, merged: bool = False) -> Path:
         raise ProviderError("OpenAI keeps fine-tuned weights; use the result model id for generation")
 
     def estimate_price(self, request: JobRequest) -> float | None:

@@ -193,11 +193,12 @@ class TogetherProvider:
 
     resume = pause
 
-    def download(self, remote_id: str, dest: Path) -> Path:
+    def download(self, remote_id: str, dest: Path, merged: bool = False) -> Path:
         dest.mkdir(parents=True, exist_ok=True)
-        target = dest / "adapter.tar.zst"
+        kind = "merged" if merged else "adapter"
+        target = dest / f"{kind}.tar.zst"
         response = self._call(
-            "download the adapter", self.client.fine_tuning.content, ft_id=remote_id, checkpoint="adapter"
+            f"download the {kind} model", self.client.fine_tuning.content, ft_id=remote_id, checkpoint=kind
         )
         tmp = target.with_suffix(".part")
         with tmp.open("wb") as handle:

@@ -175,13 +175,25 @@ class LocalProvider:
 
     resume = pause
 
-    def download(self, remote_id: str, dest: Path) -> Path:
+    def download(self, remote_id: str, dest: Path, merged: bool = False) -> Path:
         store = self._store(remote_id)
         if not store.adapter.is_dir():
             raise ProviderError(f"local job {remote_id} has no adapter yet")
         if dest.exists():
             shutil.rmtree(dest)
-        shutil.copytree(store.adapter, dest)
+        if not merged:
+            shutil.copytree(store.adapter, dest)
+            return dest
+        # merged export: the base model with the adapter fused into its weights, a plain HF model folder
+        import torch
+        from peft import PeftModel
+
+        from providers.local.train import load_base
+
+        tokenizer, base = load_base(store.spec()["config"]["base_model"], torch.device("cpu"), torch.float32)
+        model = PeftModel.from_pretrained(base, str(store.adapter)).merge_and_unload()
+        model.save_pretrained(str(dest))
+        tokenizer.save_pretrained(str(dest))
         return dest
 
     def estimate_price(self, request: JobRequest) -> float | None:

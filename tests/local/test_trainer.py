@@ -180,3 +180,22 @@ def test_qlora_without_gpu_names_the_fix(micro_model, train_file, tmp_path):
     with pytest.raises(InputError) as info:
         train(TrainConfig(str(micro_model), str(train_file), method="qlora", epochs=1, r=4), store)
     assert "bitsandbytes" in str(info.value)
+
+
+def test_local_provider_exports_adapter_and_merged_model(micro_model, train_file, tmp_path, monkeypatch):
+    from transformers import AutoModelForCausalLM
+
+    from providers.local import LocalProvider, jobs_root
+
+    monkeypatch.setenv("ADSFT_HOME", str(tmp_path / "home"))
+    store = JobStore(jobs_root() / "local-test")
+    config = {"base_model": str(micro_model), "training_file": str(train_file), "epochs": 1, "r": 4, "alpha": 8}
+    store.write_spec({"config": config, "model": str(micro_model)})
+    train(TrainConfig(**config), store)
+    provider = LocalProvider()
+    assert provider.get_job("local-test").status.value == "succeeded"
+    adapter = provider.download("local-test", tmp_path / "adapter")
+    assert (adapter / "adapter_config.json").is_file()
+    merged = provider.download("local-test", tmp_path / "merged", merged=True)
+    model = AutoModelForCausalLM.from_pretrained(merged)
+    assert not any("lora" in n for n, _ in model.named_parameters())
