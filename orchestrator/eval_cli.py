@@ -27,6 +27,9 @@ def register(app: typer.Typer) -> None:
         limit: Annotated[int | None, typer.Option(help="Only the first N briefs.")] = None,
         concurrency: Annotated[int, typer.Option(help="Requests in flight (remote providers).")] = 16,
         rpm: Annotated[float | None, typer.Option(help="Requests per minute limit.")] = None,
+        tpm: Annotated[
+            float | None, typer.Option(help="Tokens per minute limit (prompt estimate + max tokens).")
+        ] = None,
         temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.8,
         samples: Annotated[int | None, typer.Option(help="Draw N samples per brief (unbiased pass@k).")] = None,
         seed: Annotated[int, typer.Option(help="Sampling seed (local).")] = 0,
@@ -48,6 +51,7 @@ def register(app: typer.Typer) -> None:
             temperature,
             concurrency=concurrency,
             requests_per_minute=rpm,
+            tokens_per_minute=tpm,
             limit=limit,
             seed=seed,
             label=label,

@@ -47,6 +47,7 @@ class ScoreConfig:
     max_tokens: int = 120
     concurrency: int = 16
     requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
     limit: int | None = None
     seed: int = 0
     label: str | None = None
@@ -99,6 +100,31 @@ class RateLimiter:
             self.next = max(now, self.next) + self.gap
         if delay:
             await asyncio.sleep(delay)
+
+
+class TokenBucket:
+    """At most `per_minute` tokens per minute: a request waits until the bucket holds what it needs (its
+    prompt, estimated at 4 characters a token, plus its max_tokens)."""
+
+    def __init__(self, per_minute: float | None) -> None:
+        self.rate = per_minute / 60.0 if per_minute else 0.0
+        self.capacity = per_minute or 0.0
+        self.level = self.capacity
+        self.stamp = time.monotonic()
+        self.lock = asyncio.Lock()
+
+    async def take(self, tokens: float) -> None:
+        if not self.rate:
+            return
+        tokens = min(tokens, self.capacity)
+        async with self.lock:
+            now = time.monotonic()
+            self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
+            self.stamp = now
+            wait = max(0.0, (tokens - self.level) / self.rate)
+            self.level -= tokens  # may go negative: later requests wait for the refill
+        if wait:
+            await asyncio.sleep(wait)
 
 
 class Scorer:
@@ -225,6 +251,7 @@ class Scorer:
 
     async def _run_async(self) -> None:
         limiter = RateLimiter(self.config.requests_per_minute)
+        bucket = TokenBucket(self.config.tokens_per_minute)
         gate = asyncio.Semaphore(self.config.concurrency)
         total = len(self.briefs)
         loop = asyncio.get_running_loop()
@@ -235,10 +262,10 @@ class Scorer:
             while not self.finished(brief.id):
                 async with gate:
                     await limiter.wait()
+                    messages = self._messages(brief)
+                    await bucket.take(sum(len(m["content"]) for m in messages) / 4 + self.config.max_tokens)
                     try:
-                        call = partial(
-                            self.provider.complete, self.config.model, self._messages(brief), **self.params(brief)
-                        )
+                        call = partial(self.provider.complete, self.config.model, messages, **self.params(brief))
                         completion = await loop.run_in_executor(pool, call)
                         attempt = self._judge(brief, completion, None)
                     except AdsftError as exc:

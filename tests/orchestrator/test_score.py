@@ -170,3 +170,16 @@ def test_summarize_rejects_a_folder_that_is_not_a_run(tmp_path):
 
     with pytest.raises(InputError):
         summarize(Path(tmp_path))
+
+
+def test_rate_limits_space_the_requests(server, eval_file, tmp_path, capsys):
+    import time
+
+    server.completion_text = CLEAN
+    start = time.perf_counter()
+    score(capsys, eval_file, tmp_path / "rpm", "--rpm", "240", "--k", "1")  # 4 requests, one every 0.25 s
+    assert time.perf_counter() - start >= 0.7
+    start = time.perf_counter()
+    # 600 tokens a minute = 10 a second; each request asks for well over 100 (prompt estimate + 120)
+    score(capsys, eval_file, tmp_path / "tpm", "--tpm", "600", "--k", "1")
+    assert time.perf_counter() - start >= 2.0
