@@ -5,7 +5,7 @@ run on many messages; the common path (nothing found) stays in C-level string an
 from __future__ import annotations
 
 import importlib
-import itertools
+import operator
 import re
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
@@ -308,7 +308,7 @@ class RepetitionCheck(Check):
         if len(view.word_set) == len(view.words):  # no word occurs twice
             return
         words = view.words
-        if not any(a == b for a, b in itertools.pairwise(words)):
+        if not any(map(operator.eq, words, words[1:])):  # no word right after itself (compared in C)
             return
         for m in self.regex.finditer(view.norm):
             if m.group(1) not in self.allow:
@@ -330,7 +330,8 @@ class ScriptCheck(Check):
             self._language(ctx, view, out)
 
     def _mixed(self, ctx: Context, view: View, out: list[Violation]) -> None:
-        if not _MIXED_PAIR.search(view.text):
+        # both alphabets must occur somewhere before a word can mix them (two cheap charset scans)
+        if not LATIN_RE.search(view.text) or not CYRILLIC_RE.search(view.text) or not _MIXED_PAIR.search(view.text):
             return
         for i, (start, end) in enumerate(view.spans):
             word = ctx.text[start:end]
