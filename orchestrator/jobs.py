@@ -112,16 +112,17 @@ def submit(
             )
         key = idempotency_key(spec, name, model)
         existing = ledger.job_by_key(key)
-        if existing is not None and existing.phase == "created":
-            if not force:
-                result.job, result.reused = existing, True
-                return result
-            ledger.forget_key(key)
-            existing = None
+        replace = existing is not None and existing.phase == "created"
+        if replace and not force:
+            result.job, result.reused = existing, True
+            return result
         if dry_run:
             return result
         if confirm is not None and not confirm(rows):
             raise AdsftError("cancelled: nothing was uploaded")
+        if replace:  # --force: the old job keeps its row but gives its idempotency key up
+            ledger.forget_key(key)
+            existing = None
         try:
             result.job = _create(provider, ledger, spec, name, model, key, cost, existing)
             if provider.capabilities.estimate_price and result.job.training_file:
