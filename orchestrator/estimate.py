@@ -17,12 +17,8 @@ from orchestrator.errors import BudgetExceeded, InputError
 from orchestrator.pricing import Catalog
 from orchestrator.tokens import resolve
 from orchestrator.validate import validate
+from providers.facts import facts, providers_for, strip_provider
 
-DEFAULT_MODELS = {
-    "openai": "gpt-4o-mini-2024-07-18",
-    "together": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
-    "local": "Llama-3.2-1B",
-}
 SCORING_MESSAGES = 1000
 
 
@@ -72,21 +68,6 @@ class Row:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def providers_for(model: str) -> set[str]:
-    """Which providers a --model value is meant for: an explicit `provider:` prefix, else by its name."""
-    head, _, rest = model.partition(":")
-    if head in DEFAULT_MODELS and rest and not model.startswith("ft:"):
-        return {head}
-    if model.startswith(("gpt-", "ft:gpt", "o1", "o3", "o4")):
-        return {"openai"}
-    return {"together", "local"}
-
-
-def _strip(model: str) -> str:
-    head, _, rest = model.partition(":")
-    return rest if head in DEFAULT_MODELS and rest else model
 
 
 @dataclass
@@ -140,7 +121,10 @@ def _totals(train: Path, val: Path | None, provider: str, model: str, limit: int
 
 def _scoring_cost(catalog: Catalog, provider: str, model: str, t: TokenTotals) -> float | None:
     try:
-        price = catalog.price(provider, model, "sft" if provider == "openai" else "inference")
+        method = facts(provider).scoring_price_method
+        if method is None:
+            return None
+        price = catalog.price(provider, model, method)
     except InputError:
         return None
     if price.inference_input_per_1m is None or price.inference_output_per_1m is None:
@@ -165,9 +149,8 @@ def estimate(
     train_path, val_path = Path(train), Path(val) if val else None
     rows: list[Row] = []
     for provider in providers:
-        if provider not in DEFAULT_MODELS:
-            raise InputError(f"unknown provider {provider!r}", fix="use openai, together and/or local")
-        chosen = [_strip(m) for m in models if provider in providers_for(m)] or [DEFAULT_MODELS[provider]]
+        info = facts(provider)
+        chosen = [strip_provider(m) for m in models if provider in providers_for(m)] or [info.default_model]
         for model in chosen:
             rows.append(
                 _row(
@@ -211,67 +194,60 @@ def _row(
     limit = catalog.context_limit(provider, model)
     t = _totals(train, val, provider, model, limit)
     notes = [] if t.exact else [resolve(model).note or "approximate token count"]
-    if provider == "openai":
-        n_epochs = openai_auto_epochs(t.examples) if epochs == "auto" else int(epochs)
-        price = catalog.price(provider, model, "sft")
-        billed = openai_billed_tokens(t.train_capped, n_epochs)
+    info = facts(provider)
+    auto = {"cookbook": openai_auto_epochs(t.examples), "one": 1, "three": 3}[info.auto_epochs]
+    n_epochs = auto if epochs == "auto" else int(epochs)
+    if info.billing == "gpu_hours":
+        return _gpu_row(provider, model, catalog, t, n_epochs, local_tps, gpu_hour_usd, notes)
+    key = info.price_method if info.price_method != "sft_by_method" else f"sft_{'full' if method == 'full' else 'lora'}"
+    price = catalog.price(provider, model, key)
+    if info.billing == "tokens_capped":
+        evals, billed = 0, openai_billed_tokens(t.train_capped, n_epochs)
         if val is not None:
             notes.append("validation tokens are not billed")
-        cost = usd(billed, price.training_per_1m or 0)
-        return Row(
-            provider,
-            model,
-            "sft",
-            t.examples,
-            t.train,
-            t.val,
-            n_epochs,
-            0,
-            billed,
-            price.training_per_1m,
-            str(price.as_of),
-            price.source,
-            round(cost, 4),
-            None,
-            _scoring_cost(catalog, provider, model, t),
-            t.exact,
-            notes,
-        )
-    if provider == "together":
-        n_epochs = 1 if epochs == "auto" else int(epochs)
-        key = f"sft_{'full' if method == 'full' else 'lora'}"
-        price = catalog.price(provider, model, key)
+    else:
         evals = n_evals if val is not None else 0
         billed = together_billed_tokens(t.train, t.val, n_epochs, evals)
-        cost = usd(billed, price.training_per_1m or 0)
-        return Row(
-            provider,
-            model,
-            key,
-            t.examples,
-            t.train,
-            t.val,
-            n_epochs,
-            evals,
-            billed,
-            price.training_per_1m,
-            str(price.as_of),
-            price.source,
-            round(cost, 4),
-            None,
-            _scoring_cost(catalog, provider, model, t),
-            t.exact,
-            notes,
-        )
-    n_epochs = 3 if epochs == "auto" else int(epochs)
-    fact = catalog.fact("local", model)
+    cost = usd(billed, price.training_per_1m or 0)
+    return Row(
+        provider,
+        model,
+        key,
+        t.examples,
+        t.train,
+        t.val,
+        n_epochs,
+        evals,
+        billed,
+        price.training_per_1m,
+        str(price.as_of),
+        price.source,
+        round(cost, 4),
+        None,
+        _scoring_cost(catalog, provider, model, t),
+        t.exact,
+        notes,
+    )
+
+
+def _gpu_row(
+    provider: str,
+    model: str,
+    catalog: Catalog,
+    t: TokenTotals,
+    n_epochs: int,
+    local_tps: float | None,
+    gpu_hour_usd: float | None,
+    notes: list[str],
+) -> Row:
+    fact = catalog.fact(provider, model)
     tps = local_tps or (fact.tokens_per_second if fact else None)
     if tps is None:
         raise InputError(
             f"no training throughput known for local model {model!r}",
             fix="pass --local-tokens-per-second (measure it with bench/bench_train.py)",
         )
-    gpu = catalog.price("local", None, "gpu_hour")
+    gpu = catalog.price(provider, None, "gpu_hour")
     rate = gpu_hour_usd if gpu_hour_usd is not None else gpu.gpu_hour_usd or 0.0
     billed = n_epochs * t.train
     hours = billed / tps / 3600

@@ -93,7 +93,7 @@ class Catalog:
         what = f"{provider} {method} price" + (f" for model {model!r}" if model else "")
         hint = (
             " (its parameter count is unknown: add it under `models:` with `size_b`)"
-            if (provider == "together" and model and size is None)
+            if model and size is None and any(p.provider == provider and p.size_max_b for p in self.prices)
             else ""
         )
         raise InputError(

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from orchestrator.errors import InputError
 from orchestrator.tokens import SPECIAL_TOKEN_RE, ModelTokenizer, resolve
+from providers.facts import facts
 
-MIN_EXAMPLES = {"openai": 10, "together": 1, "local": 1}
 FORMAT_KEYS = {"conversation": {"messages"}, "instruction": {"prompt", "completion"}, "general": {"text"}}
 EXTRA_KEYS = {"conversation": {"tools", "parallel_tool_calls", "functions"}, "instruction": set(), "general": set()}
 MESSAGE_KEYS = {"role", "content", "name", "function_call", "weight", "tool_calls", "tool_call_id"}
@@ -123,7 +123,7 @@ def _conversation_problems(obj: dict, provider: str) -> list[tuple[str, str, str
     body = roles[1:] if roles and roles[0] == "system" else roles
     alternating = turns == body and all(r == ("user" if k % 2 == 0 else "assistant") for k, r in enumerate(turns))
     if not alternating:
-        level = "error" if provider == "together" else "warning"
+        level = facts(provider).alternation
         out.append(
             (
                 "roles_not_alternating",
@@ -206,8 +206,13 @@ def _scan(
             extra = sorted(set(obj) - FORMAT_KEYS[fmt] - EXTRA_KEYS[fmt])
             if extra:
                 issue("extra_columns", "error", f"unrecognised key(s) {extra} for the {fmt} format")
-            if report.provider == "openai" and fmt != "conversation":
-                issue("wrong_format", "error", "OpenAI fine-tuning needs chat examples (`messages`)")
+            accepted = facts(report.provider).formats
+            if fmt not in accepted:
+                issue(
+                    "wrong_format",
+                    "error",
+                    f"{report.provider} fine-tuning takes {', '.join(sorted(accepted))} examples, not {fmt}",
+                )
             found = (
                 _conversation_problems(obj, report.provider)
                 if fmt == "conversation"
@@ -248,8 +253,7 @@ def validate(
     limit: int | None = None,
 ) -> ValidationReport:
     """Validate a training file (and optionally its validation file) for a provider and model."""
-    if provider not in MIN_EXAMPLES:
-        raise InputError(f"unknown provider {provider!r}", fix=f"use one of: {', '.join(MIN_EXAMPLES)}")
+    minimum = facts(provider).min_examples
     tokenizer = resolve(model) if model else None
     if model and limit is None:
         from orchestrator.pricing import load_catalog
@@ -262,14 +266,14 @@ def validate(
     seen: dict[bytes, int] = {}
     stats = _scan(train_path, report, tokenizer, seen, None)
     report.files.append(stats)
-    if stats.examples < MIN_EXAMPLES[provider]:
+    if stats.examples < minimum:
         report.add(
             Issue(
                 str(train_path),
                 None,
                 "too_few_examples",
                 "error",
-                f"{stats.examples} examples; {provider} needs at least {MIN_EXAMPLES[provider]}",
+                f"{stats.examples} examples; {provider} needs at least {minimum}",
             )
         )
     if val is not None:
