@@ -83,15 +83,7 @@ class TokenTotals:
 
 def _totals(train: Path, val: Path | None, provider: str, model: str, limit: int | None) -> TokenTotals:
     report = validate(train, provider, model, val, limit)
-    if not report.ok:
-        first = [i for i in report.issues if i.level == "error"][:20]
-        from orchestrator.errors import Problem
-
-        raise InputError(
-            f"{train}: the dataset has {report.errors} error(s); nothing was estimated",
-            [Problem(i.message, i.file, i.line, i.code) for i in first],
-            fix="run `adsft validate` for the full list and correct the file",
-        )
+    report.raise_for_errors("nothing was estimated, uploaded or charged")
     tok = resolve(model)
     prompt = answer = n = 0
     with train.open(encoding="utf-8") as handle:

@@ -15,14 +15,13 @@ from pathlib import Path
 
 from tenacity import retry, retry_if_result, stop_after_delay, wait_exponential
 
-from orchestrator.errors import AdsftError, BudgetExceeded, InputError, Problem, ProviderError, ProviderUnavailable
+from orchestrator.errors import AdsftError, BudgetExceeded, InputError, ProviderError, ProviderUnavailable
 from orchestrator.estimate import Row, estimate
 from orchestrator.jobspec import JobSpec, idempotency_key, sha256_file
 from orchestrator.keys import get_key, redact
 from orchestrator.ledger import JobRow, Ledger
 from orchestrator.paths import home
 from orchestrator.pricing import Catalog, load_catalog
-from orchestrator.validate import validate
 from providers import get_provider
 from providers.base import TERMINAL, JobRequest, JobState, Provider
 
@@ -83,15 +82,7 @@ def submit(
         except ProviderUnavailable as exc:
             result.skipped.append((name, exc.message))
             continue
-        report = validate(spec.training_file, name, model, spec.validation_file)
-        if not report.ok:
-            errors = [i for i in report.issues if i.level == "error"][:20]
-            raise InputError(
-                f"the dataset is not valid for {name}; nothing was uploaded",
-                [Problem(i.message, i.file, i.line, i.code) for i in errors],
-                fix="run `adsft validate` for the full list",
-            )
-        hp = spec.hyperparameters
+        hp = spec.hyperparameters  # estimate() validates the dataset for this provider and model first
         rows = estimate(
             spec.training_file,
             spec.validation_file,

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.errors import InputError
+from orchestrator.errors import InputError, Problem
 from orchestrator.tokens import SPECIAL_TOKEN_RE, ModelTokenizer, resolve
 from providers.facts import facts
 
@@ -65,6 +65,17 @@ class ValidationReport:
     @property
     def ok(self) -> bool:
         return self.errors == 0
+
+    def raise_for_errors(self, outcome: str) -> None:
+        """An InputError listing the first 20 errors (`outcome` says what did not happen), if any."""
+        if self.ok:
+            return
+        first = [i for i in self.issues if i.level == "error"][:20]
+        raise InputError(
+            f"the dataset has {self.errors} error(s) for {self.provider}; {outcome}",
+            [Problem(i.message, i.file, i.line, i.code) for i in first],
+            fix="run `adsft validate` for the full list and correct the file",
+        )
 
     def add(self, issue: Issue) -> None:
         self.counts[issue.code] += 1

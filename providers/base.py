@@ -138,6 +138,19 @@ def now() -> float:
     return time.time()
 
 
+def chat_completion(result: Any, started: float) -> Completion:
+    """The project's Completion from an OpenAI-shaped chat completion (OpenAI's and Together's SDKs)."""
+    choice = result.choices[0]
+    usage = result.usage
+    return Completion(
+        choice.message.content or "",
+        usage.prompt_tokens if usage else 0,
+        usage.completion_tokens if usage else 0,
+        time.perf_counter() - started,
+        str(choice.finish_reason) if choice.finish_reason else None,
+    )
+
+
 def call_sdk(provider: str, translate: Any, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Call an SDK method; its exceptions become the project's (via `translate`), once, here.
 

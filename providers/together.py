@@ -13,7 +13,17 @@ import together as sdk
 
 from orchestrator.errors import InputError, ProviderError, ProviderUnavailable
 from orchestrator.keys import get_key, redact
-from providers.base import Capabilities, Checkpoint, Completion, JobEvent, JobRequest, JobState, Status, call_sdk
+from providers.base import (
+    Capabilities,
+    Checkpoint,
+    Completion,
+    JobEvent,
+    JobRequest,
+    JobState,
+    Status,
+    call_sdk,
+    chat_completion,
+)
 
 STATUS = {
     "pending": Status.PENDING,
@@ -227,12 +237,4 @@ class TogetherProvider:
     def complete(self, model: str, messages: list[dict], **params: Any) -> Completion:
         start = time.perf_counter()
         result = self._call("generate", self.client.chat.completions.create, model=model, messages=messages, **params)
-        choice = result.choices[0]
-        usage = result.usage
-        return Completion(
-            choice.message.content or "",
-            usage.prompt_tokens if usage else 0,
-            usage.completion_tokens if usage else 0,
-            time.perf_counter() - start,
-            str(choice.finish_reason) if choice.finish_reason else None,
-        )
+        return chat_completion(result, start)
