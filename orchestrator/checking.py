@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,9 @@ from orchestrator.briefs import problems_from
 from orchestrator.errors import InputError, Problem
 from rules import Brief, CheckResult, Message, RulePack
 
-_MESSAGE_KEYS = {"id", "text", "title", "body", "cta", "channel", "brief", "brief_id", "language", "expected", "meta"}
+_MESSAGE_KEYS = {
+    "id", "text", "title", "body", "cta", "channel", "brief", "brief_id", "language", "expected", "meta", "note"
+}
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Item:
     line: int
     message: Message
     brief: Brief | None
+    language: str | None = None
 
 
 def _read_text(source: str) -> tuple[str, str]:
@@ -67,7 +71,10 @@ def _item(obj: object, file: str, line: int, briefs: dict[str, Brief]) -> Item |
                 )
             ]
     message = Message.of({k: obj.get(k) for k in ("text", "title", "body", "cta", "channel") if k in obj})
-    return Item(str(obj.get("id", line)), line, message, brief)
+    language = obj.get("language")
+    if language is not None and language not in ("ru", "en"):
+        return [Problem(f"language {language!r} is not one of ru, en", file, line, fix="use ru or en, or leave it out")]
+    return Item(str(obj.get("id", line)), line, message, brief, language)
 
 
 def read_messages(source: str, briefs: dict[str, Brief] | None = None) -> list[Item]:
@@ -127,10 +134,79 @@ class CheckReport:
         return counts
 
 
-def check_items(pack: RulePack, items: list[Item]) -> CheckReport:
-    return CheckReport([(item, pack.check(item.message, item.brief)) for item in items])
+_CYRILLIC = re.compile(r"[А-Яа-яЁё]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def detect_language(text: str) -> str:
+    """ru when at least a third of the letters are Cyrillic, else en."""
+    letters = len(_LETTER.findall(text))
+    return "ru" if letters and len(_CYRILLIC.findall(text)) * 3 >= letters else "en"
+
+
+class PackChooser:
+    """The pack for each message: a fixed one, or with ``auto`` the brief's language, the message's
+    ``language`` field, or the language the text is written in, in that order."""
+
+    def __init__(self, name: str, load: Callable[[str], RulePack]) -> None:
+        self.name = name
+        self._load = load
+        self._packs: dict[str, RulePack] = {}
+        if name != "auto":  # a fixed pack is loaded, and its problems reported, before any input is read
+            self._packs[name] = load(name)
+
+    def for_item(self, item: Item) -> RulePack:
+        if self.name != "auto":
+            key = self.name
+        elif item.brief is not None:
+            key = item.brief.language
+        else:
+            key = item.language or detect_language(item.message.text)
+        pack = self._packs.get(key)
+        if pack is None:
+            pack = self._packs[key] = self._load(key)
+        return pack
+
+
+def check_items(packs: RulePack | PackChooser, items: list[Item]) -> CheckReport:
+    if isinstance(packs, RulePack):
+        return CheckReport([(item, packs.check(item.message, item.brief)) for item in items])
+    return CheckReport([(item, packs.for_item(item).check(item.message, item.brief)) for item in items])
 
 
 def iter_json(report: CheckReport) -> Iterator[str]:
     for item, result in report.results:
         yield json.dumps({"id": item.id, **result.as_dict()}, ensure_ascii=False)
+
+
+_LABELLED_KEYS = _MESSAGE_KEYS | {"note"}
+
+
+def read_labelled(paths: list[str]) -> list[dict]:
+    """Labelled messages for `adsft rules eval`; every problem at once, with file and line."""
+    records: list[dict] = []
+    problems: list[Problem] = []
+    for path in paths:
+        file, content = _read_text(path)
+        for number, raw in enumerate(content.splitlines(), 1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                problems.append(Problem(f"not valid JSON: {exc.msg} (column {exc.colno})", file, number))
+                continue
+            found = _item(obj, file, number, {}) if isinstance(obj, dict) else [Problem("not an object", file, number)]
+            if isinstance(found, list):
+                problems.extend(found)
+            elif not isinstance(obj.get("expected"), list) or obj.get("language") not in ("ru", "en"):
+                problems.append(
+                    Problem("needs `language` (ru, en) and `expected` (a list of categories)", file, number)
+                )
+            else:
+                records.append(obj)
+    if problems:
+        raise InputError(f"{len(problems)} problem(s) in the labelled files; nothing was scored", problems)
+    if not records:
+        raise InputError("no labelled messages in the files given", fix="pass JSONL files with one message a line")
+    return records

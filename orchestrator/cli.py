@@ -33,7 +33,12 @@ PackOpt = Annotated[str, typer.Option("--pack", "-p", help="Built-in pack (ru, e
 @app.command()
 def check(
     source: Annotated[str, typer.Argument(help="JSONL or CSV file of messages, or - for stdin.")],
-    pack: PackOpt = "ru",
+    pack: Annotated[
+        str,
+        typer.Option(
+            "--pack", "-p", help="auto (the brief's or the text's language), a built-in pack (ru, en) or a YAML file."
+        ),
+    ] = "auto",
     briefs: Annotated[str | None, typer.Option(help="Briefs (JSONL/YAML) for `brief_id` lookups.")] = None,
     show_clean: Annotated[bool, typer.Option(help="Also print messages with no violation.")] = False,
     as_json: JsonFlag = False,
@@ -41,12 +46,12 @@ def check(
     """Check ad messages against a rule pack; exit 1 when any message has an error-level violation."""
     from orchestrator import render
     from orchestrator.briefs import load_briefs
-    from orchestrator.checking import check_items, iter_json, read_messages
+    from orchestrator.checking import PackChooser, check_items, iter_json, read_messages
     from rules import load_pack
 
-    rule_pack = load_pack(pack)
+    chooser = PackChooser(pack, load_pack)
     items = read_messages(source, load_briefs(briefs) if briefs else None)
-    report = check_items(rule_pack, items)
+    report = check_items(chooser, items)
     if as_json:
         for line in iter_json(report):
             print(line)
@@ -277,6 +282,35 @@ def rules_test(pack: PackArg = "ru", as_json: JsonFlag = False) -> None:
         render.out.print(f"{rule_pack.id}: {ran} examples, {len(failures)} failed")
     if failures:
         raise typer.Exit(1)
+
+
+@rules_app.command("eval")
+def rules_eval(
+    files: Annotated[list[str], typer.Argument(help="Labelled JSONL files (`expected`: the categories broken).")],
+    pack: Annotated[str, typer.Option("--pack", "-p", help="auto (each record's language), or a pack.")] = "auto",
+    show: Annotated[bool, typer.Option("--show", help="Also list every misjudged message.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Precision and recall per category, and the share of clean messages blocked, on labelled messages."""
+    from orchestrator import render
+    from orchestrator.checking import read_labelled
+    from rules import load_pack
+    from rules.evaluate import evaluate
+
+    records = read_labelled(files)
+    packs: dict[str, object] = {}
+
+    def pack_for(language: str):  # noqa: ANN202 - a RulePack
+        key = language if pack == "auto" else pack
+        if key not in packs:
+            packs[key] = load_pack(key)
+        return packs[key]
+
+    scores = evaluate(records, pack_for)
+    if as_json:
+        print(json.dumps({**scores.as_dict(), "misjudged": scores.misjudged if show else None}, ensure_ascii=False))
+    else:
+        render.eval_table(scores, show)
 
 
 def _register_job_commands() -> None:

@@ -6,7 +6,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -80,6 +80,31 @@ def rules_table(pack: RulePack) -> None:
             ",".join(spec.channels or []) or "all",
         )
     out.print(table)
+
+
+def eval_table(scores: Any, show: bool) -> None:
+    """Per-category precision / recall of a pack on labelled messages (rules.evaluate.Scores)."""
+    data = scores.as_dict()
+    table = Table(title="Rules on labelled messages")
+    for col in ("category", "tp", "fp", "fn", "precision", "recall"):
+        table.add_column(col, justify="left" if col == "category" else "right")
+
+    def cell(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    for row in data["categories"]:
+        table.add_row(row["category"], str(row["tp"]), str(row["fp"]), str(row["fn"]), cell(row["precision"]),
+                      cell(row["recall"]))
+    o = data["overall"]
+    table.add_row("[bold]overall[/]", str(o["tp"]), str(o["fp"]), str(o["fn"]), cell(o["precision"]), cell(o["recall"]))
+    out.print(table)
+    out.print(
+        f"{o['messages']} messages, {o['clean']} clean; clean messages blocked: {scores.clean_blocked}"
+        f" ({cell(o['clean_blocked'])})"
+    )
+    if show:
+        for m in scores.misjudged:
+            out.print(f"{m['id']}: missed {m['missed']} extra {m['extra']} {m['violations']}", markup=False)
 
 
 def error(exc: AdsftError) -> None:

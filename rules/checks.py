@@ -13,8 +13,10 @@ from typing import Any
 
 from rules import schema
 from rules.facts import FactsReport, analyse
+from rules.grammar import call_to_action, is_common_word, sms_segments
 from rules.lexicon import Lexicon
 from rules.model import Violation
+from rules.phrases import PhraseSet
 from rules.prefilter import required_strings
 from rules.text import CYRILLIC_RE, LATIN_RE, WORD_RE, Context, View, normalise
 
@@ -200,8 +202,24 @@ class LengthCheck(Check):
         super().__init__(spec, language)
         self.default = (spec.min, spec.max)
         self.per_channel = {ch: (lim.min, lim.max) for ch, lim in spec.per_channel.items()}
+        self.segments = {ch: lim.max_segments for ch, lim in spec.per_channel.items() if lim.max_segments}
 
     def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
+        max_segments = self.segments.get(ctx.channel or "")
+        if max_segments is not None:
+            count, encoding = sms_segments(view.text)
+            if count > max_segments:
+                self.emit(
+                    out,
+                    ctx,
+                    view.offset,
+                    view.offset + len(view.text),
+                    length=f"{count} SMS segments ({encoding}, {len(view.text)} characters)",
+                    max=f"{max_segments} segments",
+                    unit="segments",
+                    channel=ctx.channel or "",
+                )
+            return
         low, high = self.per_channel.get(ctx.channel or "", self.default)
         words = self.spec.unit == "words"
         length = len(view.words) if words else len(view.text)
@@ -243,8 +261,18 @@ class CaseCheck(Check):
         if not self.regex.search(view.text):
             return
         for m in self.regex.finditer(view.text):
-            if m.group(0) not in self.allow:
-                self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset)
+            word = m.group(0)
+            if word in self.allow or (self.spec.allow_brief and normalise(word) in ctx.brief_words):
+                continue
+            if self.spec.only_words and not self._shouts(normalise(word)):
+                continue
+            self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset)
+
+    def _shouts(self, word: str) -> bool:
+        """A dictionary word in capitals shouts; an unknown token is an acronym or a brand unless long."""
+        if is_common_word(word, self.language):
+            return True
+        return len(word) > self.spec.acronym_max_length
 
 
 class _Finder:
@@ -275,13 +303,32 @@ class _Finder:
 class RequireCheck(Check):
     def __init__(self, spec: schema.RequireRule, language: str) -> None:
         super().__init__(spec, language)
-        self.finder = _Finder(spec.entries, spec.patterns, spec.inflect, language)
+        self.finder = (
+            _Finder(spec.entries, spec.patterns, spec.inflect, language) if spec.entries or spec.patterns else None
+        )
+        self.not_imperative = frozenset(normalise(w) for w in spec.not_imperative)
 
     fallback_to_text = True
 
     def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
-        if not self.finder.found(ctx, view):
+        if not self._satisfied(ctx, view):
             self.emit(out, ctx, view.offset, view.offset + len(view.text))
+
+    def _satisfied(self, ctx: Context, view: View) -> bool:
+        spec = self.spec
+        if spec.accept_part and spec.scope != "text":
+            part = ctx.view(spec.scope)
+            if part is not None and part.text.strip():
+                return True
+        if self.finder is not None and self.finder.found(ctx, view):
+            return True
+        if spec.accept_brief_cta and ctx.brief is not None and ctx.brief.cta:
+            wanted = WORD_RE.findall(normalise(ctx.brief.cta))
+            if wanted and all(w in view.word_set for w in wanted):
+                return True
+        if spec.grammar == "cta":
+            return call_to_action(view.text, ctx.language, not_imperative=self.not_imperative) is not None
+        return False
 
 
 class ConditionalCheck(Check):
@@ -396,6 +443,18 @@ class PlaceholderCheck(Check):
             self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset)
 
 
+class PhrasesCheck(Check):
+    respects_names = True
+
+    def __init__(self, spec: schema.PhrasesRule, language: str) -> None:
+        super().__init__(spec, language)
+        self.phrases = PhraseSet.build(spec.patterns, spec.inflect, language)
+
+    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
+        for start, end, pattern in self.phrases.find(view):
+            self.emit(out, ctx, start, end, pattern=pattern.source)
+
+
 CustomRule = Callable[[str, Any, dict], Iterable[tuple]]
 
 
@@ -452,6 +511,7 @@ CHECKS: dict[type, type[Check]] = {
     schema.ScriptRule: ScriptCheck,
     schema.FactsRule: FactsCheck,
     schema.PlaceholderRule: PlaceholderCheck,
+    schema.PhrasesRule: PhrasesCheck,
     schema.PythonRule: PythonCheck,
 }
 

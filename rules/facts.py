@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from rules.brief import Brief
-from rules.numbers import Mention, mentions, same_value
+from rules.numbers import Mention, mentions, raw_value, same_value
 from rules.text import WORD_RE, normalise
 
 
@@ -60,6 +60,42 @@ def brief_facts(brief: Brief) -> tuple[dict[str, list[Mention]], list[Mention]]:
     return by_attr, other
 
 
+# Period words: "$0 annual fee" and "$0 monthly fee" state different facts.
+_PERIODS = (
+    ("year", r"annual(?:ly)?|yearly|a year|per year|per annum|p\.a\.|/\s?y(?:ea)?r|годов[а-я]*|в год|ежегодн[а-я]*|за год"),
+    ("month", r"monthly|a month|per month|/\s?mo(?:nth)?|ежемесячн[а-я]*|в месяц|за месяц|/\s?мес"),
+    ("week", r"weekly|a week|per week|еженедельн[а-я]*|в неделю"),
+    ("day", r"daily|a day|per day|ежедневн[а-я]*|в день|за день|в сутки"),
+)
+_PERIOD_RE = re.compile("|".join(f"(?P<{name}>(?<![a-zа-яё])(?:{p})(?![a-zа-яё]))" for name, p in _PERIODS), re.I)
+_KEY_PERIODS = (("year", ("annual", "year", "годов")), ("month", ("month", "месяч")), ("day", ("daily", "day")))
+
+
+def _period_near(text: str, start: int, end: int) -> str | None:
+    """The period word nearest to a claim within its clause (a few words before or after), or None."""
+    before = re.split(r"[.!?;,\n]", text[max(0, start - 30) : start])[-1]
+    after = re.split(r"[.!?;,\n]", text[end : end + 30])[0]
+    best: tuple[int, str] | None = None
+    for chunk, distance in ((after, lambda m: m.start()), (before, lambda m: len(before) - m.end())):
+        for m in _PERIOD_RE.finditer(chunk):
+            d = distance(m)
+            if best is None or d < best[0]:
+                best = (d, m.lastgroup or "")
+    return best[1] if best else None
+
+
+def _attribute_period(key: str, value: object) -> str | None:
+    if isinstance(value, str):
+        found = _period_near(value, 0, 0) or _period_near(value, len(value), len(value))
+        if found:
+            return found
+    low = key.lower()
+    for period, stems in _KEY_PERIODS:
+        if any(s in low for s in stems):
+            return period
+    return None
+
+
 def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsReport:
     report = FactsReport()
     by_attr, other = brief_facts(brief)
@@ -69,6 +105,11 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsRepo
         if any(s < claim.end and claim.start < e for s, e in ignored):
             continue
         agreeing = [key for key, facts in by_attr.items() if any(same_value(claim, f) for f in facts)]
+        wrong_period = _wrong_period(text, claim, agreeing, brief)
+        if wrong_period:
+            report.mismatched.append((claim, wrong_period))
+            mentioned.update(agreeing)
+            continue
         if agreeing or any(same_value(claim, f) for f in other):
             mentioned.update(agreeing)
             continue
@@ -77,6 +118,12 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsRepo
         ]
         if claim.kind != "number" and any(f.kind == claim.kind for f in other):
             rivals.append("offer")
+        if not rivals and claim.kind not in ("number", "date"):  # the brief's value under another unit: "5 ₽" for "5%"
+            rivals = [
+                key
+                for key, facts in by_attr.items()
+                if any(f.kind not in ("number", "date", claim.kind) and raw_value(f) == raw_value(claim) for f in facts)
+            ]
         if rivals:
             report.mismatched.append((claim, rivals))
         else:
@@ -91,3 +138,16 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsRepo
         if by_attr[key] or not _stem_mentioned(str(value), words):
             report.missing.append(key)
     return report
+
+
+def _wrong_period(text: str, claim: Mention, agreeing: list[str], brief: Brief) -> list[str]:
+    """The attributes a claim agrees with in value but not in period ("$0 monthly" for an annual fee)."""
+    if not agreeing or claim.kind not in ("money", "percent"):
+        return []
+    said = _period_near(text, claim.start, claim.end)
+    if said is None:
+        return []
+    periods = {key: _attribute_period(key, brief.attributes[key]) for key in agreeing}
+    if any(p is None or p == said for p in periods.values()):
+        return []
+    return agreeing

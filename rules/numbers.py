@@ -22,8 +22,10 @@ _PERCENT = r"%|процент[а-я]*|percent|pct"
 _MONEY = r"₽|руб(?:\.|л[а-я]*)?|р\.|\$|usd|долл(?:\.|ар[а-я]*)|€|eur|евро|£|gbp|dollars?|euros?|rubles?|roubles?"
 _TERM = (
     r"дн(?:я|ей)|день|сут(?:ки|ок)|недел[а-я]*|нед\.|месяц[а-я]*|мес\.?|год(?:а|у|ом)?|лет"
-    r"|days?|weeks?|months?|years?|yrs?"
+    r"|час(?:а|ов)?|ч\.|минут[а-я]*|мин\.?"
+    r"|days?|weeks?|months?|years?|yrs?|hours?|hrs?|minutes?|mins?"
 )
+_DATA = r"[кмгт]б|[kmgt]b|кбайт|мбайт|гбайт|тбайт|gigabytes?|terabytes?|megabytes?"
 _MONTHS_RU = ("январ", "феврал", "март", "апрел", "ма", "июн", "июл", "август", "сентябр", "октябр", "ноябр", "декабр")
 _MONTHS_EN = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH_WORD = (
@@ -41,7 +43,7 @@ _MAIN_RE = re.compile(
     rf"|(?P<wordday>(?<![a-zа-я])(?P<wm2>{_MONTH_WORD}){_SEP}(?P<wd2>\d{{1,2}})(?:st|nd|rd|th)?(?!\d))"
     rf"|(?P<pre>(?P<pcur>[$€£₽]){_SEP}?(?P<pnum>{_NUM})(?:{_SEP}?(?P<pmult>{_MULT})(?![a-zа-я]))?)"
     rf"|(?P<num>(?<![\w.,])(?P<n>{_NUM})(?![\d])(?:{_SEP}?(?P<mult>{_MULT})(?![a-zа-я]))?"
-    rf"(?:{_SEP}?(?P<unit>{_PERCENT}|{_MONEY}|{_TERM})(?![a-zа-я]))?)",
+    rf"(?:{_SEP}?(?P<unit>{_PERCENT}|{_MONEY}|{_TERM}|{_DATA})(?![a-zа-я]))?)",
     re.IGNORECASE,
 )
 
@@ -115,10 +117,16 @@ def _unit_kind(unit: str) -> tuple[str, str | None]:
         return "money", "EUR"
     if u in {"£", "gbp"}:
         return "money", "GBP"
+    if re.fullmatch(_DATA, u):
+        return "data", u[0].translate(str.maketrans("кмгт", "kmgt"))
     return "term", _term_unit(u)
 
 
 def _term_unit(u: str) -> str:
+    if u.startswith(("мин", "min")):
+        return "minute"
+    if u.startswith(("час", "ч", "hour", "hr")):
+        return "hour"
     if u.startswith(("дн", "ден", "сут", "day")):
         return "day"
     if u.startswith(("нед", "week")):
@@ -128,7 +136,8 @@ def _term_unit(u: str) -> str:
     return "year"
 
 
-_TERM_DAYS = {"day": 1, "week": 7, "month": 30.4, "year": 365}
+_TERM_DAYS = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1, "week": 7, "month": 30.4, "year": 365}
+_DATA_GB = {"k": 1 / 1024**2, "m": 1 / 1024, "g": 1.0, "t": 1024.0}
 
 
 def _number(raw: str) -> float:
@@ -200,6 +209,8 @@ def _with_unit(value: float, unit: str | None, start: int, end: int) -> Mention:
     kind, sub = _unit_kind(unit)
     if kind == "term":
         return Mention("term", _term_value(value, sub or "day"), sub, start, end)
+    if kind == "data":
+        return Mention("data", value * _DATA_GB[sub or "g"], "GB", start, end)
     return Mention(kind, value, sub, start, end)
 
 
@@ -257,3 +268,10 @@ def same_value(a: Mention, b: Mention) -> bool:
     if a.kind == "term":
         return abs(va - vb) <= 0.02 * max(va, vb)
     return abs(va - vb) < 1e-9
+
+
+def raw_value(m: Mention) -> float:
+    """The number as written, before terms are turned into days and sizes into gigabytes."""
+    if m.kind == "term":
+        return float(m.value) / _TERM_DAYS[m.unit or "day"]  # type: ignore[arg-type]
+    return float(m.value)  # type: ignore[arg-type]

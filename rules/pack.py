@@ -30,6 +30,8 @@ class RulePack:
         self._by_id = {c.id: c for c in checks}
         self._plan = plan(checks)
         self._plans: dict[tuple[str | None, str], list[Check | LexiconGroup]] = {}
+        self._names = tuple(info.names)
+        self._rank = {category: i for i, category in enumerate(info.precedence)}
 
     def __repr__(self) -> str:
         return f"RulePack({self.id!r}, {len(self.checks)} rules)"
@@ -46,7 +48,7 @@ class RulePack:
     ) -> CheckResult:
         """Check one message (a string or a title/body/cta record) against every rule of the pack."""
         msg = Message.of(message)
-        ctx = Context(msg, brief, self.language, channel)
+        ctx = Context(msg, brief, self.language, channel, self._names)
         text_view = ctx.text_view
         out: list[Violation] = []
         for check in self._plan_for(ctx.channel, ctx.language):
@@ -60,8 +62,32 @@ class RulePack:
                 view = text_view
             check.run(ctx, view, out)
         if len(out) > 1:
-            out.sort(key=lambda v: (v.start, v.end))
+            out = self._settle(out)
         return CheckResult(ctx.text, out)
+
+    def _settle(self, found: list[Violation]) -> list[Violation]:
+        """Sorted, each violation once, and one category per span: where spans of ranked categories
+        overlap, the longer span stays ("в кратчайшие сроки" is a cliché, not a superlative); of two
+        spans as long, the more specific category (first in the pack's ``precedence``)."""
+        unique = sorted(set(found), key=lambda v: (v.start, v.end, v.rule))
+        rank = self._rank
+        if not rank:
+            return unique
+        ranked = [v for v in unique if v.category in rank]
+        if len(ranked) < 2:
+            return unique
+
+        def beaten(v: Violation) -> bool:
+            size = v.end - v.start
+            return any(
+                o.category != v.category
+                and o.start < v.end
+                and v.start < o.end
+                and (o.end - o.start, -rank[o.category]) > (size, -rank[v.category])
+                for o in ranked
+            )
+
+        return [v for v in unique if v.category not in rank or not beaten(v)]
 
     def _plan_for(self, channel: str | None, language: str) -> list[Check | LexiconGroup]:
         key = (channel, language)

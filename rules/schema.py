@@ -122,6 +122,9 @@ class CountRule(RuleBase):
 class Limits(Strict):
     min: int | None = Field(default=None, ge=0)
     max: int | None = Field(default=None, ge=1)
+    max_segments: int | None = Field(
+        default=None, ge=1, description="SMS segments (GSM-7 160/153, UCS-2 70/67 per part), encoding from the text"
+    )
 
 
 class LengthRule(RuleBase):
@@ -136,6 +139,11 @@ class CaseRule(RuleBase):
     type: Literal["case"]
     min_length: int = Field(default=3, ge=2)
     allow: list[str] = Field(default_factory=list)
+    allow_brief: bool = Field(default=True, description="words of the brief (product, keywords, attributes) pass")
+    only_words: bool = Field(
+        default=False, description="flag only ordinary dictionary words (shouting), not unknown tokens (acronyms)"
+    )
+    acronym_max_length: int = Field(default=6, ge=0, description="unknown tokens up to this length are acronyms")
 
 
 class Matcher(Strict):
@@ -156,11 +164,17 @@ class RequireRule(RuleBase):
     entries: list[str] = Field(default_factory=list)
     patterns: list[str] = Field(default_factory=list)
     inflect: bool = True
+    grammar: Literal["cta"] | None = Field(
+        default=None, description="cta: an imperative or a clause-opening infinitive / base verb counts"
+    )
+    not_imperative: list[str] = Field(default_factory=list, description="clause-initial words never read as a command")
+    accept_brief_cta: bool = Field(default=False, description="the brief's `cta` phrase in the text counts")
+    accept_part: bool = Field(default=False, description="a non-empty part of the rule's scope (a button) counts")
 
     @model_validator(mode="after")
     def _not_empty(self) -> RequireRule:
-        if not self.entries and not self.patterns:
-            raise ValueError("a require rule needs `entries` or `patterns`")
+        if not self.entries and not self.patterns and self.grammar is None:
+            raise ValueError("a require rule needs `entries`, `patterns` or `grammar`")
         _check_regexes(self.patterns)
         return self
 
@@ -206,6 +220,18 @@ class PlaceholderRule(RuleBase):
     _v = field_validator("patterns")(classmethod(lambda cls, v: _check_regexes(v)))
 
 
+class PhrasesRule(RuleBase):
+    type: Literal["phrases"]
+    patterns: list[str] = Field(
+        min_length=1,
+        description=(
+            "word sequences matched on inflected forms: `a|b` alternatives, `word?` optional, `*` any one word,"
+            " `*3` up to three words, `=word` this form only"
+        ),
+    )
+    inflect: bool = True
+
+
 class PythonRule(RuleBase):
     type: Literal["python"]
     function: str = Field(description="an `adsft.rules` entry point name, or `module:callable`")
@@ -225,6 +251,7 @@ Rule = Annotated[
     | ScriptRule
     | FactsRule
     | PlaceholderRule
+    | PhrasesRule
     | PythonRule,
     Field(discriminator="type"),
 ]
@@ -241,6 +268,7 @@ RULE_TYPES = (
     "script",
     "facts",
     "placeholder",
+    "phrases",
     "python",
 )
 
@@ -248,6 +276,15 @@ RULE_TYPES = (
 class PackInfo(Strict):
     id: str
     language: Literal["ru", "en"]
+    names: list[Literal["brief", "quoted", "capitalised"]] = Field(
+        default_factory=lambda: ["brief"],
+        description="what counts as a name that word rules skip: the brief's product, quoted text, capitalised words"
+        " inside a sentence",
+    )
+    precedence: list[str] = Field(
+        default_factory=list,
+        description="categories from most to least specific: where spans overlap, only the most specific is kept",
+    )
     description: str | None = None
     sources: list[str] = Field(default_factory=list)
     version: str | None = None

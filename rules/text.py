@@ -64,13 +64,46 @@ class View:
         return self._tokens
 
 
+_QUOTED_RE = re.compile(r"«[^«»\n]{1,60}»|“[^“”\n]{1,60}”|„[^„“\n]{1,60}“|\"[^\"\n]{1,60}\"")
+_SENTENCE_RE = re.compile(r"[^\n.!?…]+[.!?…]*")
+_CAPITALISED_RE = re.compile(r"(?<![\w'’-])[A-ZА-ЯЁ][a-zа-яё]+(?:[ -][A-ZА-ЯЁ][a-zа-яё]+)*")
+
+
+def _capitalised_names(text: str) -> list[tuple[int, int]]:
+    """Capitalised words inside a sentence ("Open a Smart Saver account"), the first word of the
+    sentence excepted, in sentences that are not in title case (where capitals say nothing)."""
+    spans = []
+    for sentence in _SENTENCE_RE.finditer(text):
+        words = list(WORD_RE.finditer(sentence.group(0)))
+        if not words or (len(words) >= 3 and sum(w.group(0)[0].isupper() for w in words) * 2 > len(words)):
+            continue
+        first = words[0].start()
+        for m in _CAPITALISED_RE.finditer(sentence.group(0)):
+            start = m.start()
+            if start == first:
+                gap = m.group(0).find(" ")
+                if gap < 0:
+                    continue
+                start += gap + 1
+            spans.append((sentence.start() + start, sentence.start() + m.end()))
+    return spans
+
+
 class Context:
     """Everything a check may look at for one message: its scopes, the brief, channel and language."""
 
-    __slots__ = ("_views", "brief", "cache", "channel", "language", "message", "text", "text_view")
+    __slots__ = ("_views", "brief", "cache", "channel", "language", "message", "names", "text", "text_view")
 
-    def __init__(self, message: Message, brief: Brief | None, language: str, channel: str | None) -> None:
+    def __init__(
+        self,
+        message: Message,
+        brief: Brief | None,
+        language: str,
+        channel: str | None,
+        names: tuple[str, ...] = ("brief",),
+    ) -> None:
         self.message = message
+        self.names = names
         self.text = message.text
         self.text_view = View(self.text, 0)
         self.brief = brief
@@ -79,22 +112,42 @@ class Context:
         self._views: dict[str, View | None] = {"text": self.text_view}
         self.cache: dict[str, Any] = {}
 
+    @property
+    def brief_words(self) -> frozenset[str]:
+        """The normalised words of the brief's product, keywords, attribute values, offer and CTA."""
+        found = self.cache.get("brief_words")
+        if found is None:
+            found = frozenset()
+            if self.brief is not None:
+                b = self.brief
+                parts = [b.product, *b.keywords, *(str(v) for v in b.attributes.values()), b.offer or "", b.cta or ""]
+                found = frozenset(WORD_RE.findall(normalise(" ".join(parts))))
+            self.cache["brief_words"] = found
+        return found
+
     def inside_name(self, start: int, end: int) -> bool:
-        """Is [start, end) inside the brief's product name where the text quotes it? Product names are
-        names: "Вклад «Надёжный старт»" is not an abstract claim."""
-        if self.brief is None:
-            return False
+        """Is [start, end) inside a name? Names are the brief's product name where the text quotes it,
+        quoted text («Надёжный старт») and capitalised words inside a sentence ("a Smart Saver account"),
+        as the pack's ``names`` says: "Вклад «Максимальный доход»" is not an abstract claim."""
         spans = self.cache.get("names")
         if spans is None:
-            spans = []
+            spans = self.cache["names"] = self._name_spans()
+        return any(s <= start and end <= e for s, e in spans)
+
+    def _name_spans(self) -> list[tuple[int, int]]:
+        spans: list[tuple[int, int]] = []
+        if self.brief is not None and "brief" in self.names:
             name = normalise(self.brief.product)
             norm = self.text_view.norm
             i = norm.find(name)
             while i >= 0 and name:
                 spans.append((i, i + len(name)))
                 i = norm.find(name, i + 1)
-            self.cache["names"] = spans
-        return any(s <= start and end <= e for s, e in spans)
+        if "quoted" in self.names and any(q in self.text for q in "«“„\""):
+            spans.extend(m.span() for m in _QUOTED_RE.finditer(self.text))
+        if "capitalised" in self.names:
+            spans.extend(_capitalised_names(self.text))
+        return spans
 
     def may_contain(self, strings: tuple[str, ...] | None) -> bool:
         """False only when none of ``strings`` occurs in the text, so a regex needing one cannot match
