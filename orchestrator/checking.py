@@ -19,7 +19,18 @@ from orchestrator.errors import InputError, Problem
 from rules import Brief, CheckResult, Message, RulePack
 
 _MESSAGE_KEYS = {
-    "id", "text", "title", "body", "cta", "channel", "brief", "brief_id", "language", "expected", "meta", "note"
+    "id",
+    "text",
+    "title",
+    "body",
+    "cta",
+    "channel",
+    "brief",
+    "brief_id",
+    "language",
+    "expected",
+    "meta",
+    "note",
 }
 
 

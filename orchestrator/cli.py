@@ -300,7 +300,7 @@ def rules_eval(
     records = read_labelled(files)
     packs: dict[str, object] = {}
 
-    def pack_for(language: str):  # noqa: ANN202 - a RulePack
+    def pack_for(language: str):
         key = language if pack == "auto" else pack
         if key not in packs:
             packs[key] = load_pack(key)

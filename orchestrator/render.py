@@ -93,8 +93,9 @@ def eval_table(scores: Any, show: bool) -> None:
         return "n/a" if value is None else f"{value:.3f}"
 
     for row in data["categories"]:
-        table.add_row(row["category"], str(row["tp"]), str(row["fp"]), str(row["fn"]), cell(row["precision"]),
-                      cell(row["recall"]))
+        table.add_row(
+            row["category"], str(row["tp"]), str(row["fp"]), str(row["fn"]), cell(row["precision"]), cell(row["recall"])
+        )
     o = data["overall"]
     table.add_row("[bold]overall[/]", str(o["tp"]), str(o["fp"]), str(o["fn"]), cell(o["precision"]), cell(o["recall"]))
     out.print(table)

@@ -13,18 +13,24 @@ from typing import Any
 
 from rules import schema
 from rules.facts import FactsReport, analyse
-from rules.grammar import call_to_action, is_common_word, sms_segments
+from rules.grammar import call_to_action, english_word, is_common_word, sms_segments
 from rules.lexicon import Lexicon
 from rules.model import Violation
 from rules.phrases import PhraseSet
 from rules.prefilter import required_strings
 from rules.text import CYRILLIC_RE, LATIN_RE, WORD_RE, Context, View, normalise
 
-EMOJI_RE = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff\ufe0f\u200d\U0001f1e6-\U0001f1ff]")
+_PICTOGRAPH = "[\U0001f000-\U0001f1e5\U0001f200-\U0001f3fa\U0001f400-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff]"
+# One emoji is one user-perceived symbol: a pictograph with its variation selector, skin tone and
+# zero-width-joined parts ("👩‍💻", "✈️", "👍🏽"), or a pair of regional indicators (a flag).
+EMOJI_RE = re.compile(
+    f"{_PICTOGRAPH}\ufe0f?[\U0001f3fb-\U0001f3ff]?(?:\u200d{_PICTOGRAPH}\ufe0f?[\U0001f3fb-\U0001f3ff]?)*"
+    "|[\U0001f1e6-\U0001f1ff]{1,2}"
+)
 TOKEN_RES: dict[str, re.Pattern[str]] = {
     "exclamation": re.compile("!"),
     "question": re.compile(r"\?"),
-    "emoji": re.compile(EMOJI_RE.pattern.replace("\\ufe0f\\u200d", "")),
+    "emoji": EMOJI_RE,
     "digit": re.compile(r"\d"),
     "uppercase_letter": re.compile(r"[A-ZА-ЯЁ]"),
     "word": WORD_RE,
@@ -362,6 +368,14 @@ class RepetitionCheck(Check):
                 self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset, word=m.group(1))
 
 
+_NAME_WORD_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")  # capitalised inside a sentence: names
+# Only a text with letters English rarely uses, or with common Spanish / French / German / Italian
+# function words, is looked up word by word (the common path stays one regex scan).
+_NON_ENGLISH_HINT = re.compile(
+    r"[áéíóúñ¿¡àâçèêëîïôûùüœäößìò]|\b(?:el|la|los|las|del|de|con|para|por|tu|su|une?|les|des|du|et|est|vous|votre"
+    r"|nous|avec|pour|sur|der|die|das|und|mit|für|il|di|che|per)\b",
+    re.IGNORECASE,
+)
 _MIXED_PAIR = re.compile(r"[A-Za-z][А-Яа-яЁё]|[А-Яа-яЁё][A-Za-z]")
 
 
@@ -387,19 +401,24 @@ class ScriptCheck(Check):
 
     def _language(self, ctx: Context, view: View, out: list[Violation]) -> None:
         foreign_re, native_re = (LATIN_RE, CYRILLIC_RE) if ctx.language == "ru" else (CYRILLIC_RE, LATIN_RE)
-        if not foreign_re.search(view.text):
+        if not foreign_re.search(view.text) and not (self.spec.dictionary and _NON_ENGLISH_HINT.search(view.text)):
             return
         known = set(self.allow)
         if ctx.brief is not None:
             known.update(WORD_RE.findall(normalise(" ".join([ctx.brief.product, *ctx.brief.keywords]))))
         foreign = native = 0
+        dictionary = self.spec.dictionary and ctx.language == "en"
+        names = {normalise(w) for w in _NAME_WORD_RE.findall(view.text)} if dictionary else set()
         for word in view.words:
-            if word in known:
+            if word in known or _MIXED_PAIR.search(word):  # a homoglyph is a typography slip, not a language
                 continue
             if foreign_re.match(word):
                 foreign += 1
             elif native_re.match(word):
-                native += 1
+                if dictionary and word not in names and len(word) > 1 and not english_word(word.replace("'", "")):
+                    foreign += 1
+                else:
+                    native += 1
         if foreign and native / (native + foreign) < self.spec.min_share:
             self.emit(out, ctx, view.offset, view.offset + len(view.text), language=ctx.language)
 
@@ -409,6 +428,8 @@ class FactsCheck(Check):
         super().__init__(spec, language)
         self.ignore = [re.compile(p, re.IGNORECASE) for p in spec.ignore]
         self.key = "facts:" + "|".join(spec.ignore)
+        self._keys_re = re.compile(spec.basis_keys or "(?!)", re.IGNORECASE)
+        self._basis_re = _join(spec.basis, re.IGNORECASE) if spec.basis else re.compile("(?!)")
 
     def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
         if ctx.brief is None:
@@ -417,7 +438,9 @@ class FactsCheck(Check):
         if report is None:
             report = ctx.cache[self.key] = analyse(ctx.text, ctx.brief, self.ignore)
         kind = self.spec.check
-        if kind == "mismatch":
+        if kind == "basis":
+            self._basis(ctx, report, out)
+        elif kind == "mismatch":
             for claim, rivals in report.mismatched:
                 values = ", ".join(f"{k}={ctx.brief.attributes.get(k, ctx.brief.offer)}" for k in rivals)
                 self.emit(out, ctx, claim.start, claim.end, attributes=values)
@@ -428,6 +451,15 @@ class FactsCheck(Check):
             end = len(ctx.text)
             for key in report.missing:
                 self.emit(out, ctx, 0, end, attribute=key, value=ctx.brief.attributes[key])
+
+    def _basis(self, ctx: Context, report: FactsReport, out: list[Violation]) -> None:
+        """A rate the brief states (a key such as ``rate`` or ``apr``) needs its basis in the text."""
+        if self._basis_re.search(ctx.text):
+            return
+        for claim, keys in report.agreed:
+            if claim.kind == "percent" and any(self._keys_re.search(k) for k in keys):
+                self.emit(out, ctx, claim.start, claim.end, attributes=", ".join(keys))
+                return
 
 
 class PlaceholderCheck(Check):

@@ -22,6 +22,7 @@ class FactsReport:
     mismatched: list[tuple[Mention, list[str]]] = field(default_factory=list)
     unsupported: list[Mention] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    agreed: list[tuple[Mention, list[str]]] = field(default_factory=list)
 
 
 def _attribute_facts(value: object) -> list[Mention]:
@@ -62,7 +63,10 @@ def brief_facts(brief: Brief) -> tuple[dict[str, list[Mention]], list[Mention]]:
 
 # Period words: "$0 annual fee" and "$0 monthly fee" state different facts.
 _PERIODS = (
-    ("year", r"annual(?:ly)?|yearly|a year|per year|per annum|p\.a\.|/\s?y(?:ea)?r|годов[а-я]*|в год|ежегодн[а-я]*|за год"),
+    (
+        "year",
+        r"annual(?:ly)?|yearly|a year|per year|per annum|p\.a\.|/\s?y(?:ea)?r|годов[а-я]*|в год|ежегодн[а-я]*|за год",
+    ),
     ("month", r"monthly|a month|per month|/\s?mo(?:nth)?|ежемесячн[а-я]*|в месяц|за месяц|/\s?мес"),
     ("week", r"weekly|a week|per week|еженедельн[а-я]*|в неделю"),
     ("day", r"daily|a day|per day|ежедневн[а-я]*|в день|за день|в сутки"),
@@ -112,13 +116,21 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsRepo
             continue
         if agreeing or any(same_value(claim, f) for f in other):
             mentioned.update(agreeing)
+            if agreeing:
+                report.agreed.append((claim, agreeing))
             continue
         rivals = [
             key for key, facts in by_attr.items() if claim.kind != "number" and any(f.kind == claim.kind for f in facts)
         ]
         if claim.kind != "number" and any(f.kind == claim.kind for f in other):
             rivals.append("offer")
-        if not rivals and claim.kind not in ("number", "date"):  # the brief's value under another unit: "5 ₽" for "5%"
+        if not rivals and claim.kind == "number":  # "5 colours" where the brief says colours: 3
+            rivals = _same_noun(text, claim, brief, by_attr)
+        if not rivals and claim.kind not in (
+            "number",
+            "date",
+            "time",
+        ):  # the brief's value under another unit: "5 ₽" for "5%"
             rivals = [
                 key
                 for key, facts in by_attr.items()
@@ -151,3 +163,25 @@ def _wrong_period(text: str, claim: Mention, agreeing: list[str], brief: Brief) 
     if any(p is None or p == said for p in periods.values()):
         return []
     return agreeing
+
+
+_NEXT_WORD_RE = re.compile(r"[\s\u00a0-]*([^\W\d_]+)")
+
+
+def _same_noun(text: str, claim: Mention, brief: Brief, by_attr: dict[str, list[Mention]]) -> list[str]:
+    """Attributes a bare number speaks of by name: the word after it shares a stem with the attribute's
+    key ("5 colours" against ``colours: 3``, "ages 12" against ``min_age: 13``)."""
+    after = _NEXT_WORD_RE.match(text, claim.end)
+    before = WORD_RE.findall(normalise(text[max(0, claim.start - 20) : claim.start]))
+    words = [normalise(after.group(1))] if after else []
+    words += before[-1:]
+    if not words:
+        return []
+    found = []
+    for key, facts in by_attr.items():
+        if not any(f.kind == "number" for f in facts):
+            continue
+        parts = [p for p in re.split(r"[_\W]+", key.lower()) if len(p) >= 3]
+        if any(len(w) >= 3 and w[: min(4, len(p))] == p[: min(4, len(w))] for w in words for p in parts):
+            found.append(key)
+    return found

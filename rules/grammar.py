@@ -15,10 +15,16 @@ from functools import cache
 from rules.morph import _analyzer
 
 _WORD_RE = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # Words that may stand before the imperative in its clause ("Just add to cart", "Now open in 5 cities").
-_LEAD_WORDS = frozenset(
-    "and or then just simply now please today so also even still "
-    "и а или но теперь просто сегодня скорее лучше уже тоже также ещё еще".split()
+_LEAD_WORDS = _words(
+    "and or then just simply now please today so also even still и а или но теперь просто сегодня скорее "
+    "лучше уже тоже также ещё еще "
 )
 _SUBJECT_WORDS = frozenset({"вы", "ты", "you", "we", "мы"})
 # Words after which an infinitive is a call to action: "можно открыть онлайн", "стоит попробовать".
@@ -41,18 +47,45 @@ def _russian_moods(word: str) -> tuple[bool, bool]:
     return imperative, infinitive
 
 
-@cache
-def english_base_verb(word: str) -> bool:
-    """Is ``word`` (lower case) the base form of an English verb?"""
+def _verb_lemma(word: str) -> bool:
     import lemminflect
 
-    lemmas = lemminflect.getAllLemmas(word, upos="VERB").get("VERB", ())
-    if word in lemmas:
+    return word in lemminflect.getAllLemmas(word, upos="VERB").get("VERB", ())
+
+
+@cache
+def english_base_verb(word: str) -> bool:
+    """Is ``word`` (lower case) the base form of an English verb? Prefixed verbs the dictionary lacks
+    ("remortgage", "pre-order", "top-up") count when the rest is a verb."""
+    if _verb_lemma(word):
         return True
-    if "-" in word:  # "pre-order", "top-up", "check-in"
-        head = word.split("-")[0]
-        return head in lemminflect.getAllLemmas(head, upos="VERB").get("VERB", ()) or word.startswith(("pre-", "re-"))
+    if "-" in word:
+        head, _, rest = word.partition("-")
+        return _verb_lemma(head) or (head in ("pre", "re", "co") and _verb_lemma(rest))
+    for prefix in ("re", "pre", "un", "over", "up", "out"):
+        if word.startswith(prefix) and len(word) - len(prefix) >= 3 and _verb_lemma(word[len(prefix) :]):
+            return True
     return False
+
+
+# English function words: lemminflect's dictionary holds content words only.
+ENGLISH_FUNCTION_WORDS = _words(
+    "a an the and or but nor so yet of to in on at by for with from into onto over under about after "
+    "before between through during without within per via than then as if when while where who whom "
+    "whose which what that this these those it its you your yours we our ours us they their them he his "
+    "she her i me my mine is are was were be been am do does did has have had will shall would should "
+    "can could may might must not no all any each every some more most much many few less least only "
+    "just also very too here there now up out off down away back again once still even ever never always "
+    "today tonight tomorrow "
+)
+
+
+@cache
+def english_word(word: str) -> bool:
+    """Is the lower-case ``word`` an English dictionary or function word?"""
+    import lemminflect
+
+    return word in ENGLISH_FUNCTION_WORDS or bool(lemminflect.getAllLemmas(word))
 
 
 def _clauses(text: str) -> list[tuple[str, bool]]:
@@ -107,10 +140,11 @@ def _clause_cta(
             after_modal = i > 0 and words[i - 1][0] in _MODAL_WORDS
             if (imperative and not after_subject) or (infinitive and (i == first or after_modal)):
                 return start, word
-        elif word.isascii() and english_base_verb(word):
+        elif (
+            (i == first or (i <= first + 4 and words[i - 1][0] == "to")) and word.isascii() and english_base_verb(word)
+        ):
             # a clause-opening base verb, or "to" + a verb early in the clause ("Time to upgrade")
-            if i == first or (i <= first + 4 and words[i - 1][0] == "to"):
-                return start, word
+            return start, word
     return None
 
 
@@ -132,9 +166,7 @@ def is_common_word(word: str, language: str) -> bool:
         if not parses or any("Abbr" in p.tag or "UNKN" in p.tag for p in parses):
             return False
         return _analyzer().word_is_known(word)
-    import lemminflect
-
-    return bool(lemminflect.getAllLemmas(word))
+    return english_word(word)
 
 
 def looks_like_acronym(word: str, max_length: int) -> bool:
@@ -168,3 +200,42 @@ def sms_segments(text: str) -> tuple[int, str]:
     if units <= single:
         return (1 if units else 0), encoding
     return -(-units // part), encoding
+
+
+# --- English superlatives by morphology ------------------------------------------------------------
+
+_MOST_RE = re.compile(r"\b(?:the\s+)?most[\s-]+([a-z]+)", re.IGNORECASE)
+_EST_RE = re.compile(r"\b[A-Za-z]{3,}est\b")
+
+
+@cache
+def _is_superlative(word: str) -> bool:
+    import lemminflect
+
+    for lemma in lemminflect.getAllLemmas(word, upos="ADJ").get("ADJ", ()):
+        if lemma != word and word in lemminflect.getAllInflections(lemma, upos="ADJ").get("JJS", ()):
+            return True
+    return False
+
+
+@cache
+def _is_adjective(word: str) -> bool:
+    import lemminflect
+
+    return bool(lemminflect.getAllLemmas(word, upos="ADJ")) or word.endswith(("ful", "ive", "able", "ible", "ous"))
+
+
+def english_superlatives(text: str, brief: object, options: dict) -> list[tuple[int, int]]:
+    """A custom rule (``type: python``): "-est" superlatives of adjectives ("the tastiest", "quietest")
+    and "most" + adjective ("the most powerful", "most-loved"). ``options.allow`` lists words to skip."""
+    allow = {w.lower() for w in options.get("allow", [])}
+    found = []
+    for m in _EST_RE.finditer(text):
+        word = m.group(0).lower()
+        if word not in allow and _is_superlative(word):
+            found.append(m.span())
+    for m in _MOST_RE.finditer(text):
+        word = m.group(1).lower()
+        if word not in allow and (_is_adjective(word) or word.endswith("ed")):
+            found.append(m.span())
+    return found

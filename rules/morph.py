@@ -33,7 +33,8 @@ def russian_forms(word: str) -> frozenset[str]:
     keep = {normalise(word)}
     for form in best.lexeme:
         ftag = form.tag
-        if ftag.POS != tag.POS and not (tag.POS == "ADJF" and ftag.POS in {"ADJS", "COMP"}):
+        related = (tag.POS == "ADJF" and ftag.POS in {"ADJS", "COMP"}) or (tag.POS == "INFN" and ftag.POS == "VERB")
+        if ftag.POS != tag.POS and not related:
             continue
         if tag.POS in {"PRTF", "PRTS"} and (ftag.voice != tag.voice or ftag.tense != tag.tense):
             continue

@@ -41,7 +41,7 @@ _MAIN_RE = re.compile(
     rf"(?!{_SEP}?(?:%|[a-zа-яё$€₽£])))"
     rf"|(?P<dayword>(?<!\d)(?P<wd>\d{{1,2}})(?:st|nd|rd|th)?{_SEP}?(?P<wm>{_MONTH_WORD})(?![a-zа-я]))"
     rf"|(?P<wordday>(?<![a-zа-я])(?P<wm2>{_MONTH_WORD}){_SEP}(?P<wd2>\d{{1,2}})(?:st|nd|rd|th)?(?!\d))"
-    rf"|(?P<pre>(?P<pcur>[$€£₽]){_SEP}?(?P<pnum>{_NUM})(?:{_SEP}?(?P<pmult>{_MULT})(?![a-zа-я]))?)"
+    rf"|(?P<pre>(?P<pcur>[$€£₽]){_SEP}?(?P<pnum>{_NUM})(?:{_SEP}?(?P<pmult>{_MULT}|m|b)(?![a-zа-я]))?)"
     rf"|(?P<num>(?<![\w.,])(?P<n>{_NUM})(?![\d])(?:{_SEP}?(?P<mult>{_MULT})(?![a-zа-я]))?"
     rf"(?:{_SEP}?(?P<unit>{_PERCENT}|{_MONEY}|{_TERM}|{_DATA})(?![a-zа-я]))?)",
     re.IGNORECASE,
@@ -98,7 +98,7 @@ _EN_NUMBER_WORDS = {
 
 @dataclass(frozen=True, slots=True)
 class Mention:
-    kind: str  # percent | money | term | date | number
+    kind: str  # percent | money | term | duration | data | date | time | number
     value: float | tuple[int, int]
     unit: str | None
     start: int
@@ -153,7 +153,7 @@ def _multiplier(raw: str | None) -> float:
     m = normalise(raw)
     if m.startswith(("тыс", "k", "thousand")):
         return 1e3
-    if m.startswith(("млн", "миллион", "million", "mln")):
+    if m.startswith(("млн", "миллион", "million", "mln")) or m == "m":
         return 1e6
     return 1e9
 
@@ -179,6 +179,8 @@ def mentions(text: str) -> list[Mention]:
     for m in _MAIN_RE.finditer(text):
         start, end = m.span()
         if m.group("time"):
+            hours, minutes = m.group("time").split(":")
+            out.append(Mention("time", (int(hours), int(minutes)), None, start, end))
             continue
         if m.group("iso"):
             out.append(Mention("date", (int(m.group("im")), int(m.group("id"))), None, start, end))
@@ -208,7 +210,9 @@ def _with_unit(value: float, unit: str | None, start: int, end: int) -> Mention:
         return Mention("number", value, None, start, end)
     kind, sub = _unit_kind(unit)
     if kind == "term":
-        return Mention("term", _term_value(value, sub or "day"), sub, start, end)
+        # minutes and hours (delivery, a decision) are another kind of fact than days to years (a term)
+        kind = "duration" if sub in ("minute", "hour") else "term"
+        return Mention(kind, _term_value(value, sub or "day"), sub, start, end)
     if kind == "data":
         return Mention("data", value * _DATA_GB[sub or "g"], "GB", start, end)
     return Mention(kind, value, sub, start, end)
@@ -252,26 +256,28 @@ def _word_mentions(text: str) -> list[Mention]:
 
 def same_value(a: Mention, b: Mention) -> bool:
     """Do two mentions state the same thing? A bare number agrees with any kind of the same value."""
-    if a.kind == "date" or b.kind == "date":
+    if a.kind in ("date", "time") or b.kind in ("date", "time"):
         return a.kind == b.kind and a.value == b.value
     va, vb = float(a.value), float(b.value)  # type: ignore[arg-type]
     if a.kind == "number" or b.kind == "number":
-        if a.kind == "term" and b.kind == "number":
+        if a.kind in ("term", "duration") and b.kind == "number":
             return abs(va - vb * _TERM_DAYS[a.unit or "day"]) < 1e-6
-        if b.kind == "term" and a.kind == "number":
+        if b.kind in ("term", "duration") and a.kind == "number":
             return abs(vb - va * _TERM_DAYS[b.unit or "day"]) < 1e-6
         return abs(va - vb) < 1e-9
     if a.kind != b.kind:
         return False
     if a.kind == "money" and a.unit and b.unit and a.unit != b.unit:
         return False
-    if a.kind == "term":
+    if a.kind in ("term", "duration"):
         return abs(va - vb) <= 0.02 * max(va, vb)
     return abs(va - vb) < 1e-9
 
 
 def raw_value(m: Mention) -> float:
     """The number as written, before terms are turned into days and sizes into gigabytes."""
-    if m.kind == "term":
+    if m.kind in ("term", "duration"):
         return float(m.value) / _TERM_DAYS[m.unit or "day"]  # type: ignore[arg-type]
+    if m.kind in ("date", "time"):
+        return -1.0
     return float(m.value)  # type: ignore[arg-type]

@@ -31,6 +31,7 @@ class RulePack:
         self._plan = plan(checks)
         self._plans: dict[tuple[str | None, str], list[Check | LexiconGroup]] = {}
         self._names = tuple(info.names)
+        self._unless = {c.id: frozenset(c.spec.unless) for c in checks if c.spec.unless}
         self._rank = {category: i for i, category in enumerate(info.precedence)}
 
     def __repr__(self) -> str:
@@ -63,6 +64,9 @@ class RulePack:
             check.run(ctx, view, out)
         if len(out) > 1:
             out = self._settle(out)
+        if self._unless and out:
+            found = {v.category for v in out if v.level == "error"}
+            out = [v for v in out if not found.intersection(self._unless.get(v.rule, ()))]
         return CheckResult(ctx.text, out)
 
     def _settle(self, found: list[Violation]) -> list[Violation]:

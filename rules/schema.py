@@ -63,6 +63,9 @@ class RuleBase(Strict):
     languages: list[Literal["ru", "en"]] | None = None
     description: str | None = None
     source: str | None = None
+    unless: list[str] = Field(
+        default_factory=list, description="categories that, when found, make this rule's finding moot"
+    )
     examples: Examples = Field(default_factory=Examples)
 
     @field_validator("category")
@@ -196,13 +199,28 @@ class ScriptRule(RuleBase):
     check: Literal["mixed", "language"]
     min_share: float = Field(default=0.5, gt=0, le=1)
     allow: list[str] = Field(default_factory=list)
+    dictionary: bool = Field(
+        default=False,
+        description="language: also count words of the pack's alphabet that its dictionary lacks as foreign"
+        " (Spanish or French in an English pack)",
+    )
 
 
 class FactsRule(RuleBase):
     type: Literal["facts"]
-    check: Literal["mismatch", "unsupported", "required"]
+    check: Literal["mismatch", "unsupported", "required", "basis"]
     ignore: list[str] = Field(default_factory=lambda: [r"24/7"])
-    _v = field_validator("ignore")(classmethod(lambda cls, v: _check_regexes(v)))
+    basis_keys: str | None = Field(
+        default=None, description="basis: a regex on attribute keys (rate, apr…) whose values need a basis"
+    )
+    basis: list[str] = Field(default_factory=list, description="basis: patterns, one of which must be in the text")
+    _v = field_validator("ignore", "basis")(classmethod(lambda cls, v: _check_regexes(v)))
+
+    @model_validator(mode="after")
+    def _basis_fields(self) -> FactsRule:
+        if self.check == "basis" and (not self.basis_keys or not self.basis):
+            raise ValueError("a `basis` facts rule needs `basis_keys` and `basis`")
+        return self
 
 
 class PlaceholderRule(RuleBase):
@@ -212,7 +230,7 @@ class PlaceholderRule(RuleBase):
             r"\{\{[^{}\n]*\}\}",
             r"\{[A-Za-zА-Яа-яЁё_][\w.]*\}",
             r"\[[A-ZА-ЯЁ_][A-ZА-ЯЁ_ ]*\]",
-            r"%[A-Z_]{2,}%",
+            r"%[A-Za-z_]{2,}%",
             r"\$\{[^}\n]*\}",
             r"<[A-Z_]{2,}>",
         ]

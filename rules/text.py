@@ -143,7 +143,12 @@ class Context:
             while i >= 0 and name:
                 spans.append((i, i + len(name)))
                 i = norm.find(name, i + 1)
-        if "quoted" in self.names and any(q in self.text for q in "«“„\""):
+        if self.brief is not None and "capitalised" in self.names:  # "Easy Grow seedlings" of "Easy Grow"
+            product = set(WORD_RE.findall(normalise(self.brief.product)))
+            for m in _CAPITALISED_RE.finditer(self.text):
+                if set(WORD_RE.findall(normalise(m.group(0)))) <= product:
+                    spans.append(m.span())
+        if "quoted" in self.names and any(q in self.text for q in '«“„"'):
             spans.extend(m.span() for m in _QUOTED_RE.finditer(self.text))
         if "capitalised" in self.names:
             spans.extend(_capitalised_names(self.text))
