@@ -372,8 +372,8 @@ _NAME_WORD_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")  # capitalised in
 # Only a text with letters English rarely uses, or with common Spanish / French / German / Italian
 # function words, is looked up word by word (the common path stays one regex scan).
 _NON_ENGLISH_HINT = re.compile(
-    r"[áéíóúñ¿¡àâçèêëîïôûùüœäößìò]|\b(?:el|la|los|las|del|de|con|para|por|tu|su|une?|les|des|du|et|est|vous|votre"
-    r"|nous|avec|pour|sur|der|die|das|und|mit|für|il|di|che|per)\b",
+    r"[áéíóúñ¿¡àâçèêëîïôûùüœäößìò]|\b(?:el|los|las|del|con|para|por|tu|une|les|des|du|et|vous|votre"
+    r"|nous|avec|pour|sur|der|die|das|und|mit|für|che)\b",
     re.IGNORECASE,
 )
 _MIXED_PAIR = re.compile(r"[A-Za-z][А-Яа-яЁё]|[А-Яа-яЁё][A-Za-z]")

@@ -10,6 +10,7 @@ cached, so a pack that never asks pays nothing and a long run pays once per dist
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import cache
 
 from rules.morph import _analyzer
@@ -54,6 +55,11 @@ def _verb_lemma(word: str) -> bool:
 
 
 @cache
+def _has_mood(word: str) -> bool:
+    return _is_cyrillic(word) and any(_russian_moods(word.replace("ё", "е")))
+
+
+@cache
 def english_base_verb(word: str) -> bool:
     """Is ``word`` (lower case) the base form of an English verb? Prefixed verbs the dictionary lacks
     ("remortgage", "pre-order", "top-up") count when the rest is a verb."""
@@ -88,16 +94,18 @@ def english_word(word: str) -> bool:
     return word in ENGLISH_FUNCTION_WORDS or bool(lemminflect.getAllLemmas(word))
 
 
-def _clauses(text: str) -> list[tuple[str, bool]]:
-    """The text's clauses, each with whether its sentence is a question."""
-    out: list[tuple[str, bool]] = []
-    sentences = re.split(rf"(?<=[.!?…])\s+|\n|{_EMOJI_BREAK}+", text)
-    for sentence in sentences:
+_SENTENCE_SPLIT_RE = re.compile(rf"(?<=[.!?…])\s+|\n|{_EMOJI_BREAK}+")
+_CLAUSE_SPLIT_RE = re.compile(r"[:;,]|\s[—–-]\s")
+
+
+def _clauses(text: str) -> Iterator[tuple[str, bool]]:
+    """The text's clauses, each with whether its sentence is a question (lazily: most texts answer in
+    their first clause)."""
+    for sentence in _SENTENCE_SPLIT_RE.split(text):
         question = sentence.rstrip().endswith("?")
-        for clause in re.split(r"[:;,]|\s[—–-]\s", sentence):
+        for clause in _CLAUSE_SPLIT_RE.split(sentence):
             if clause.strip():
-                out.append((clause, question))
-    return out
+                yield clause, question
 
 
 def call_to_action(
@@ -111,11 +119,17 @@ def call_to_action(
     wherever they stand; ``not_imperative`` are clause-initial words never read as a command
     ("Free delivery", "Summer sale").
     """
+    if language == "ru" and not forms and not any(map(_has_mood, _WORD_RE.findall(text.lower()))):
+        return None  # no word can be an imperative or an infinitive: no clause needs a look
     pos = 0
     for clause, question in _clauses(text):
         base = text.find(clause, pos)
         pos = base + len(clause) if base >= 0 else pos
-        words = [(m.group(0).lower().replace("ё", "е"), m.start()) for m in _WORD_RE.finditer(clause)]
+        words = []
+        for m in _WORD_RE.finditer(clause):  # English looks at a clause's first words only
+            words.append((m.group(0).lower().replace("ё", "е"), m.start()))
+            if language != "ru" and len(words) > 6:
+                break
         found = _clause_cta(words, language, question, forms, not_imperative)
         if found is not None and base >= 0:
             start, word = found
@@ -228,6 +242,9 @@ def _is_adjective(word: str) -> bool:
 def english_superlatives(text: str, brief: object, options: dict) -> list[tuple[int, int]]:
     """A custom rule (``type: python``): "-est" superlatives of adjectives ("the tastiest", "quietest")
     and "most" + adjective ("the most powerful", "most-loved"). ``options.allow`` lists words to skip."""
+    low = text.lower()
+    if "est" not in low and "most" not in low:
+        return []
     allow = {w.lower() for w in options.get("allow", [])}
     found = []
     for m in _EST_RE.finditer(text):

@@ -131,10 +131,26 @@ class Context:
         as the pack's ``names`` says: "Вклад «Максимальный доход»" is not an abstract claim."""
         spans = self.cache.get("names")
         if spans is None:
-            spans = self.cache["names"] = self._name_spans()
-        return any(s <= start and end <= e for s, e in spans)
+            spans = self.cache["names"] = self._name_spans(capitalised=False)
+        if any(s <= start and end <= e for s, e in spans):
+            return True
+        if "capitalised" not in self.names or not self.text[start : start + 1].isupper():
+            return False  # a capitalised name starts with a capital
+        capitalised = self.cache.get("capitalised")
+        if capitalised is None:
+            capitalised = self.cache["capitalised"] = self._capitalised_spans()
+        return any(s <= start and end <= e for s, e in capitalised)
 
-    def _name_spans(self) -> list[tuple[int, int]]:
+    def _capitalised_spans(self) -> list[tuple[int, int]]:
+        spans = _capitalised_names(self.text)
+        if self.brief is not None:  # "Easy Grow seedlings" of the brief's "Easy Grow" at a sentence start
+            product = set(WORD_RE.findall(normalise(self.brief.product)))
+            for m in _CAPITALISED_RE.finditer(self.text):
+                if set(WORD_RE.findall(normalise(m.group(0)))) <= product:
+                    spans.append(m.span())
+        return spans
+
+    def _name_spans(self, capitalised: bool = True) -> list[tuple[int, int]]:
         spans: list[tuple[int, int]] = []
         if self.brief is not None and "brief" in self.names:
             name = normalise(self.brief.product)
@@ -143,15 +159,10 @@ class Context:
             while i >= 0 and name:
                 spans.append((i, i + len(name)))
                 i = norm.find(name, i + 1)
-        if self.brief is not None and "capitalised" in self.names:  # "Easy Grow seedlings" of "Easy Grow"
-            product = set(WORD_RE.findall(normalise(self.brief.product)))
-            for m in _CAPITALISED_RE.finditer(self.text):
-                if set(WORD_RE.findall(normalise(m.group(0)))) <= product:
-                    spans.append(m.span())
         if "quoted" in self.names and any(q in self.text for q in '«“„"'):
             spans.extend(m.span() for m in _QUOTED_RE.finditer(self.text))
-        if "capitalised" in self.names:
-            spans.extend(_capitalised_names(self.text))
+        if capitalised and "capitalised" in self.names:
+            spans.extend(self._capitalised_spans())
         return spans
 
     def may_contain(self, strings: tuple[str, ...] | None) -> bool:
