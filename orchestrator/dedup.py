@@ -71,7 +71,8 @@ def deduplicate(
     hasher = MinHasher(num_perm, seed=seed)
     seen_exact: set[str] = set()
     buckets: dict[tuple[int, bytes], list[int]] = {}
-    shingles: dict[int, np.ndarray] = {}
+    shingles: list[np.ndarray] = []  # of the kept texts, by position in `keep`
+    sigs = np.zeros((max(1, len(texts)), num_perm), dtype=np.uint64)
     keep: list[int] = []
     exact = near = 0
     for i, text in enumerate(texts):
@@ -83,12 +84,33 @@ def deduplicate(
         own = hasher.shingle_hashes(text)
         sig = hasher.signature_of(own)
         band_keys = [(b, sig[b * rows : (b + 1) * rows].tobytes()) for b in range(bands)]
-        candidates = {j for bk in band_keys for j in buckets.get(bk, ())}
-        if any(jaccard(shingles[j], own) >= threshold for j in candidates):
+        if _near_any(own, sig, {j for bk in band_keys for j in buckets.get(bk, ())}, sigs, shingles, threshold):
             near += 1
             continue
-        keep.append(i)
-        shingles[i] = own
+        sigs[len(keep)] = sig
+        shingles.append(own)
         for bk in band_keys:
-            buckets.setdefault(bk, []).append(i)
+            buckets.setdefault(bk, []).append(len(keep))
+        keep.append(i)
     return DedupResult(keep, exact, near)
+
+
+_SLACK = 0.25  # how far below the threshold a MinHash estimate may be and still get the exact test
+
+
+def _near_any(
+    own: np.ndarray, sig: np.ndarray, found: set[int], sigs: np.ndarray, shingles: list[np.ndarray], threshold: float
+) -> bool:
+    """Whether a kept text is a near duplicate: the MinHash estimate of every candidate at once screens
+    out the clearly different ones, the exact Jaccard similarity decides for the rest, closest first."""
+    if not found:
+        return False
+    cands = np.fromiter(found, dtype=np.int64, count=len(found))
+    estimate = (sigs[cands] == sig).mean(axis=1)
+    order = np.argsort(-estimate)
+    for j in order:
+        if estimate[j] < threshold - _SLACK:
+            return False
+        if jaccard(shingles[cands[j]], own) >= threshold:
+            return True
+    return False

@@ -1,9 +1,11 @@
 """`adsft synth`: synthetic error-free training examples from product briefs.
 
-briefs -> template candidates -> rule check (keep clean ones; rejections counted per rule and per
-template) -> exact and near-duplicate removal -> representative subset (k-center, balanced) ->
+briefs -> candidates (message plans rendered from phrase banks; or the older fixed frames; or a teacher
+model) -> language pack + grammar-sanity pack + fact fidelity (keep clean ones; rejections counted per
+rule and per plan) -> exact and near-duplicate removal -> representative subset (k-center, balanced) ->
 brief-disjoint stratified train/validation split -> files in the chosen format, written atomically.
-Deterministic for a given --seed.
+The selected set is audited again (sanity hits, numbers not in the brief: both 0) and its diversity is
+measured per language beside the candidates' and a random subset's. Deterministic for a given --seed.
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ from orchestrator.dedup import deduplicate
 from orchestrator.errors import AdsftError, InputError
 from orchestrator.formats import FORMATS, record, write_jsonl
 from orchestrator.paths import data_dir
+from orchestrator.plans import load_generator
 from orchestrator.prompting import build_prompt
+from orchestrator.quality import audit, compare, judge, sanity_pack
 from orchestrator.selection import distinct_n, select, self_bleu
 from orchestrator.templates import Candidate, load_library
 from rules import Brief, RulePack, load_pack
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+GENERATORS = ("plans", "frames")
+PER_VARIANT = 30  # plan renderings per brief for each unit of --variants
 
 
 @dataclass
@@ -36,6 +42,7 @@ class SynthConfig:
     n: int = 2500
     fmt: str = "openai"
     variants: int = 8
+    generator: str = "plans"  # plans: compositional phrase banks; frames: the older fixed templates
     near_threshold: float = 0.8
     reject_warnings: bool = False
     val_fraction: float = 0.1
@@ -62,6 +69,10 @@ class SynthSummary:
     train: int = 0
     validation: int = 0
     diversity: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    diversity_by_language: dict[str, dict[str, dict]] = field(default_factory=dict)
+    sanity_rejected: int = 0
+    fidelity_rejected: dict[str, int] = field(default_factory=dict)
+    audit: dict[str, dict[str, int]] = field(default_factory=dict)
     coverage: dict[str, float] = field(default_factory=dict)
     balance: dict[str, dict[str, int]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -96,6 +107,18 @@ def _teacher_candidates(briefs: list[Brief], config: SynthConfig, packs: dict[st
         yield from zip(briefs, pool.map(ask, briefs), strict=True)
 
 
+def _source(briefs: list[Brief], config: SynthConfig, packs: dict[str, RulePack]):
+    """(brief, candidates) for every brief, from the teacher, the plans or the frames."""
+    if config.teacher:
+        return _teacher_candidates(briefs, config, packs)
+    if config.generator == "frames":
+        libraries = {lang: load_library(lang) for lang in config.languages}
+        return ((b, libraries[b.language].candidates(b, config.variants, config.seed)) for b in briefs)
+    generators = {lang: load_generator(lang) for lang in config.languages}
+    count = max(1, config.variants) * PER_VARIANT
+    return ((b, generators[b.language].candidates(b, count, config.seed)) for b in briefs)
+
+
 def _generate(
     briefs: list[Brief],
     config: SynthConfig,
@@ -105,31 +128,29 @@ def _generate(
 ) -> list[tuple[Candidate, Brief]]:
     clean: list[tuple[Candidate, Brief]] = []
     rules: Counter[str] = Counter()
+    fidelity: Counter[str] = Counter()
     per_template: Counter[str] = Counter()
     rejected_template: Counter[str] = Counter()
-    if config.teacher:
-        source = _teacher_candidates(briefs, config, packs)
-    else:
-        libraries = {lang: load_library(lang) for lang in config.languages}
-        source = ((b, libraries[b.language].candidates(b, config.variants, config.seed)) for b in briefs)
-    for done, (brief, candidates) in enumerate(source, 1):
-        pack = packs[brief.language]
+    sanity = {lang: sanity_pack(lang) for lang in config.languages}
+    for done, (brief, candidates) in enumerate(_source(briefs, config, packs), 1):
         for cand in candidates:
             summary.candidates += 1
             per_template[cand.template_id] += 1
-            result = pack.check(cand.text, brief)
-            blocking = result.violations if config.reject_warnings else result.errors
-            blocking = [v for v in blocking if v.level != "suggestion"]
-            if blocking:
-                rejected_template[cand.template_id] += 1
-                rules.update({v.rule for v in blocking})
-            else:
+            verdict = judge(cand.text, brief, packs[brief.language], sanity[brief.language], config.reject_warnings)
+            if verdict.clean:
                 clean.append((cand, brief))
+                continue
+            rejected_template[cand.template_id] += 1
+            rules.update(verdict.rules)
+            summary.sanity_rejected += bool(verdict.sanity)
+            fidelity["number_not_in_brief"] += bool(verdict.foreign)
+            fidelity["required_fact_missing"] += bool(verdict.missing)
         if progress:
             progress("generate + check", done, len(briefs))
     summary.passed = len(clean)
     summary.rejected = summary.candidates - summary.passed
     summary.rejected_by_rule = dict(rules.most_common())
+    summary.fidelity_rejected = dict(fidelity)
     rates = sorted(((rejected_template[t] / per_template[t], t) for t in per_template), reverse=True)
     summary.worst_templates = [
         {"template": t, "rejected_share": round(r, 3), "candidates": per_template[t]} for r, t in rates[:5] if r > 0
@@ -175,6 +196,8 @@ def synthesize(config: SynthConfig, progress: Progress | None = None) -> SynthSu
         raise InputError(f"unknown format {config.fmt!r}", fix=f"use one of: {', '.join(FORMATS)}")
     if config.n < 1:
         raise InputError("--n must be at least 1")
+    if config.generator not in GENERATORS:
+        raise InputError(f"unknown generator {config.generator!r}", fix=f"use one of: {', '.join(GENERATORS)}")
     summary = SynthSummary()
     clock = time.perf_counter()
     all_briefs = load_briefs(config.briefs or data_dir() / "briefs" / "catalog.jsonl")
@@ -216,6 +239,10 @@ def synthesize(config: SynthConfig, progress: Progress | None = None) -> SynthSu
         "before": _diversity(texts, config.seed),
         "after": _diversity([c.text for c, _ in chosen], config.seed),
     }
+    summary.diversity_by_language = compare(
+        [(c.text, b.language) for c, b in unique], [(c.text, b.language) for c, b in chosen], config.seed
+    )
+    summary.audit = audit([(c.text, b) for c, b in chosen], {lang: sanity_pack(lang) for lang in config.languages})
     for key in ("language", "channel", "category", "segment"):
         summary.balance[key] = dict(Counter(getattr(b, key) for _, b in chosen).most_common())
     train, val = _split(chosen, config.val_fraction, config.seed)
