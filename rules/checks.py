@@ -333,7 +333,11 @@ class RequireCheck(Check):
             if wanted and all(w in view.word_set for w in wanted):
                 return True
         if spec.grammar == "cta":
-            return call_to_action(view.text, ctx.language, not_imperative=self.not_imperative) is not None
+            found = call_to_action(
+                view.text, ctx.language, view.words, [(a - view.offset, b - view.offset) for a, b in view.spans],
+                self.not_imperative,
+            )
+            return found is not None
         return False
 
 

@@ -10,7 +10,7 @@ cached, so a pack that never asks pays nothing and a long run pays once per dist
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from bisect import bisect_left, bisect_right
 from functools import cache
 
 from rules.morph import _analyzer
@@ -55,11 +55,6 @@ def _verb_lemma(word: str) -> bool:
 
 
 @cache
-def _has_mood(word: str) -> bool:
-    return _is_cyrillic(word) and any(_russian_moods(word.replace("ё", "е")))
-
-
-@cache
 def english_base_verb(word: str) -> bool:
     """Is ``word`` (lower case) the base form of an English verb? Prefixed verbs the dictionary lacks
     ("remortgage", "pre-order", "top-up") count when the rest is a verb."""
@@ -94,72 +89,68 @@ def english_word(word: str) -> bool:
     return word in ENGLISH_FUNCTION_WORDS or bool(lemminflect.getAllLemmas(word))
 
 
-_SENTENCE_SPLIT_RE = re.compile(rf"(?<=[.!?…])\s+|\n|{_EMOJI_BREAK}+")
-_CLAUSE_SPLIT_RE = re.compile(r"[:;,]|\s[—–-]\s")
-
-
-def _clauses(text: str) -> Iterator[tuple[str, bool]]:
-    """The text's clauses, each with whether its sentence is a question (lazily: most texts answer in
-    their first clause)."""
-    for sentence in _SENTENCE_SPLIT_RE.split(text):
-        question = sentence.rstrip().endswith("?")
-        for clause in _CLAUSE_SPLIT_RE.split(sentence):
-            if clause.strip():
-                yield clause, question
+# Sentence ends (an emoji ends one too: "Cashback on taxis 🚕 Apply in the app") and clause breaks.
+_SENTENCE_END_RE = re.compile(rf"[.!?…]+(?=\s|$)|\n|{_EMOJI_BREAK}+")
+_CLAUSE_BREAK_RE = re.compile(rf"[.!?…:;,\n]|\s[—–-]\s|{_EMOJI_BREAK}")
 
 
 def call_to_action(
-    text: str, language: str, forms: frozenset[str] = frozenset(), not_imperative: frozenset[str] = frozenset()
+    text: str,
+    language: str,
+    words: list[str] | None = None,
+    spans: list[tuple[int, int]] | None = None,
+    not_imperative: frozenset[str] = frozenset(),
 ) -> tuple[int, int] | None:
     """Where the first call to action of ``text`` is, judged by grammar, or None.
 
     A call to action is an imperative (not in a question, not after "вы"/"you"), or, for Russian, an
-    infinitive opening a clause ("Рассчитать", "Оформить карту"); for English, a base-form verb opening
-    a clause ("Find your size online", "Reorder in the app"). ``forms`` are extra words that count
-    wherever they stand; ``not_imperative`` are clause-initial words never read as a command
-    ("Free delivery", "Summer sale").
+    infinitive opening a clause ("Рассчитать", "Оформить карту") or after "можно"; for English, a
+    base-form verb opening a clause ("Find your size online", "Reorder in the app") or "to" + verb early
+    in one ("Time to upgrade"). ``words`` and ``spans`` are the text's normalised words and their offsets
+    when the caller has them; ``not_imperative`` are words never read as a command ("Free delivery").
     """
-    if language == "ru" and not forms and not any(map(_has_mood, _WORD_RE.findall(text.lower()))):
-        return None  # no word can be an imperative or an infinitive: no clause needs a look
-    pos = 0
-    for clause, question in _clauses(text):
-        base = text.find(clause, pos)
-        pos = base + len(clause) if base >= 0 else pos
-        words = []
-        for m in _WORD_RE.finditer(clause):  # English looks at a clause's first words only
-            words.append((m.group(0).lower().replace("ё", "е"), m.start()))
-            if language != "ru" and len(words) > 6:
-                break
-        found = _clause_cta(words, language, question, forms, not_imperative)
-        if found is not None and base >= 0:
-            start, word = found
-            return base + start, base + start + len(word)
-    return None
-
-
-def _clause_cta(
-    words: list[tuple[str, int]], language: str, question: bool, forms: frozenset[str], not_imperative: frozenset[str]
-) -> tuple[int, str] | None:
-    first = 0
-    while first < len(words) - 1 and words[first][0] in _LEAD_WORDS:
-        first += 1
-    for i, (word, start) in enumerate(words):
-        if word in forms:
-            return start, word
-        if question or word in not_imperative:
+    if words is None or spans is None:
+        found = [(m.group(0).lower().replace("ё", "е"), m.span()) for m in _WORD_RE.finditer(text)]
+        words, spans = [w for w, _ in found], [s for _, s in found]
+    candidates = [i for i, w in enumerate(words) if w not in not_imperative and _may_command(w, language)]
+    if not candidates:
+        return None
+    breaks = [m.end() for m in _CLAUSE_BREAK_RE.finditer(text)]
+    starts = [s for s, _ in spans]
+    for i in candidates:
+        start, end = spans[i]
+        if _in_question(text, end):
             continue
-        after_subject = i > 0 and words[i - 1][0] in _SUBJECT_WORDS
-        if language == "ru" and _is_cyrillic(word):
-            imperative, infinitive = _russian_moods(word)
-            after_modal = i > 0 and words[i - 1][0] in _MODAL_WORDS
-            if (imperative and not after_subject) or (infinitive and (i == first or after_modal)):
-                return start, word
-        elif (
-            (i == first or (i <= first + 4 and words[i - 1][0] == "to")) and word.isascii() and english_base_verb(word)
-        ):
-            # a clause-opening base verb, or "to" + a verb early in the clause ("Time to upgrade")
-            return start, word
+        clause_start = breaks[bisect_right(breaks, start) - 1] if breaks and breaks[0] <= start else 0
+        first = bisect_left(starts, clause_start)
+        while first < i and words[first] in _LEAD_WORDS:
+            first += 1
+        previous = words[i - 1] if i > first or (i > 0 and starts[i - 1] >= clause_start) else ""
+        if _commands(words[i], language, i == first, previous, i - first):
+            return start, end
     return None
+
+
+def _in_question(text: str, position: int) -> bool:
+    m = _SENTENCE_END_RE.search(text, position)
+    return m is not None and "?" in m.group(0)
+
+
+@cache
+def _may_command(word: str, language: str) -> bool:
+    if language == "ru" and _is_cyrillic(word):
+        return any(_russian_moods(word))
+    return word.isascii() and english_base_verb(word)
+
+
+def _commands(word: str, language: str, opens_clause: bool, previous: str, index_in_clause: int) -> bool:
+    if language == "ru" and _is_cyrillic(word):
+        imperative, infinitive = _russian_moods(word)
+        if imperative and previous not in _SUBJECT_WORDS:
+            return True
+        return infinitive and (opens_clause or previous in _MODAL_WORDS)
+    # English: a clause-opening base verb, or "to" + a verb early in the clause
+    return opens_clause or (previous == "to" and index_in_clause <= 4)
 
 
 def _is_cyrillic(word: str) -> bool:

@@ -112,3 +112,43 @@ def test_console_script_from_stdin():
     )
     assert proc.returncode == 1
     assert "superlative" in proc.stdout
+
+
+def test_check_picks_the_pack_by_brief_or_text_language(tmp_path, capsys):
+    path = tmp_path / "m.jsonl"
+    brief = {"id": "b", "language": "en", "channel": "push", "product": "Card", "category": "cards"}
+    rows = [
+        {"id": "ru", "text": "Оформите карту и получайте кэшбэк на такси."},
+        {"id": "en", "text": "Open a card and earn cashback on taxis."},
+        {"id": "brief", "text": "Open a card and earn cashback on taxis.", "brief": brief},
+    ]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    code, out, _ = run(capsys, "check", str(path), "--json")
+    assert code == 0, out  # each is clean in its own language; checked with the other pack it would not be
+    assert [json.loads(line)["passed"] for line in out.splitlines()] == [True, True, True]
+
+
+def test_rules_eval_prints_precision_recall_and_clean_blocked(tmp_path, capsys):
+    path = tmp_path / "labelled.jsonl"
+    rows = [
+        {"id": "1", "language": "en", "channel": "push", "text": "Open a card today.", "expected": []},
+        {
+            "id": "2",
+            "language": "en",
+            "channel": "push",
+            "text": "The best card ever. Apply now.",
+            "expected": ["superlative"],
+        },
+        {"id": "3", "language": "en", "channel": "push", "text": "A card for taxis and food.", "expected": []},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    code, out, _ = run(capsys, "rules", "eval", str(path), "--json", "--show")
+    data = json.loads(out)
+    assert code == 0
+    assert data["overall"]["messages"] == 3 and data["overall"]["clean"] == 2
+    assert data["overall"]["clean_blocked"] == 0.5  # message 3 has no call to action
+    assert [m["id"] for m in data["misjudged"]] == ["3"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "1", "text": "x"}\nnot json\n', encoding="utf-8")
+    code, _, err = run(capsys, "rules", "eval", str(bad))
+    assert code == 2 and "bad.jsonl:1" in err and "bad.jsonl:2" in err

@@ -2,6 +2,8 @@
 
 from collections import Counter
 
+import pytest
+
 from rules import CATEGORIES, Brief, Message
 
 PRECISION_FLOOR = 0.9
@@ -40,3 +42,24 @@ def test_clean_labelled_messages_pass(labelled, ru, en):
             brief = Brief(**r["brief"]) if "brief" in r else None
             result = packs[r["language"]].check(Message(body=r["text"], channel=r["channel"]), brief)
             assert result.passed, (r["id"], [(v.rule, v.text) for v in result.errors])
+
+
+# Messages written from the style guide (datasets/samples/LABELLING.md) before the packs were tuned:
+# `dev` was tuned on, `test` never was. These floors keep what was measured from sliding back.
+SPLIT_FLOORS = {"rules_dev": (0.97, 0.95, 0.02), "rules_test": (0.95, 0.85, 0.05)}
+
+
+@pytest.mark.parametrize("split", sorted(SPLIT_FLOORS))
+def test_blind_splits_hold_their_floors(split, ru, en):
+    from pathlib import Path
+
+    from rules.evaluate import evaluate, read_labelled
+
+    path = Path(__file__).resolve().parents[2] / "datasets" / "samples" / f"{split}.jsonl"
+    scores = evaluate(read_labelled([path]), {"ru": ru, "en": en}.__getitem__)
+    overall = scores.overall()
+    precision, recall, blocked = SPLIT_FLOORS[split]
+    assert overall["messages"] >= 300 and overall["clean"] >= 100
+    assert overall["precision"] >= precision, overall
+    assert overall["recall"] >= recall, overall
+    assert overall["clean_blocked"] <= blocked, overall
