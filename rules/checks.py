@@ -13,7 +13,7 @@ from typing import Any
 
 from rules import schema
 from rules.facts import FactsReport, analyse
-from rules.grammar import call_to_action, english_word, is_common_word, sms_segments
+from rules.grammar import call_to_action, english_word, is_common_word, lemma, sms_segments
 from rules.lexicon import Lexicon
 from rules.model import Violation
 from rules.phrases import PhraseSet
@@ -334,7 +334,10 @@ class RequireCheck(Check):
                 return True
         if spec.grammar == "cta":
             found = call_to_action(
-                view.text, ctx.language, view.words, [(a - view.offset, b - view.offset) for a, b in view.spans],
+                view.text,
+                ctx.language,
+                view.words,
+                [(a - view.offset, b - view.offset) for a, b in view.spans],
                 self.not_imperative,
             )
             return found is not None
@@ -362,6 +365,8 @@ class RepetitionCheck(Check):
         self.allow = frozenset(normalise(a) for a in spec.allow)
 
     def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
+        if self.spec.lemmas and self.language == "ru":
+            self._lemmas(ctx, view, out)
         if len(view.word_set) == len(view.words):  # no word occurs twice
             return
         words = view.words
@@ -370,6 +375,17 @@ class RepetitionCheck(Check):
         for m in self.regex.finditer(view.norm):
             if m.group(1) not in self.allow:
                 self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset, word=m.group(1))
+
+    def _lemmas(self, ctx: Context, view: View, out: list[Violation]) -> None:
+        """Two different forms of one Russian word in a row, with only spaces or a comma between."""
+        words, spans, text = view.words, view.spans, ctx.text
+        for i in range(len(words) - 1):
+            a, b = words[i], words[i + 1]
+            if a == b or len(a) < 3 or len(b) < 3 or a[:2] != b[:2] or a in self.allow:
+                continue
+            if text[spans[i][1] : spans[i + 1][0]].strip(" \t\u00a0,") or lemma(a) != lemma(b):
+                continue
+            self.emit(out, ctx, spans[i][0], spans[i + 1][1], word=a)
 
 
 _NAME_WORD_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")  # capitalised inside a sentence: names

@@ -34,6 +34,13 @@ _EMOJI_BREAK = "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff]"
 
 
 @cache
+def lemma(word: str) -> str:
+    """The dictionary form of a Russian word (its most likely reading)."""
+    parses = _analyzer().parse(word)
+    return parses[0].normal_form.replace("ё", "е") if parses else word
+
+
+@cache
 def _russian_moods(word: str) -> tuple[bool, bool]:
     """(can be an imperative, is an infinitive) for one lower-case Russian word."""
     imperative = infinitive = False

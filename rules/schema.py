@@ -192,6 +192,7 @@ class RepetitionRule(RuleBase):
     type: Literal["repetition"]
     min_length: int = Field(default=2, ge=1)
     allow: list[str] = Field(default_factory=list)
+    lemmas: bool = Field(default=False, description="also two forms of one word in a row (\"карту карты\")")
 
 
 class ScriptRule(RuleBase):
@@ -228,11 +229,14 @@ class PlaceholderRule(RuleBase):
     patterns: list[str] = Field(
         default_factory=lambda: [
             r"\{\{[^{}\n]*\}\}",
-            r"\{[A-Za-zА-Яа-яЁё_][\w.]*\}",
+            r"\{[A-Za-zА-Яа-яЁё_$][\w.]*\}",
             r"\[[A-ZА-ЯЁ_][A-ZА-ЯЁ_ ]*\]",
-            r"%[A-Za-z_]{2,}%",
+            r"\[(?:имя|фамилия|отчество|name|first[ _]?name|last[ _]?name|клиент|client|customer)\]",
+            r"%[A-Za-zА-Яа-яЁё_]{2,}%",
             r"\$\{[^}\n]*\}",
-            r"<[A-Z_]{2,}>",
+            r"<[A-Za-zА-Яа-яЁё_]{2,}>",
+            r"#[A-ZА-ЯЁ_]{2,}#",
+            r"\(\([^()\n]{1,30}\)\)",
         ]
     )
     _v = field_validator("patterns")(classmethod(lambda cls, v: _check_regexes(v)))
