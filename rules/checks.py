@@ -203,6 +203,9 @@ class CountCheck(Check):
             self.emit(out, ctx, view.offset, view.offset + len(view.text), count=count, min=self.min)
 
 
+_WORDLIKE_RE = re.compile(r"(?:[^\W_]|[$€£₽])[^\s]*")  # a word, a number or an amount ("£49", "10%")
+
+
 class LengthCheck(Check):
     def __init__(self, spec: schema.LengthRule, language: str) -> None:
         super().__init__(spec, language)
@@ -228,10 +231,10 @@ class LengthCheck(Check):
             return
         low, high = self.per_channel.get(ctx.channel or "", self.default)
         words = self.spec.unit == "words"
-        length = len(view.words) if words else len(view.text)
+        length = len(_WORDLIKE_RE.findall(view.text)) if words else len(view.text)
         unit = self.spec.unit
         if high is not None and length > high:
-            start = view.spans[high][0] if words else view.offset + high
+            start = view.spans[min(high, len(view.spans) - 1)][0] if words and view.spans else view.offset + high
             self.emit(
                 out,
                 ctx,
@@ -268,7 +271,7 @@ class CaseCheck(Check):
             return
         for m in self.regex.finditer(view.text):
             word = m.group(0)
-            if word in self.allow or (self.spec.allow_brief and normalise(word) in ctx.brief_words):
+            if word in self.allow or (self.spec.allow_brief and normalise(word) in ctx.brief_capitals):
                 continue
             if self.spec.only_words and not self._shouts(normalise(word)):
                 continue
@@ -388,6 +391,7 @@ class RepetitionCheck(Check):
             self.emit(out, ctx, spans[i][0], spans[i + 1][1], word=a)
 
 
+_ACRONYM_RE = re.compile(r"\b[A-Z]{2,}\b|\S+\.(?:com|ru|org|net|io|co|uk)\b")
 _NAME_WORD_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")  # capitalised inside a sentence: names
 # Only a text with letters English rarely uses, or with common Spanish / French / German / Italian
 # function words, is looked up word by word (the common path stays one regex scan).
@@ -427,8 +431,8 @@ class ScriptCheck(Check):
         if ctx.brief is not None:
             known.update(WORD_RE.findall(normalise(" ".join([ctx.brief.product, *ctx.brief.keywords]))))
         foreign = native = 0
-        dictionary = self.spec.dictionary and ctx.language == "en"
-        names = {normalise(w) for w in _NAME_WORD_RE.findall(view.text)} if dictionary else set()
+        dictionary = self.spec.dictionary and ctx.language == "en" and bool(_NON_ENGLISH_HINT.search(view.text))
+        names = {normalise(w) for w in _NAME_WORD_RE.findall(view.text) + _ACRONYM_RE.findall(view.text)}
         for word in view.words:
             if word in known or _MIXED_PAIR.search(word):  # a homoglyph is a typography slip, not a language
                 continue

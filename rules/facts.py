@@ -65,9 +65,10 @@ def brief_facts(brief: Brief) -> tuple[dict[str, list[Mention]], list[Mention]]:
 _PERIODS = (
     (
         "year",
-        r"annual(?:ly)?|yearly|a year|per year|per annum|p\.a\.|/\s?y(?:ea)?r|годов[а-я]*|в год|ежегодн[а-я]*|за год",
+        r"annual(?:ly)?|yearly|a year|per year|per annum|p\.a\.|/\s?y(?:ea)?r|годов[а-я]*|ежегодн[а-я]*"
+        r"|(?:в|за) (?:первый |каждый |весь )?год",
     ),
-    ("month", r"monthly|a month|per month|/\s?mo(?:nth)?|ежемесячн[а-я]*|в месяц|за месяц|/\s?мес"),
+    ("month", r"monthly|a month|per month|/\s?mo(?:nth)?|ежемесячн[а-я]*|(?:в|за) (?:первый |каждый )?месяц|/\s?мес"),
     ("week", r"weekly|a week|per week|еженедельн[а-я]*|в неделю"),
     ("day", r"daily|a day|per day|ежедневн[а-я]*|в день|за день|в сутки"),
 )
@@ -154,7 +155,7 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsRepo
 
 def _wrong_period(text: str, claim: Mention, agreeing: list[str], brief: Brief) -> list[str]:
     """The attributes a claim agrees with in value but not in period ("$0 monthly" for an annual fee)."""
-    if not agreeing or claim.kind not in ("money", "percent"):
+    if not agreeing or claim.kind not in ("money", "percent", "term"):
         return []
     said = _period_near(text, claim.start, claim.end)
     if said is None:

@@ -192,7 +192,7 @@ class RepetitionRule(RuleBase):
     type: Literal["repetition"]
     min_length: int = Field(default=2, ge=1)
     allow: list[str] = Field(default_factory=list)
-    lemmas: bool = Field(default=False, description="also two forms of one word in a row (\"карту карты\")")
+    lemmas: bool = Field(default=False, description='also two forms of one word in a row ("карту карты")')
 
 
 class ScriptRule(RuleBase):

@@ -113,16 +113,16 @@ class Context:
         self.cache: dict[str, Any] = {}
 
     @property
-    def brief_words(self) -> frozenset[str]:
-        """The normalised words of the brief's product, keywords, attribute values, offer and CTA."""
-        found = self.cache.get("brief_words")
+    def brief_capitals(self) -> frozenset[str]:
+        """Words the brief itself writes in capitals (brands, codes: "ASUS", "VOLTA"), normalised."""
+        found = self.cache.get("brief_capitals")
         if found is None:
             found = frozenset()
             if self.brief is not None:
                 b = self.brief
                 parts = [b.product, *b.keywords, *(str(v) for v in b.attributes.values()), b.offer or "", b.cta or ""]
-                found = frozenset(WORD_RE.findall(normalise(" ".join(parts))))
-            self.cache["brief_words"] = found
+                found = frozenset(normalise(w) for w in WORD_RE.findall(" ".join(parts)) if len(w) > 1 and w.isupper())
+            self.cache["brief_capitals"] = found
         return found
 
     def inside_name(self, start: int, end: int) -> bool:
