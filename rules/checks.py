@@ -231,7 +231,9 @@ class LengthCheck(Check):
             return
         low, high = self.per_channel.get(ctx.channel or "", self.default)
         words = self.spec.unit == "words"
-        length = len(_WORDLIKE_RE.findall(view.text)) if words else len(view.text)
+        length = len(view.words) if words else len(view.text)
+        if words and low is not None and length < low:  # numbers and amounts count as words too ("£49")
+            length = len(_WORDLIKE_RE.findall(view.text))
         unit = self.spec.unit
         if high is not None and length > high:
             start = view.spans[min(high, len(view.spans) - 1)][0] if words and view.spans else view.offset + high
@@ -336,13 +338,7 @@ class RequireCheck(Check):
             if wanted and all(w in view.word_set for w in wanted):
                 return True
         if spec.grammar == "cta":
-            found = call_to_action(
-                view.text,
-                ctx.language,
-                view.words,
-                [(a - view.offset, b - view.offset) for a, b in view.spans],
-                self.not_imperative,
-            )
+            found = call_to_action(view.text, ctx.language, view.words, view.spans, self.not_imperative, view.offset)
             return found is not None
         return False
 
@@ -381,12 +377,16 @@ class RepetitionCheck(Check):
 
     def _lemmas(self, ctx: Context, view: View, out: list[Violation]) -> None:
         """Two different forms of one Russian word in a row, with only spaces or a comma between."""
-        words, spans, text = view.words, view.spans, ctx.text
+        words = view.words
+        lemmas = list(map(lemma, words))  # cached per word: a dictionary lookup each
+        if not any(map(operator.eq, lemmas, lemmas[1:])):
+            return
+        spans, text = view.spans, ctx.text
         for i in range(len(words) - 1):
             a, b = words[i], words[i + 1]
-            if a == b or len(a) < 3 or len(b) < 3 or a[:2] != b[:2] or a in self.allow:
+            if a == b or len(a) < 3 or len(b) < 3 or lemmas[i] != lemmas[i + 1] or a in self.allow:
                 continue
-            if text[spans[i][1] : spans[i + 1][0]].strip(" \t\u00a0,") or lemma(a) != lemma(b):
+            if text[spans[i][1] : spans[i + 1][0]].strip(" \t\u00a0,"):
                 continue
             self.emit(out, ctx, spans[i][0], spans[i + 1][1], word=a)
 

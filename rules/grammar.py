@@ -107,6 +107,7 @@ def call_to_action(
     words: list[str] | None = None,
     spans: list[tuple[int, int]] | None = None,
     not_imperative: frozenset[str] = frozenset(),
+    offset: int = 0,
 ) -> tuple[int, int] | None:
     """Where the first call to action of ``text`` is, judged by grammar, or None.
 
@@ -114,27 +115,32 @@ def call_to_action(
     infinitive opening a clause ("Рассчитать", "Оформить карту") or after "можно"; for English, a
     base-form verb opening a clause ("Find your size online", "Reorder in the app") or "to" + verb early
     in one ("Time to upgrade"). ``words`` and ``spans`` are the text's normalised words and their offsets
-    when the caller has them; ``not_imperative`` are words never read as a command ("Free delivery").
+    when the caller has them (``spans`` may be offset by ``offset``); ``not_imperative`` are words never
+    read as a command ("Free delivery").
     """
     if words is None or spans is None:
         found = [(m.group(0).lower().replace("ё", "е"), m.span()) for m in _WORD_RE.finditer(text)]
         words, spans = [w for w, _ in found], [s for _, s in found]
-    candidates = [i for i, w in enumerate(words) if w not in not_imperative and _may_command(w, language)]
-    if not candidates:
-        return None
-    breaks = [m.end() for m in _CLAUSE_BREAK_RE.finditer(text)]
-    starts = [s for s, _ in spans]
-    for i in candidates:
-        start, end = spans[i]
-        if _in_question(text, end):
+    breaks: list[int] | None = None
+    starts: list[int] = []
+    for i, word in enumerate(words):
+        if word in not_imperative or not _may_command(word, language):
             continue
-        clause_start = breaks[bisect_right(breaks, start) - 1] if breaks and breaks[0] <= start else 0
+        start, end = spans[i]
+        if _in_question(text, end - offset):
+            continue
+        if language == "ru" and _russian_moods(word)[0] and (i == 0 or words[i - 1] not in _SUBJECT_WORDS):
+            return start - offset, end - offset  # an imperative needs no clause analysis
+        if breaks is None:
+            breaks = [m.end() + offset for m in _CLAUSE_BREAK_RE.finditer(text)]
+            starts = [s for s, _ in spans]
+        clause_start = breaks[bisect_right(breaks, start) - 1] if breaks and breaks[0] <= start else offset
         first = bisect_left(starts, clause_start)
         while first < i and words[first] in _LEAD_WORDS:
             first += 1
         previous = words[i - 1] if i > first or (i > 0 and starts[i - 1] >= clause_start) else ""
         if _commands(words[i], language, i == first, previous, i - first):
-            return start, end
+            return start - offset, end - offset
     return None
 
 

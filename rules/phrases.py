@@ -92,6 +92,12 @@ class PhraseSet:
     def __init__(self, patterns: list[Pattern]) -> None:
         self.patterns = patterns
         self.first_forms = frozenset(f for p in patterns for f in p.slots[0].forms or ())
+        # every required word of a pattern must occur before it is walked
+        self._required = [tuple(s.forms for s in p.slots if s.low and s.forms is not None) for p in patterns]
+        self._by_first: dict[str, list[int]] = {}
+        for i, p in enumerate(patterns):
+            for form in p.slots[0].forms or ():
+                self._by_first.setdefault(form, []).append(i)
 
     @classmethod
     def build(cls, sources: list[str], inflect: bool, language: str) -> PhraseSet:
@@ -99,7 +105,13 @@ class PhraseSet:
 
     def find(self, view: View) -> list[tuple[int, int, Pattern]]:
         """Non-overlapping matches as absolute (start, end, pattern), earliest and longest first."""
-        if self.first_forms.isdisjoint(view.word_set):
+        word_set = view.word_set
+        firsts = self.first_forms.intersection(word_set)
+        if not firsts:
+            return []
+        indices = sorted({i for form in firsts for i in self._by_first[form]})
+        live = [self.patterns[i] for i in indices if all(not f.isdisjoint(word_set) for f in self._required[i])]
+        if not live:
             return []
         words, spans = view.words, view.spans
         found: list[tuple[int, int, Pattern]] = []
@@ -107,7 +119,7 @@ class PhraseSet:
         while i < len(words):
             best: tuple[int, Pattern] | None = None
             if words[i] in self.first_forms:
-                for pattern in self.patterns:
+                for pattern in live:
                     if words[i] not in (pattern.slots[0].forms or ()):
                         continue
                     end = _match(pattern.slots, words, i)

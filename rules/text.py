@@ -89,6 +89,13 @@ def _capitalised_names(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _opens_sentence(text: str, start: int) -> bool:
+    i = start - 1
+    while i >= 0 and text[i] in ' \t\u00a0«"“„(':
+        i -= 1
+    return i < 0 or text[i] in ".!?…\n"
+
+
 class Context:
     """Everything a check may look at for one message: its scopes, the brief, channel and language."""
 
@@ -136,6 +143,12 @@ class Context:
             return True
         if "capitalised" not in self.names or not self.text[start : start + 1].isupper():
             return False  # a capitalised name starts with a capital
+        if _opens_sentence(self.text, start):  # capitalised by grammar; a name only if the brief's product
+            if self.brief is None:
+                return False
+            run = _CAPITALISED_RE.match(self.text, start)
+            product = set(WORD_RE.findall(normalise(self.brief.product)))
+            return run is not None and end <= run.end() and set(WORD_RE.findall(normalise(run.group(0)))) <= product
         capitalised = self.cache.get("capitalised")
         if capitalised is None:
             capitalised = self.cache["capitalised"] = self._capitalised_spans()

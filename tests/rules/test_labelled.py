@@ -45,8 +45,8 @@ def test_clean_labelled_messages_pass(labelled, ru, en):
 
 
 # Messages written from the style guide (datasets/samples/LABELLING.md) before the packs were tuned:
-# `dev` was tuned on, `test` never was. These floors keep what was measured from sliding back.
-SPLIT_FLOORS = {"rules_dev": (0.97, 0.95, 0.02), "rules_test": (0.95, 0.85, 0.05)}
+# `dev` and `dev2` were tuned on, `test` never was. These floors keep what was measured from sliding back.
+SPLIT_FLOORS = {"rules_dev": (0.97, 0.95, 0.02), "rules_dev2": (0.97, 0.95, 0.02), "rules_test": (0.95, 0.9, 0.02)}
 
 
 @pytest.mark.parametrize("split", sorted(SPLIT_FLOORS))
