@@ -13,7 +13,14 @@ from typing import Any
 
 from rules import schema
 from rules.facts import FactsReport, analyse
-from rules.grammar import call_to_action, english_word, is_common_word, lemma, sms_segments
+from rules.grammar import (
+    call_to_action,
+    english_word,
+    is_common_word,
+    lemma,
+    obvious_call_to_action,
+    sms_segments,
+)
 from rules.lexicon import Lexicon
 from rules.model import Violation
 from rules.phrases import PhraseSet
@@ -338,6 +345,8 @@ class RequireCheck(Check):
             if wanted and all(w in view.word_set for w in wanted):
                 return True
         if spec.grammar == "cta":
+            if obvious_call_to_action(view.text, ctx.language, view.words, self.not_imperative):
+                return True
             found = call_to_action(view.text, ctx.language, view.words, view.spans, self.not_imperative, view.offset)
             return found is not None
         return False

@@ -144,6 +144,21 @@ def call_to_action(
     return None
 
 
+def obvious_call_to_action(text: str, language: str, words: list[str], not_imperative: frozenset[str]) -> bool:
+    """A cheap first look, needing no offsets: with no question in the text, a Russian imperative not
+    after "вы", or an opening English base verb, is a call to action."""
+    if "?" in text or not words:
+        return False
+    if language != "ru":
+        return words[0] not in not_imperative and words[0].isascii() and english_base_verb(words[0])
+    previous = ""
+    for word in words:
+        if _is_cyrillic(word) and _russian_moods(word)[0] and previous not in _SUBJECT_WORDS:
+            return True
+        previous = word
+    return False
+
+
 def _in_question(text: str, position: int) -> bool:
     m = _SENTENCE_END_RE.search(text, position)
     return m is not None and "?" in m.group(0)
