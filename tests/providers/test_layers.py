@@ -75,3 +75,16 @@ def test_every_builtin_declares_its_facts():
     assert providers.offline_provider() == "local"
     assert providers.auto_chain(lambda name: False) == ["local"]
     assert providers.auto_chain(lambda name: True) == ["openai", "together", "local"]
+
+
+def test_formats_are_named_by_shape_and_a_provider_name_means_its_shape():
+    from orchestrator.formats import FORMATS, record, shape_of
+
+    chat = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
+    assert record(chat, "chat") == {"messages": chat}
+    assert record(chat, "instruction") == {"prompt": "a", "completion": "b"}
+    assert {"chat", "instruction"} <= set(FORMATS)
+    for name in providers.BUILTIN:  # no format is spelled with a provider's name in the pipeline
+        assert shape_of(name) == providers.facts(name).shapes[0]
+    with pytest.raises(ValueError, match="unknown format"):
+        record(chat, "preference-of-nobody")

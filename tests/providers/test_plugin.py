@@ -110,6 +110,7 @@ def test_keys_set_takes_the_plugin_and_redact_hides_its_key(echo, monkeypatch, c
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("echo-stored-key-123456\n"))
     code, out, _ = run(capsys, "keys", "set", "echo")
     assert code == 0 and "0600" in out
+    assert (Path(out.split()[2]).stat().st_mode & 0o777) == 0o600
     assert get_key("echo") == "echo-stored-key-123456"
     assert redact("x echo-stored-key-123456 y") == "x <echo key> y"
 
