@@ -133,3 +133,12 @@ def test_submit_reads_the_training_file_once(echo, tmp_path, monkeypatch, capsys
     # hash (idempotency key, upload dedup), validation and token counts: one pass (the fake's upload reads
     # nothing; a real provider's upload then sends the bytes)
     assert len(opened) == 1, opened
+
+
+def test_the_validation_pass_hashes_the_file_as_sha256_does(echo, tmp_path):
+    from orchestrator.jobspec import sha256_file
+    from orchestrator.validate import validate
+
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b'{"text": "a"}\n\n  \nnot json\n{"text": "b"}')  # blank lines, a bad line, no final newline
+    assert validate(path, "together").files[0].sha256 == sha256_file(path)
