@@ -72,9 +72,10 @@ def model_for(preset: str, device: torch.device, dtype: torch.dtype, attn: str):
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
     if preset == "tiny":
+        from orchestrator.corpus import pretraining_texts
         from providers.local.tiny import build
 
-        return AutoModelForCausalLM.from_pretrained(str(build()), dtype=dtype).to(device)
+        return AutoModelForCausalLM.from_pretrained(str(build(texts=pretraining_texts())), dtype=dtype).to(device)
     config = LlamaConfig(**SHAPES[preset], max_position_embeddings=8192, attn_implementation=attn)
     with torch.device(device):
         return LlamaForCausalLM(config).to(dtype)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from orchestrator.errors import InputError, Problem
+from orchestrator.errors import InputError, Problem, as_input_error
 from rules.brief import Brief
 
 
@@ -68,7 +68,8 @@ def load_briefs(path: str | Path) -> dict[str, Brief]:
     if path.suffix in {".yaml", ".yml"}:
         from rules.loader import read_yaml
 
-        data, lines = read_yaml(path)
+        with as_input_error():
+            data, lines = read_yaml(path)
         if not isinstance(data, list):
             raise InputError(f"{file} must hold a list of briefs")
         items = [(lines.get((i,)), item) for i, item in enumerate(data)]

@@ -14,7 +14,10 @@ from typing import Annotated
 import click
 import typer
 
-from orchestrator.errors import AdsftError
+import providers
+from orchestrator.cli_help import PROVIDERS
+from orchestrator.errors import USER_ERRORS
+from orchestrator.formats import FORMATS
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -69,8 +72,8 @@ def synth(
     briefs: Annotated[str | None, typer.Option(help="Briefs file (default: the bundled catalog).")] = None,
     n: Annotated[int, typer.Option("--n", help="How many examples to select.")] = 2500,
     fmt: Annotated[
-        str, typer.Option("--format", help="openai | together-chat | together-instruction | local")
-    ] = "openai",
+        str, typer.Option("--format", help=f"A shape (chat, instruction) or a provider's: {' | '.join(FORMATS)}")
+    ] = "chat",
     language: Annotated[str, typer.Option(help="Comma-separated languages.")] = "ru,en",
     variants: Annotated[int, typer.Option(help="Wordings per template and brief.")] = 8,
     near_threshold: Annotated[float, typer.Option(help="Jaccard similarity that counts as a near duplicate.")] = 0.8,
@@ -80,7 +83,9 @@ def synth(
     teacher: Annotated[
         str | None, typer.Option(help="A model that writes the candidates instead of templates.")
     ] = None,
-    teacher_provider: Annotated[str, typer.Option("--provider", help="The teacher's provider.")] = "openai",
+    teacher_provider: Annotated[
+        str | None, typer.Option("--provider", help=f"The teacher's provider ({PROVIDERS}; default: first of auto).")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Generate clean synthetic training examples from briefs: check, deduplicate, select, split, export."""
@@ -101,7 +106,7 @@ def synth(
         val_fraction=val_fraction,
         seed=seed,
         teacher=teacher,
-        teacher_provider=teacher_provider,
+        teacher_provider=teacher_provider or providers.default_provider(),
     )
     with render.progress() as update:
         summary = synthesize(config, update)
@@ -115,7 +120,7 @@ def synth(
 def validate_cmd(
     train: Annotated[str, typer.Argument(help="Training JSONL file.")],
     val: Annotated[str | None, typer.Option(help="Validation JSONL file (checked too, and for overlap).")] = None,
-    provider: Annotated[str, typer.Option(help="openai | together | local")] = "openai",
+    provider: Annotated[str | None, typer.Option(help=f"{PROVIDERS} (default: the first of auto)")] = None,
     model: Annotated[str | None, typer.Option(help="Model whose tokenizer and limit to check against.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -136,13 +141,17 @@ def validate_cmd(
 def estimate_cmd(
     train: Annotated[str, typer.Argument(help="Training JSONL file.")],
     val: Annotated[str | None, typer.Option(help="Validation JSONL file.")] = None,
-    provider: Annotated[str, typer.Option(help="Comma-separated: openai,together,local")] = "openai,together,local",
+    provider: Annotated[
+        str | None, typer.Option(help=f"Comma-separated, of: {PROVIDERS} (default: those of auto)")
+    ] = None,
     model: Annotated[
         list[str] | None, typer.Option(help="Model id (repeatable; `provider:model` to be explicit).")
     ] = None,
     epochs: Annotated[str, typer.Option(help="auto or a number.")] = "auto",
-    n_evals: Annotated[int, typer.Option(help="Together: evaluations over the validation file.")] = 0,
-    method: Annotated[str, typer.Option(help="lora or full (Together's price tier).")] = "lora",
+    n_evals: Annotated[int, typer.Option(help="Evaluations over the validation file (where they are billed).")] = 0,
+    method: Annotated[
+        str, typer.Option(help="lora or full (the price tier, where a provider prices by method).")
+    ] = "lora",
     prices: Annotated[str | None, typer.Option(help="Your price file (overrides the built-in catalog).")] = None,
     local_tokens_per_second: Annotated[float | None, typer.Option(help="Measured local training throughput.")] = None,
     gpu_hour_usd: Annotated[float | None, typer.Option(help="Local GPU price per hour.")] = None,
@@ -163,7 +172,7 @@ def estimate_cmd(
     rows = estimate(
         train,
         val,
-        [p.strip() for p in provider.split(",") if p.strip()],
+        [p.strip() for p in provider.split(",") if p.strip()] if provider else providers.ranked(),
         model or [],
         load_catalog(prices),
         epochs if epochs == "auto" else int(epochs),
@@ -327,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="adsft", standalone_mode=False)
-    except AdsftError as exc:
+    except USER_ERRORS as exc:  # every package's errors (see orchestrator.errors), mapped here only
         if os.environ.get("ADSFT_DEBUG"):
             raise
         from orchestrator import render

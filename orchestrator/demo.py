@@ -9,6 +9,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import providers
 from orchestrator import jobs, render
 from orchestrator.checking import check_items, read_messages
 from orchestrator.compare import compare
@@ -55,20 +56,21 @@ def run_demo(examples: int = 600, seed: int = 0) -> DemoSummary:
         )
     )
 
-    render.err.rule("validate: the files as OpenAI would receive them")
-    report = validate(data / "train.jsonl", "openai", "gpt-4o-mini-2024-07-18", data / "val.jsonl")
+    first = providers.default_provider()
+    render.err.rule(f"validate: the files as {first} would receive them")
+    report = validate(data / "train.jsonl", first, providers.facts(first).default_model, data / "val.jsonl")
     render.validation(report)
     summary.steps.append(("validate", f"{report.errors} errors, {report.warnings} warnings"))
 
-    render.err.rule("estimate: the same run on OpenAI, Together and a local GPU")
-    rows = estimate(
-        data / "train.jsonl", data / "val.jsonl", ["openai", "together", "local"], [], load_catalog(), n_evals=2
-    )
+    compared = providers.ranked()
+    render.err.rule(f"estimate: the same run on {', '.join(compared)}")
+    rows = estimate(data / "train.jsonl", data / "val.jsonl", compared, [], load_catalog(), n_evals=2)
     render.estimate_table(rows)
     summary.steps.append(("estimate", ", ".join(f"{r.provider} ${r.cost_usd:.2f}" for r in rows)))
 
-    render.err.rule("fine-tune: LoRA on the embedded tiny base, in a local worker process")
-    job = _fine_tune(summary.folder, data)
+    offline = providers.offline_provider()
+    render.err.rule(f"fine-tune: LoRA on the embedded tiny base, in a {offline} worker process")
+    job = _fine_tune(summary.folder, data, offline)
     summary.steps.append(("fine-tune", f"{job.id} {job.status}: {job.result_model}"))
 
     render.err.rule("score: base vs tuned by regeneration count on the held-out briefs")
@@ -77,7 +79,7 @@ def run_demo(examples: int = 600, seed: int = 0) -> DemoSummary:
         if run.exists():
             shutil.rmtree(run)
         with render.progress() as update:
-            run_score(ScoreConfig("local", model, run, k=5, temperature=0.5, seed=seed, label=label), update)
+            run_score(ScoreConfig(offline, model, run, k=5, temperature=0.5, seed=seed, label=label), update)
         render.run_summary(summarize(run))
 
     render.err.rule("compare: tuned (B) against base (A)")
@@ -90,14 +92,15 @@ def run_demo(examples: int = 600, seed: int = 0) -> DemoSummary:
     return summary
 
 
-def _fine_tune(folder: Path, data: Path):
+def _fine_tune(folder: Path, data: Path, provider: str):
     spec_path = folder / "job.yaml"
     spec_path.write_text(
-        "providers: [local]\nmodel: tiny\ntraining_file: data/train.jsonl\nvalidation_file: data/val.jsonl\nseed: 0\n",
+        f"providers: [{provider}]\nmodel: tiny\ntraining_file: data/train.jsonl\n"
+        "validation_file: data/val.jsonl\nseed: 0\n",
         encoding="utf-8",
     )
     ledger = Ledger()
-    result = jobs.submit(load_spec(spec_path), ledger, ["local"])
+    result = jobs.submit(load_spec(spec_path), ledger, [provider])
     with render.live_job() as update:
         job = jobs.watch(ledger, result.job.id, update, interval=2.0)
     render.jobs_table([job])

@@ -1,48 +1,40 @@
-"""The one exception tree of adsft.
+"""The pipeline's exceptions, and the list of every package's errors the CLI maps to exit codes.
 
-    AdsftError                    exit 1: something failed
-    ├── InputError                exit 2: bad input; carries every problem found, with file and line
-    │   └── BudgetExceeded        exit 2: the estimate is over the user's --max-cost
-    └── ProviderError             exit 1: a provider refused or failed
-        └── ProviderUnavailable   exit 1: the provider cannot take this job (no key, wound down, ...)
+Each package owns its exceptions, so the lower layers import nothing from above:
+
+    orchestrator.errors.AdsftError           exit 1: something in the pipeline failed
+    ├── InputError                           exit 2: bad input; carries every problem, with file and line
+    │   └── BudgetExceeded                   exit 2: the estimate is over the user's --max-cost
+    providers.errors.ProviderError           exit 1: a provider refused or failed
+    ├── ProviderUnavailable                  exit 1: cannot take this job (no key, wound down, ...)
+    └── ProviderInputError                   exit 2: the provider found the input wrong
+    rules.errors.PackError                   exit 2: a rule pack or YAML file is wrong (file/line problems)
 
 Every message is written for the user and, where there is one, names the fix. Lower-level exceptions
-are translated once, at the boundary, with ``raise ... from exc``. The CLI maps the tree to exit codes
-in one place (``orchestrator.cli``).
+are translated once, at the boundary, with ``raise ... from exc``. The CLI maps all of them
+(``USER_ERRORS``) to exit codes in one place (``orchestrator.cli.main``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from providers.errors import ProviderError, ProviderInputError, ProviderUnavailable
+from rules.errors import PackError, Problem
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with an input: where it is, what is wrong, how to fix it."""
-
-    message: str
-    file: str | None = None
-    line: int | None = None
-    where: str | None = None  # a rule id, a field name, a column
-    fix: str | None = None
-
-    def location(self) -> str:
-        parts = []
-        if self.file:
-            parts.append(self.file if self.line is None else f"{self.file}:{self.line}")
-        elif self.line is not None:
-            parts.append(f"line {self.line}")
-        if self.where:
-            parts.append(self.where)
-        return " ".join(parts)
-
-    def __str__(self) -> str:
-        loc = self.location()
-        text = f"{loc}: {self.message}" if loc else self.message
-        return f"{text} (fix: {self.fix})" if self.fix else text
-
-    def as_dict(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "where": self.where, "message": self.message, "fix": self.fix}
+__all__ = [
+    "USER_ERRORS",
+    "AdsftError",
+    "BudgetExceeded",
+    "InputError",
+    "PackError",
+    "Problem",
+    "ProviderError",
+    "ProviderInputError",
+    "ProviderUnavailable",
+    "as_input_error",
+]
 
 
 class AdsftError(Exception):
@@ -74,9 +66,14 @@ class BudgetExceeded(InputError):
     """An estimate is above the budget the user set; nothing was uploaded or charged."""
 
 
-class ProviderError(AdsftError):
-    """A provider refused a request or failed."""
+# what the CLI turns into a message and an exit code (no traceback unless ADSFT_DEBUG=1)
+USER_ERRORS: tuple[type[Exception], ...] = (AdsftError, ProviderError, PackError)
 
 
-class ProviderUnavailable(ProviderError):
-    """A provider cannot take this job at all; a fallback chain moves on to the next one."""
+@contextmanager
+def as_input_error() -> Iterator[None]:
+    """A PackError from reading a YAML file (rules.loader.read_yaml) becomes the pipeline's InputError."""
+    try:
+        yield
+    except PackError as exc:
+        raise InputError(exc.message, exc.problems, fix=exc.fix) from None

@@ -9,15 +9,14 @@ x the $/hour. Every row also prices scoring 1,000 messages with the tuned model.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from orchestrator.errors import BudgetExceeded, InputError
+from orchestrator.errors import BudgetExceeded, InputError, Problem
 from orchestrator.pricing import Catalog
 from orchestrator.tokens import resolve
-from orchestrator.validate import validate
-from providers.facts import facts, providers_for, strip_provider
+from orchestrator.validate import ValidationReport, validate
+from providers import facts, providers_for, strip_provider
 
 SCORING_MESSAGES = 1000
 
@@ -81,23 +80,8 @@ class TokenTotals:
     exact: bool
 
 
-def _totals(train: Path, val: Path | None, provider: str, model: str, limit: int | None) -> TokenTotals:
-    report = validate(train, provider, model, val, limit)
-    report.raise_for_errors("nothing was estimated, uploaded or charged")
-    tok = resolve(model)
-    prompt = answer = n = 0
-    with train.open(encoding="utf-8") as handle:
-        for raw in handle:
-            if not raw.strip() or n >= 500:  # the prompt/answer split is averaged over a sample
-                continue
-            obj = json.loads(raw)
-            chat = obj.get("messages") or [
-                {"role": "user", "content": obj.get("prompt", obj.get("text", ""))},
-                {"role": "assistant", "content": obj.get("completion", "")},
-            ]
-            answer += sum(tok.count_text(str(m.get("content") or "")) for m in chat if m.get("role") == "assistant")
-            prompt += tok.count_chat([m for m in chat if m.get("role") != "assistant"])
-            n += 1
+def totals(report: ValidationReport) -> TokenTotals:
+    """The token totals of a validated dataset (validate counted them in its one pass over each file)."""
     tr = report.files[0]
     va = report.files[1] if len(report.files) > 1 else None
     return TokenTotals(
@@ -105,10 +89,17 @@ def _totals(train: Path, val: Path | None, provider: str, model: str, limit: int
         tr.tokens,
         tr.tokens_capped,
         va.tokens if va else 0,
-        prompt / max(1, n),
-        answer / max(1, n),
-        bool(tok.exact),
+        tr.prompt_tokens_avg,
+        tr.answer_tokens_avg,
+        bool(report.tokenizer_exact),
     )
+
+
+def checked(train: Path, val: Path | None, provider: str, model: str, catalog: Catalog) -> ValidationReport:
+    """The dataset validated for this provider and model; an InputError if it has errors."""
+    report = validate(train, provider, model, val, catalog.context_limit(provider, model))
+    report.raise_for_errors("nothing was estimated, uploaded or charged")
+    return report
 
 
 def _scoring_cost(catalog: Catalog, provider: str, model: str, t: TokenTotals) -> float | None:
@@ -144,25 +135,13 @@ def estimate(
         info = facts(provider)
         chosen = [strip_provider(m) for m in models if provider in providers_for(m)] or [info.default_model]
         for model in chosen:
+            report = checked(train_path, val_path, provider, model, catalog)
             rows.append(
-                _row(
-                    provider,
-                    model,
-                    train_path,
-                    val_path,
-                    catalog,
-                    epochs,
-                    n_evals,
-                    method,
-                    local_tokens_per_second,
-                    gpu_hour_usd,
-                )
+                row(report, catalog, epochs, n_evals, method, local_tokens_per_second, gpu_hour_usd),
             )
     if max_cost is not None:
         over = [r for r in rows if r.cost_usd > max_cost]
         if over:
-            from orchestrator.errors import Problem
-
             raise BudgetExceeded(
                 f"estimate over the budget of ${max_cost:.2f}; nothing was uploaded or charged",
                 [Problem(f"{r.provider} {r.model}: ${r.cost_usd:.2f}") for r in over],
@@ -171,20 +150,19 @@ def estimate(
     return rows
 
 
-def _row(
-    provider: str,
-    model: str,
-    train: Path,
-    val: Path | None,
+def row(
+    report: ValidationReport,
     catalog: Catalog,
-    epochs: str | int,
-    n_evals: int,
-    method: str,
-    local_tps: float | None,
-    gpu_hour_usd: float | None,
+    epochs: str | int = "auto",
+    n_evals: int = 0,
+    method: str = "lora",
+    local_tps: float | None = None,
+    gpu_hour_usd: float | None = None,
 ) -> Row:
-    limit = catalog.context_limit(provider, model)
-    t = _totals(train, val, provider, model, limit)
+    """The estimate for the report's provider and model, from the report's token counts."""
+    provider, model = report.provider, report.model or facts(report.provider).default_model
+    has_val = len(report.files) > 1
+    t = totals(report)
     notes = [] if t.exact else [resolve(model).note or "approximate token count"]
     info = facts(provider)
     auto = {"cookbook": openai_auto_epochs(t.examples), "one": 1, "three": 3}[info.auto_epochs]
@@ -195,10 +173,10 @@ def _row(
     price = catalog.price(provider, model, key)
     if info.billing == "tokens_capped":
         evals, billed = 0, openai_billed_tokens(t.train_capped, n_epochs)
-        if val is not None:
+        if has_val:
             notes.append("validation tokens are not billed")
     else:
-        evals = n_evals if val is not None else 0
+        evals = n_evals if has_val else 0
         billed = together_billed_tokens(t.train, t.val, n_epochs, evals)
     cost = usd(billed, price.training_per_1m or 0)
     return Row(
@@ -236,7 +214,7 @@ def _gpu_row(
     tps = local_tps or (fact.tokens_per_second if fact else None)
     if tps is None:
         raise InputError(
-            f"no training throughput known for local model {model!r}",
+            f"no training throughput known for {provider} model {model!r}",
             fix="pass --local-tokens-per-second (measure it with bench/bench_train.py)",
         )
     gpu = catalog.price(provider, None, "gpu_hour")

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from orchestrator.cli_help import PROVIDERS
+
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
 
@@ -16,9 +18,11 @@ def register(app: typer.Typer) -> None:
     def score(
         provider: Annotated[
             str,
-            typer.Option(help="openai | together | local (any OpenAI-compatible server: openai with OPENAI_BASE_URL)."),
+            typer.Option(help=f"{PROVIDERS} (any OpenAI-compatible server: the provider whose base URL points at it)."),
         ],
-        model: Annotated[str, typer.Option(help="Model id; local: a folder or `tiny`, `BASE+ADAPTER` for an adapter.")],
+        model: Annotated[
+            str, typer.Option(help="Model id; on this machine a model folder or `tiny`, `BASE+ADAPTER` for an adapter.")
+        ],
         k: Annotated[int, typer.Option("--k", help="Attempts per brief before giving up.")] = 5,
         mode: Annotated[str, typer.Option(help="resample or feedback.")] = "resample",
         eval_file: Annotated[str | None, typer.Option("--eval", help="Evaluation set (default: bundled).")] = None,

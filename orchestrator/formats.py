@@ -1,9 +1,11 @@
-"""Training-file formats, and writing files so that a failure never leaves a partial file behind.
+"""Training-file formats, named by shape, and writing files so that a failure never leaves a partial file.
 
-- ``openai``: chat JSONL, ``{"messages": [system, user, assistant]}`` (OpenAI supervised fine-tuning)
-- ``together-chat``: the same conversational JSONL (Together's ``messages`` format)
-- ``together-instruction``: ``{"prompt": ..., "completion": ...}`` (Together's instruction format)
-- ``local``: the chat format, read by the local backend with the model's chat template
+- ``chat``: ``{"messages": [system, user, assistant]}`` (OpenAI, Together's conversational format, local)
+- ``instruction``: ``{"prompt": ..., "completion": ...}``
+- ``preference``: ``{"input": {"messages": [...]}, "preferred_output": [...], "non_preferred_output": [...]}``
+
+Each provider says which shapes it takes (its facts, in providers/). A provider's name is accepted as
+a format too and means the shape it usually takes (its first); `PROVIDER-SHAPE` names both.
 """
 
 from __future__ import annotations
@@ -14,19 +16,52 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-FORMATS = ("openai", "together-chat", "together-instruction", "local")
+import providers
+
+SHAPES = ("chat", "instruction")  # what `record` writes from a chat (preference data comes from `pairs`)
 
 Chat = list[dict[str, str]]
 
 
+def _names() -> tuple[str, ...]:
+    names = list(SHAPES)
+    for name in providers.provider_names():
+        try:
+            taken = [s for s in providers.facts(name).shapes if s in SHAPES]
+        except providers.ProviderError:
+            continue
+        if taken:
+            names.append(name)
+            names.extend(f"{name}-{s}" for s in taken)
+    return tuple(names)
+
+
+FORMATS = _names()
+
+
+def shape_of(fmt: str) -> str:
+    """The shape a format name stands for: a shape, a provider (its usual shape) or `PROVIDER-SHAPE`."""
+    if fmt in SHAPES:
+        return fmt
+    name, _, shape = fmt.rpartition("-") if fmt.rpartition("-")[2] in SHAPES else (fmt, "", "")
+    try:
+        taken = [s for s in providers.facts(name).shapes if s in SHAPES]
+    except providers.ProviderError:
+        taken = []
+    if shape and shape in taken:
+        return shape
+    if not shape and taken:
+        return taken[0]
+    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
 def record(chat: Chat, fmt: str) -> dict:
     """One training example in the given format; `chat` ends with the assistant's message."""
-    if fmt in ("openai", "together-chat", "local"):
+    shape = shape_of(fmt)
+    if shape == "chat":
         return {"messages": chat}
-    if fmt == "together-instruction":
-        prompt = "\n\n".join(m["content"] for m in chat[:-1])
-        return {"prompt": prompt, "completion": chat[-1]["content"]}
-    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    prompt = "\n\n".join(m["content"] for m in chat[:-1])
+    return {"prompt": prompt, "completion": chat[-1]["content"]}
 
 
 def atomic_write_lines(path: Path, lines: Iterable[str]) -> int:

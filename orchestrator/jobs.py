@@ -8,6 +8,7 @@ again returns the existing job unless `force`. Intent is written before every re
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,17 +16,17 @@ from pathlib import Path
 
 from tenacity import retry, retry_if_result, stop_after_delay, wait_exponential
 
-from orchestrator.errors import AdsftError, BudgetExceeded, InputError, ProviderError, ProviderUnavailable
-from orchestrator.estimate import Row, estimate
-from orchestrator.jobspec import JobSpec, idempotency_key, sha256_file
-from orchestrator.keys import get_key, redact
+from orchestrator.errors import USER_ERRORS, AdsftError, BudgetExceeded, InputError, ProviderError, ProviderUnavailable
+from orchestrator.estimate import Row, checked
+from orchestrator.estimate import row as estimate_row
+from orchestrator.jobspec import JobSpec, idempotency_key
 from orchestrator.ledger import JobRow, Ledger
 from orchestrator.paths import home
 from orchestrator.pricing import Catalog, load_catalog
-from providers import get_provider
+from orchestrator.validate import ValidationReport
+from providers import auto_chain, get_provider
 from providers.base import TERMINAL, JobRequest, JobState, Provider
-
-REMOTE_PREFERENCE = ("openai", "together")
+from providers.keys import get_key, redact
 
 
 @dataclass
@@ -39,15 +40,16 @@ class SubmitResult:
 
 
 def chain(spec: JobSpec, override: list[str] | None) -> list[str]:
+    """The providers to try, in order: as named, or the registry's `auto` chain (by each provider's
+    `auto_rank`; one that needs a key only when its key is set)."""
     names = override or (spec.providers if spec.providers != "auto" else ["auto"])
     if names == ["auto"]:
-        remote = [p for p in REMOTE_PREFERENCE if get_key(p)]
-        return [*remote, "local"] if remote else ["local"]
+        return auto_chain(lambda name: bool(get_key(name)))
     return names
 
 
-def _upload_once(provider: Provider, ledger: Ledger, path: Path) -> str:
-    sha = sha256_file(path)
+def _upload_once(provider: Provider, ledger: Ledger, path: Path, sha: str) -> str:
+    """Upload a file unless this provider already has these bytes (`sha`, from the validation pass)."""
     row = ledger.file(provider.name, sha)
     if row is not None and row["remote_id"]:
         return row["remote_id"]
@@ -82,17 +84,18 @@ def submit(
         except ProviderUnavailable as exc:
             result.skipped.append((name, exc.message))
             continue
-        hp = spec.hyperparameters  # estimate() validates the dataset for this provider and model first
-        rows = estimate(
-            spec.training_file,
-            spec.validation_file,
-            [name],
-            [f"{name}:{model}"],
-            catalog,
-            epochs=hp.n_epochs or "auto",
-            n_evals=hp.n_evals or 0,
-            method="full" if spec.method == "full" else "lora",
-        )
+        # one pass over each file: validation, exact tokens and the SHA-256 the key and uploads use
+        report = checked(spec.training_file, spec.validation_file, name, model, catalog)
+        hp = spec.hyperparameters
+        rows = [
+            estimate_row(
+                report,
+                catalog,
+                epochs=hp.n_epochs or "auto",
+                n_evals=hp.n_evals or 0,
+                method="full" if spec.method == "full" else "lora",
+            )
+        ]
         result.estimates.extend(rows)
         cost = rows[0].cost_usd
         if budget is not None and cost > budget:
@@ -101,7 +104,8 @@ def submit(
                 "nothing was uploaded or charged",
                 fix="raise --max-cost or budget_usd",
             )
-        key = idempotency_key(spec, name, model)
+        digests = _digests(report)
+        key = idempotency_key(spec, name, model, digests)
         existing = ledger.job_by_key(key)
         replace = existing is not None and existing.phase == "created"
         if replace and not force:
@@ -115,7 +119,7 @@ def submit(
             ledger.forget_key(key)
             existing = None
         try:
-            result.job = _create(provider, ledger, spec, name, model, key, cost, existing)
+            result.job = _create(provider, ledger, spec, name, model, key, cost, existing, digests)
             if provider.capabilities.estimate_price and result.job.training_file:
                 result.provider_estimate_usd = _provider_estimate(provider, spec, model, result.job, key)
             return result
@@ -128,6 +132,11 @@ def submit(
         "no provider in the chain could take the job",
         fix="; ".join(f"{p}: {r}" for p, r in result.skipped) or "name a provider",
     )
+
+
+def _digests(report: ValidationReport) -> tuple[str, str | None]:
+    """The SHA-256 of the training and validation files, as the validation pass computed them."""
+    return report.files[0].sha256, report.files[1].sha256 if len(report.files) > 1 else None
 
 
 def _request(spec: JobSpec, model: str, key: str, train_id: str, val_id: str | None) -> JobRequest:
@@ -151,9 +160,14 @@ def _create(
     key: str,
     cost: float,
     existing: JobRow | None,
+    digests: tuple[str, str | None],
 ) -> JobRow:
-    train_id = _upload_once(provider, ledger, spec.training_file)
-    val_id = _upload_once(provider, ledger, spec.validation_file) if spec.validation_file else None
+    train_id = _upload_once(provider, ledger, spec.training_file, digests[0])
+    val_id = (
+        _upload_once(provider, ledger, spec.validation_file, digests[1] or "")
+        if spec.validation_file and digests[1]
+        else None
+    )
     request = _request(spec, model, key, train_id, val_id)
     state: JobState | None = None
     if existing is not None and existing.phase == "intent":  # a crash came between create and record
@@ -180,7 +194,7 @@ def _create(
 def _provider_estimate(provider: Provider, spec: JobSpec, model: str, job: JobRow, key: str) -> float | None:
     try:
         return provider.estimate_price(_request(spec, model, key, job.training_file or "", job.validation_file))
-    except AdsftError:
+    except USER_ERRORS:
         return None
 
 
@@ -213,10 +227,10 @@ def refresh(ledger: Ledger, job: JobRow, catalog: Catalog | None = None) -> JobR
         metrics=state.metrics or None,
         trained_tokens=state.trained_tokens,
         billed_usd=billed,
-        error=state.error,
+        error=redact(state.error) if state.error else None,
     )
-    events = provider.list_events(job.remote_id)
-    ledger.add_events(job.id, [(e.remote_id, e.created_at, e.level, e.message, e.data) for e in events])
+    events = provider.list_events(job.remote_id)  # no key reaches the ledger, whatever a provider sends
+    ledger.add_events(job.id, [(e.remote_id, e.created_at, e.level, redact(e.message), e.data) for e in events])
     if provider.capabilities.checkpoints:
         ledger.add_checkpoints(
             job.id, [(c.remote_id, c.step, c.model, c.metrics) for c in provider.list_checkpoints(job.remote_id)]
@@ -281,6 +295,39 @@ def download(ledger: Ledger, job_id: str, dest: Path | None = None, merged: bool
     path = get_provider(job.provider).download(job.remote_id, target, merged)
     ledger.update_job(job.id, artifact_path=str(path))
     return path
+
+
+def events(ledger: Ledger, job_id: str) -> list[dict]:
+    """The job's events, refreshed from its provider, as plain records (stable keys)."""
+    row = refresh(ledger, find_job(ledger, job_id))
+    return [
+        {
+            "created_at": e["created_at"],
+            "level": e["level"],
+            "message": e["message"],
+            "data": json.loads(e["data"] or "{}"),
+        }
+        for e in ledger.events(row.id)
+    ]
+
+
+def cost(ledger: Ledger, job_id: str) -> dict:
+    """A job's estimate beside what the provider billed (refreshed when the bill is not known yet)."""
+    row = find_job(ledger, job_id)
+    if row.phase == "created" and row.billed_usd is None:
+        row = refresh(ledger, row)
+    difference = None
+    if row.billed_usd is not None and row.estimate_usd is not None:
+        difference = round(row.billed_usd - row.estimate_usd, 4)
+    return {
+        "id": row.id,
+        "provider": row.provider,
+        "model": row.model,
+        "estimate_usd": row.estimate_usd,
+        "billed_usd": row.billed_usd,
+        "trained_tokens": row.trained_tokens,
+        "difference_usd": difference,
+    }
 
 
 def pause(ledger: Ledger, job_id: str, resume: bool = False) -> JobRow:

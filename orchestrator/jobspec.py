@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from orchestrator.errors import InputError, Problem
+from orchestrator.errors import InputError, Problem, as_input_error
 from rules.loader import read_yaml
 
 
@@ -18,10 +18,13 @@ class Strict(BaseModel):
 
 
 class Lora(Strict):
-    r: int = Field(default=16, ge=1, le=1024)
-    alpha: float = Field(default=32, gt=0)
-    dropout: float = Field(default=0.05, ge=0, lt=1)
-    trainable_modules: str = "all-linear"
+    """What the user sets; anything left unset is the provider's default for the model (the local
+    trainer's live in providers/local/defaults.py, the services apply their own)."""
+
+    r: int | None = Field(default=None, ge=1, le=1024)
+    alpha: float | None = Field(default=None, gt=0)
+    dropout: float | None = Field(default=None, ge=0, lt=1)
+    trainable_modules: str | None = None
 
 
 class Hyperparameters(Strict):
@@ -60,16 +63,8 @@ class JobSpec(Strict):
 
     def hyperparameters_for(self) -> dict:
         hp = self.hyperparameters.model_dump(exclude_none=True)
-        hp.update(
-            {
-                "lora": self.method != "full",
-                "lora_r": self.lora.r,
-                "lora_alpha": self.lora.alpha,
-                "lora_dropout": self.lora.dropout,
-                "lora_trainable_modules": self.lora.trainable_modules,
-                "method": self.method,
-            }
-        )
+        hp.update({"lora": self.method != "full", "method": self.method})
+        hp.update({f"lora_{k}": v for k, v in self.lora.model_dump(exclude_none=True).items()})
         if self.hyperparameters.early_stopping_patience:
             hp["early_stopping_enabled"] = True
         return hp
@@ -83,7 +78,8 @@ def load_spec(path: str | Path) -> JobSpec:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"no job spec {path}", fix="pass a YAML job spec (see README: Job specs)")
-    data, lines = read_yaml(path)
+    with as_input_error():
+        data, lines = read_yaml(path)
     if not isinstance(data, dict):
         raise InputError(f"{path} must be a mapping", [Problem("the top level must be a mapping", str(path), 1)])
     try:
@@ -124,10 +120,16 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def idempotency_key(spec: JobSpec, provider: str, model: str) -> str:
+def idempotency_key(spec: JobSpec, provider: str, model: str, digests: tuple[str, str | None] | None = None) -> str:
+    """`digests`: the files' SHA-256 when already known (validation computes them in its pass)."""
+    if digests is None:
+        digests = (
+            sha256_file(spec.training_file),
+            sha256_file(spec.validation_file) if spec.validation_file else None,
+        )
     parts = {
-        "train": sha256_file(spec.training_file),
-        "val": sha256_file(spec.validation_file) if spec.validation_file else None,
+        "train": digests[0],
+        "val": digests[1],
         "spec": spec.fingerprint(),
         "provider": provider,
         "model": model,

@@ -5,19 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from providers.paths import home
+
+__all__ = ["REPO_ROOT", "data_dir", "home"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def home() -> Path:
-    """The data dir (ledger, caches, runs): $ADSFT_HOME, else $XDG_DATA_HOME/adsft, else ~/.local/share/adsft."""
-    explicit = os.environ.get("ADSFT_HOME")
-    if explicit:
-        path = Path(explicit).expanduser()
-    else:
-        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-        path = Path(base) / "adsft"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def data_dir() -> Path:

@@ -13,7 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from orchestrator.errors import InputError, Problem
+from orchestrator.errors import InputError, Problem, as_input_error
+from providers import price_id
 from rules.loader import read_yaml
 
 BUILTIN = Path(__file__).parent / "data" / "pricing.yaml"
@@ -23,7 +24,7 @@ Method = Literal["sft", "sft_lora", "sft_full", "dpo_lora", "dpo_full", "inferen
 
 class Price(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    provider: Literal["openai", "together", "local"]
+    provider: str = Field(min_length=1)  # a provider's price-catalog id (its name unless it says otherwise)
     method: Method
     model: str | None = None
     size_min_b: float | None = Field(default=None, ge=0)
@@ -55,7 +56,7 @@ class Price(BaseModel):
 
 class ModelFact(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    provider: Literal["openai", "together", "local"]
+    provider: str = Field(min_length=1)
     model: str
     size_b: float | None = Field(default=None, gt=0)
     context_limit: int | None = Field(default=None, gt=0)
@@ -75,7 +76,9 @@ class Catalog:
     files: list[str]
 
     def fact(self, provider: str, model: str) -> ModelFact | None:
-        return next((m for m in self.models if m.provider == provider and fnmatchcase(model, m.model)), None)
+        """`provider` is a provider's name; the catalog is keyed by its price-catalog id."""
+        pid = price_id(provider)
+        return next((m for m in self.models if m.provider == pid and fnmatchcase(model, m.model)), None)
 
     def context_limit(self, provider: str, model: str) -> int | None:
         fact = self.fact(provider, model)
@@ -87,13 +90,14 @@ class Catalog:
 
     def price(self, provider: str, model: str | None, method: str) -> Price:
         size = self.size_b(provider, model) if model else None
+        pid = price_id(provider)
         for p in self.prices:
-            if p.matches(provider, model, method, size):
+            if p.matches(pid, model, method, size):
                 return p
         what = f"{provider} {method} price" + (f" for model {model!r}" if model else "")
         hint = (
             " (its parameter count is unknown: add it under `models:` with `size_b`)"
-            if model and size is None and any(p.provider == provider and p.size_max_b for p in self.prices)
+            if model and size is None and any(p.provider == pid and p.size_max_b for p in self.prices)
             else ""
         )
         raise InputError(
@@ -104,7 +108,8 @@ class Catalog:
 
 
 def _parse(path: Path) -> CatalogFile:
-    data, lines = read_yaml(path)
+    with as_input_error():
+        data, lines = read_yaml(path)
     try:
         return CatalogFile.model_validate(data or {})
     except ValidationError as exc:

@@ -14,7 +14,6 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator.checking import CheckReport
-from orchestrator.errors import AdsftError, InputError
 from orchestrator.pricing import STALE_DAYS, Catalog
 from rules import CheckResult, RulePack
 
@@ -108,12 +107,12 @@ def eval_table(scores: Any, show: bool) -> None:
             out.print(f"{m['id']}: missed {m['missed']} extra {m['extra']} {m['violations']}", markup=False)
 
 
-def error(exc: AdsftError) -> None:
-    err.print(Text.assemble(("ERROR ", "bold red"), exc.message))
-    if isinstance(exc, InputError):
-        for p in exc.problems:
-            err.print(Text("  " + str(p)))
-    if exc.fix:
+def error(exc: Exception) -> None:
+    """An error of any package (orchestrator.errors.USER_ERRORS): ERROR, its problems, a TIP with the fix."""
+    err.print(Text.assemble(("ERROR ", "bold red"), getattr(exc, "message", str(exc))))
+    for p in getattr(exc, "problems", None) or []:
+        err.print(Text("  " + str(p)))
+    if getattr(exc, "fix", None):
         err.print(Text.assemble(("TIP ", "bold cyan"), exc.fix))
 
 
@@ -317,6 +316,26 @@ def events_table(rows: list) -> None:
     for e in rows:
         table.add_row(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["created_at"])), e["level"], e["message"])
     out.print(table)
+
+
+def submitted(result) -> None:
+    """What `submit` did: the job, and the provider's own price estimate beside ours."""
+    out.print(("existing job " if result.reused else "submitted ") + f"[bold]{result.job.id}[/]")
+    jobs_table([result.job])
+    if result.provider_estimate_usd is not None:
+        out.print(
+            f"{result.job.provider}'s own estimate: ${result.provider_estimate_usd:.2f} "
+            f"(ours: ${result.job.estimate_usd or 0:.2f})"
+        )
+
+
+def job_cost(data: dict) -> None:
+    billed = f"${data['billed_usd']:.2f}" if data["billed_usd"] is not None else "(not yet)"
+    difference = f", difference ${data['difference_usd']:+.2f}" if data["difference_usd"] is not None else ""
+    out.print(
+        f"{data['id']} {data['provider']} {data['model']}: estimate ${data['estimate_usd'] or 0:.2f}, "
+        f"billed {billed}{difference}"
+    )
 
 
 @contextmanager

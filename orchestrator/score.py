@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 
 from orchestrator.briefs import load_eval
-from orchestrator.errors import AdsftError, InputError
+from orchestrator.errors import USER_ERRORS, AdsftError, InputError
 from orchestrator.paths import data_dir, home
 from orchestrator.prompting import build_prompt
 from providers import get_provider
@@ -243,7 +243,7 @@ class Scorer:
                     )
                     for brief, completion in zip(group, completions, strict=True):
                         self._record(self._judge(brief, completion, None))
-                except AdsftError as exc:
+                except USER_ERRORS as exc:
                     for brief in group:
                         self._record(self._judge(brief, None, f"provider error: {exc.message}"))
                 if self.progress:
@@ -268,7 +268,7 @@ class Scorer:
                         call = partial(self.provider.complete, self.config.model, messages, **self.params(brief))
                         completion = await loop.run_in_executor(pool, call)
                         attempt = self._judge(brief, completion, None)
-                    except AdsftError as exc:
+                    except USER_ERRORS as exc:
                         attempt = self._judge(brief, None, f"provider error: {exc.message}")
                 self._record(attempt)
             if self.progress:

@@ -16,14 +16,15 @@ from functools import cache
 from pathlib import Path
 from typing import Protocol
 
+import providers
 from orchestrator.errors import InputError
 
 Chat = list[dict]
 
 # (pattern on the lower-cased model id without an org prefix, encoding, chat layout)
 _REGISTRY: list[tuple[str, str, str]] = [
-    (r"(ft:)?(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o1|o3|o4|chatgpt-4o)", "o200k_base", "openai"),
-    (r"(ft:)?(gpt-4|gpt-3\.5|davinci-002|babbage-002)", "cl100k_base", "openai"),
+    (r"(ft:)?(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o1|o3|o4|chatgpt-4o)", "o200k_base", "cookbook"),
+    (r"(ft:)?(gpt-4|gpt-3\.5|davinci-002|babbage-002)", "cl100k_base", "cookbook"),
     (r"(meta-)?llama-?3", "llama3", "llama3"),
     (r"qwen(2\.5|3)", "qwen3", "chatml"),
 ]
@@ -41,7 +42,7 @@ class ModelTokenizer:
 
     model: str
     encoding: str  # o200k_base, cl100k_base, llama3, qwen3, or a tokenizer.json path
-    layout: str  # openai | llama3 | chatml | template
+    layout: str  # cookbook (OpenAI's chat accounting) | llama3 | chatml | template
     exact: bool
     note: str = ""
 
@@ -51,7 +52,7 @@ class ModelTokenizer:
     def count_chat(self, messages: Chat) -> int:
         """Tokens of one example (a list of messages with role/content) in this model's layout."""
         enc = _encoder(self.encoding)
-        if self.layout == "openai":
+        if self.layout == "cookbook":
             # OpenAI cookbook accounting: 3 per message, +1 per name, +3 to prime the reply
             total = 3
             for m in messages:
@@ -153,13 +154,17 @@ def _template_count(folder: str, messages: Chat) -> int:
     return len(enc.tokenizer.encode(text, add_special_tokens=False).ids)
 
 
+def resolve_alias(model: str) -> str:
+    """A model name a provider resolves itself (the local `tiny`) becomes its folder; others are kept."""
+    owner = providers.alias_owner(model)
+    if owner is None:
+        return model
+    return providers.get_provider(owner).resolve_model(model)  # type: ignore[attr-defined]
+
+
 def resolve(model: str) -> ModelTokenizer:
     """The tokenizer for a model id, a local tokenizer.json, or a Hugging Face model folder."""
-    path = Path(model)
-    if model in ("tiny", "embedded"):  # the local backend's embedded default (built once, cached)
-        from providers.local.tiny import build
-
-        path = build()
+    path = Path(resolve_alias(model))
     if path.is_dir() and (path / "tokenizer.json").is_file():
         has_template = (path / "tokenizer_config.json").is_file()
         return ModelTokenizer(

@@ -1,11 +1,16 @@
 """`adsft validate`: every problem of a training file in one streamed pass, each with its line.
 
-Checks: UTF-8 and one JSON object per line; format detection (conversation `messages`, instruction
-`prompt`/`completion`, general `text`) and mixed formats; extra columns; the OpenAI cookbook checks
+Checks: UTF-8 and one JSON object per line; shape detection (chat `messages`, instruction
+`prompt`/`completion`, preference `input`/`preferred_output`/`non_preferred_output`, text `text`), the
+shapes the provider takes (its facts) and mixed shapes; extra columns; the OpenAI cookbook checks
 (messages list, message keys, roles, content, an assistant message, `weight` 0/1); roles that do not
 alternate; special tokens inside content; tokens per example over the model's limit (exact
 tokenizer); duplicate examples; examples shared between the training and validation files; the
 provider's minimum example count. Memory does not grow with the file: examples are hashed, not kept.
+
+The same pass gives what `estimate` and `submit` need, so a training file is read once: its SHA-256
+(the idempotency key and upload dedup use it), its exact token counts, and the average prompt and answer
+tokens over the first examples (what scoring with the tuned model costs).
 """
 
 from __future__ import annotations
@@ -18,10 +23,21 @@ from pathlib import Path
 
 from orchestrator.errors import InputError, Problem
 from orchestrator.tokens import SPECIAL_TOKEN_RE, ModelTokenizer, resolve
-from providers.facts import facts
+from providers import default_provider, facts
 
-FORMAT_KEYS = {"conversation": {"messages"}, "instruction": {"prompt", "completion"}, "general": {"text"}}
-EXTRA_KEYS = {"conversation": {"tools", "parallel_tool_calls", "functions"}, "instruction": set(), "general": set()}
+FORMAT_KEYS = {
+    "chat": {"messages"},
+    "instruction": {"prompt", "completion"},
+    "preference": {"input", "preferred_output", "non_preferred_output"},
+    "text": {"text"},
+}
+EXTRA_KEYS = {
+    "chat": {"tools", "parallel_tool_calls", "functions"},
+    "instruction": set(),
+    "preference": {"tools", "parallel_tool_calls"},
+    "text": set(),
+}
+SAMPLE = 500  # examples the prompt/answer split is averaged over
 MESSAGE_KEYS = {"role", "content", "name", "function_call", "weight", "tool_calls", "tool_call_id"}
 ROLES = {"system", "user", "assistant", "function", "tool"}
 MAX_KEPT_PER_CODE = 200
@@ -48,6 +64,10 @@ class FileStats:
     tokens_capped: int = 0  # each example counted up to the model's limit (what OpenAI bills)
     max_tokens: int = 0
     over_limit: int = 0
+    sha256: str = ""  # of the file's bytes, computed in the same pass
+    sampled: int = 0  # examples the prompt/answer averages are taken over (the first SAMPLE)
+    prompt_tokens_avg: float = 0.0
+    answer_tokens_avg: float = 0.0
 
 
 @dataclass
@@ -163,9 +183,42 @@ def _instruction_problems(obj: dict) -> list[tuple[str, str, str]]:
     return out
 
 
+def _preference_problems(obj: dict) -> list[tuple[str, str, str]]:
+    out: list[tuple[str, str, str]] = []
+    source = obj.get("input")
+    messages = source.get("messages") if isinstance(source, dict) else None
+    if not isinstance(messages, list) or not messages:
+        out.append(("missing_messages_list", "error", "`input.messages` must be a non-empty list"))
+    for key in ("preferred_output", "non_preferred_output"):
+        value = obj.get(key)
+        ok = (
+            isinstance(value, list)
+            and len(value) == 1
+            and isinstance(value[0], dict)
+            and value[0].get("role") == "assistant"
+            and isinstance(value[0].get("content"), str)
+            and value[0]["content"].strip()
+        )
+        if not ok:
+            out.append(("bad_preference_output", "error", f"`{key}` must be one assistant message with text"))
+    return out
+
+
+def _shape_problems(obj: dict, fmt: str, provider: str) -> list[tuple[str, str, str]]:
+    if fmt == "chat":
+        return _conversation_problems(obj, provider)
+    if fmt == "instruction":
+        return _instruction_problems(obj)
+    if fmt == "preference":
+        return _preference_problems(obj)
+    return []
+
+
 def _chat_of(obj: dict, fmt: str) -> list[dict]:
-    if fmt == "conversation":
+    if fmt == "chat":
         return [m for m in obj["messages"] if isinstance(m, dict)]
+    if fmt == "preference":
+        return [*obj["input"]["messages"], *obj["preferred_output"]]
     if fmt == "instruction":
         return [{"role": "user", "content": obj["prompt"]}, {"role": "assistant", "content": obj["completion"]}]
     return [{"role": "user", "content": obj.get("text", "")}]
@@ -180,12 +233,15 @@ def _scan(
 ) -> FileStats:
     file = str(path)
     stats = FileStats(file)
+    sha = hashlib.sha256()
+    prompt_sum = answer_sum = 0
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise InputError(f"cannot read {file}: {exc.strerror}", fix="check the path") from None
     with handle:
         for number, raw in enumerate(handle, 1):
+            sha.update(raw)
             if not raw.strip():
                 continue
 
@@ -208,7 +264,12 @@ def _scan(
             stats.examples += 1
             fmt = next((f for f, keys in FORMAT_KEYS.items() if keys <= set(obj)), None)
             if fmt is None:
-                issue("unknown_format", "error", "needs `messages`, or `prompt` and `completion`, or `text`")
+                issue(
+                    "unknown_format",
+                    "error",
+                    "needs `messages`, or `prompt` and `completion`, or `input` and `preferred_output` and "
+                    "`non_preferred_output`, or `text`",
+                )
                 continue
             if stats.format is None:
                 stats.format = fmt
@@ -217,20 +278,14 @@ def _scan(
             extra = sorted(set(obj) - FORMAT_KEYS[fmt] - EXTRA_KEYS[fmt])
             if extra:
                 issue("extra_columns", "error", f"unrecognised key(s) {extra} for the {fmt} format")
-            accepted = facts(report.provider).formats
+            accepted = facts(report.provider).shapes
             if fmt not in accepted:
                 issue(
                     "wrong_format",
                     "error",
                     f"{report.provider} fine-tuning takes {', '.join(sorted(accepted))} examples, not {fmt}",
                 )
-            found = (
-                _conversation_problems(obj, report.provider)
-                if fmt == "conversation"
-                else _instruction_problems(obj)
-                if fmt == "instruction"
-                else []
-            )
+            found = _shape_problems(obj, fmt, report.provider)
             for code, level, message in found:
                 issue(code, level, message)
             digest = hashlib.blake2b(raw.strip(), digest_size=16).digest()  # byte-identical examples
@@ -243,7 +298,14 @@ def _scan(
             if train_hashes is not None and digest in train_hashes:
                 issue("train_val_overlap", "error", "this validation example is also in the training file")
             if tokenizer is not None and not any(level == "error" for _, level, _ in found):
-                n = tokenizer.count_chat(_chat_of(obj, fmt))
+                chat = _chat_of(obj, fmt)
+                n = tokenizer.count_chat(chat)
+                if stats.sampled < SAMPLE:  # the prompt/answer split, averaged over the first examples
+                    stats.sampled += 1
+                    answer_sum += sum(
+                        tokenizer.count_text(str(m.get("content") or "")) for m in chat if m.get("role") == "assistant"
+                    )
+                    prompt_sum += tokenizer.count_chat([m for m in chat if m.get("role") != "assistant"])
                 stats.tokens += n
                 stats.max_tokens = max(stats.max_tokens, n)
                 if report.limit is not None:
@@ -253,17 +315,23 @@ def _scan(
                         issue("too_long", "error", f"{n} tokens, over the {report.limit}-token limit of {report.model}")
                 else:
                     stats.tokens_capped += n
+    stats.sha256 = sha.hexdigest()
+    if stats.sampled:
+        stats.prompt_tokens_avg = prompt_sum / stats.sampled
+        stats.answer_tokens_avg = answer_sum / stats.sampled
     return stats
 
 
 def validate(
     train: str | Path,
-    provider: str = "openai",
+    provider: str | None = None,
     model: str | None = None,
     val: str | Path | None = None,
     limit: int | None = None,
 ) -> ValidationReport:
-    """Validate a training file (and optionally its validation file) for a provider and model."""
+    """Validate a training file (and optionally its validation file) for a provider (default: the first
+    of the `auto` chain) and model. Each file is read once."""
+    provider = provider or default_provider()
     minimum = facts(provider).min_examples
     tokenizer = resolve(model) if model else None
     if model and limit is None:

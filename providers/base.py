@@ -11,7 +11,16 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+from providers.errors import ProviderError
+
+# Dataset shapes, named by what a line holds (not by who takes it):
+#   chat         {"messages": [system?, user, assistant, ...]}
+#   instruction  {"prompt": ..., "completion": ...}
+#   preference   {"input": {"messages": [...]}, "preferred_output": [...], "non_preferred_output": [...]}
+#   text         {"text": ...} (plain text, continued pre-training)
+SHAPES = ("chat", "instruction", "preference", "text")
 
 
 class Status(StrEnum):
@@ -80,6 +89,37 @@ class Capabilities:
     download: bool = False
     estimate_price: bool = False
     batch_generation: bool = False  # has complete_batch(model, list of chats, **params)
+    dpo: bool = False  # takes preference (DPO) training data
+    offline: bool = False  # needs no key and no network (the demo's and CI's backend)
+
+
+@dataclass(frozen=True)
+class ProviderFacts:
+    """Everything adsft needs to know about a provider without talking to it, declared on its class.
+
+    The registry (providers/__init__.py) is the only place that reads these; nothing above `providers/`
+    names a provider."""
+
+    default_model: str
+    # tokens_capped: each example up to the model's limit x epochs, validation free (OpenAI)
+    # tokens_processed: epochs x training + evaluations x validation tokens (Together)
+    # gpu_hours: tokens / throughput x $/GPU-hour (a GPU of your own)
+    billing: Literal["tokens_capped", "tokens_processed", "gpu_hours"]
+    shapes: tuple[str, ...]  # dataset shapes it trains on (SHAPES); the first is its usual one
+    min_examples: int = 1
+    model_pattern: str = r".*"  # model ids it claims when --model names no provider (r".*": any)
+    aliases: tuple[str, ...] = ()  # model names it resolves itself (`tiny`): it then has resolve_model(name)
+    key_env: tuple[str, ...] = ()  # environment variables that hold its API key (the first is advertised)
+    base_url_env: str | None = None  # the SDK's base-URL variable, named in error messages
+    auto_rank: int | None = None  # its place in the `auto` chain (low first); None: only when named
+    price_id: str | None = None  # its name in the price catalog (default: its own name)
+    auto_epochs: Literal["cookbook", "one", "three"] = "three"
+    price_method: Literal["sft", "sft_by_method", "gpu_hour"] = "sft"  # catalog entry that prices training
+    scoring_price_method: Literal["sft", "inference"] | None = None  # catalog entry holding inference prices
+    alternation: Literal["error", "warning"] = "warning"  # roles that do not alternate
+
+    def needs_key(self) -> bool:
+        return bool(self.key_env)
 
 
 @dataclass(frozen=True)
@@ -98,7 +138,8 @@ class JobRequest:
 @runtime_checkable
 class Provider(Protocol):
     name: str
-    capabilities: Capabilities
+    facts: ClassVar[ProviderFacts]
+    capabilities: ClassVar[Capabilities]
 
     def unavailable_reason(self) -> str | None:
         """Why this provider cannot take jobs now (no key, ...), or None."""
@@ -155,8 +196,6 @@ def call_sdk(provider: str, translate: Any, action: str, fn: Any, *args: Any, **
     """Call an SDK method; its exceptions become the project's (via `translate`), once, here.
 
     A reply the SDK could not parse as JSON comes back as the raw body: that is a malformed reply."""
-    from orchestrator.errors import ProviderError
-
     try:
         result = fn(*args, **kwargs)
     except Exception as exc:
@@ -167,6 +206,6 @@ def call_sdk(provider: str, translate: Any, action: str, fn: Any, *args: Any, **
     if isinstance(result, str | bytes):
         raise ProviderError(
             f"{provider} sent a malformed reply while trying to {action}",
-            fix=f"try again; if it persists, check {provider.upper()}_BASE_URL",
+            fix=f"try again; if it persists, check the provider's base URL ({provider.upper()}_BASE_URL)",
         )
     return result

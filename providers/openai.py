@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai as sdk
-
-from orchestrator.errors import InputError, ProviderError, ProviderUnavailable
-from orchestrator.keys import get_key, redact
 from providers.base import (
     Capabilities,
     Checkpoint,
@@ -20,10 +16,26 @@ from providers.base import (
     JobEvent,
     JobRequest,
     JobState,
+    ProviderFacts,
     Status,
     call_sdk,
     chat_completion,
 )
+from providers.errors import ProviderError, ProviderInputError, ProviderUnavailable
+from providers.keys import get_key, key_hint, redact
+
+if TYPE_CHECKING:
+    import openai
+
+
+def _sdk():
+    """The SDK, imported when a request is made (the registry reads this module's facts without it)."""
+    try:
+        import openai
+    except ImportError:
+        raise ProviderUnavailable("the openai package is not installed", fix="pip install 'adsft[remote]'") from None
+    return openai
+
 
 STATUS = {
     "validating_files": Status.VALIDATING,
@@ -40,6 +52,7 @@ KEY_METADATA = "adsft_key"
 
 def _translate(exc: Exception, action: str) -> Exception:
     """SDK exceptions become the project's, once, here; keys never appear in the message."""
+    sdk = _sdk()
     if isinstance(exc, sdk.APIStatusError):
         code = getattr(exc, "code", None) or ""
         message = redact(str(getattr(exc, "message", exc)))
@@ -49,11 +62,11 @@ def _translate(exc: Exception, action: str) -> Exception:
                 fix="use --provider together or local, or a provider chain such as openai,together,local",
             )
         if exc.status_code == 401:
-            return ProviderUnavailable(
-                "OpenAI rejected the API key (401)", fix="set OPENAI_API_KEY or run `adsft keys set openai`"
-            )
+            return ProviderUnavailable("OpenAI rejected the API key (401)", fix=key_hint("openai"))
         if exc.status_code == 400:
-            return InputError(f"OpenAI refused to {action}: {message}", fix="check the job spec and the dataset")
+            return ProviderInputError(
+                f"OpenAI refused to {action}: {message}", fix="check the job spec and the dataset"
+            )
         if exc.status_code == 404:
             return ProviderError(f"OpenAI: not found while trying to {action}: {message}")
         return ProviderError(
@@ -70,27 +83,41 @@ def _translate(exc: Exception, action: str) -> Exception:
 
 class OpenAIProvider:
     name = "openai"
-    capabilities = Capabilities(pause_resume=True, checkpoints=True, download=False, estimate_price=False)
+    facts = ProviderFacts(
+        default_model="gpt-4o-mini-2024-07-18",
+        billing="tokens_capped",
+        shapes=("chat", "preference"),
+        min_examples=10,
+        model_pattern=r"(ft:)?(gpt-|o1|o3|o4)",
+        key_env=("OPENAI_API_KEY",),
+        base_url_env="OPENAI_BASE_URL",
+        auto_rank=10,
+        auto_epochs="cookbook",
+        price_method="sft",
+        scoring_price_method="sft",
+        alternation="warning",
+    )
+    capabilities = Capabilities(pause_resume=True, checkpoints=True, download=False, estimate_price=False, dpo=True)
 
     def __init__(self, max_retries: int = 2, timeout: float = 60.0) -> None:
         self.max_retries = max_retries
         self.timeout = timeout
-        self._client: sdk.OpenAI | None = None
+        self._client: openai.OpenAI | None = None
 
     @property
-    def client(self) -> sdk.OpenAI:
+    def client(self) -> openai.OpenAI:
         if self._client is None:
-            key = get_key("openai")
+            key = get_key(self.name)
             if not key:
-                raise ProviderUnavailable("no OpenAI API key", fix="set OPENAI_API_KEY or run `adsft keys set openai`")
-            self._client = sdk.OpenAI(api_key=key, max_retries=self.max_retries, timeout=self.timeout)
+                raise ProviderUnavailable("no OpenAI API key", fix=key_hint(self.name))
+            self._client = _sdk().OpenAI(api_key=key, max_retries=self.max_retries, timeout=self.timeout)
         return self._client
 
     def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return call_sdk("OpenAI", _translate, action, fn, *args, **kwargs)
 
     def unavailable_reason(self) -> str | None:
-        return None if get_key("openai") else "no OpenAI API key (OPENAI_API_KEY or `adsft keys set openai`)"
+        return None if get_key(self.name) else f"no OpenAI API key ({key_hint(self.name)})"
 
     def check_model(self, model: str) -> None:
         return None  # OpenAI answers at creation; a refused model is a 400 with a clear message
@@ -121,6 +148,7 @@ class OpenAIProvider:
             for k, v in request.hyperparameters.items()
             if k in ("n_epochs", "batch_size", "learning_rate_multiplier") and v is not None
         }
+        sdk = _sdk()
         job = self._call(
             "create the job",
             self.client.fine_tuning.jobs.create,

@@ -7,12 +7,9 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import together as sdk
-
-from orchestrator.errors import InputError, ProviderError, ProviderUnavailable
-from orchestrator.keys import get_key, redact
+from providers.archive import unpack
 from providers.base import (
     Capabilities,
     Checkpoint,
@@ -20,10 +17,26 @@ from providers.base import (
     JobEvent,
     JobRequest,
     JobState,
+    ProviderFacts,
     Status,
     call_sdk,
     chat_completion,
 )
+from providers.errors import ProviderError, ProviderInputError, ProviderUnavailable
+from providers.keys import get_key, key_hint, redact
+
+if TYPE_CHECKING:
+    import together
+
+
+def _sdk():
+    """The SDK, imported when a request is made (the registry reads this module's facts without it)."""
+    try:
+        import together
+    except ImportError:
+        raise ProviderUnavailable("the together package is not installed", fix="pip install 'adsft[remote]'") from None
+    return together
+
 
 STATUS = {
     "pending": Status.PENDING,
@@ -67,15 +80,16 @@ def _ts(value: Any) -> float | None:
 
 
 def _translate(exc: Exception, action: str) -> Exception:
+    sdk = _sdk()
     status = getattr(exc, "status_code", None)
     if isinstance(exc, sdk.APIStatusError) or status is not None:
         message = redact(str(getattr(exc, "message", exc)))
         if status == 401:
-            return ProviderUnavailable(
-                "Together rejected the API key (401)", fix="set TOGETHER_API_KEY or run `adsft keys set together`"
-            )
+            return ProviderUnavailable("Together rejected the API key (401)", fix=key_hint("together"))
         if status in (400, 422):
-            return InputError(f"Together refused to {action}: {message}", fix="check the job spec and the dataset")
+            return ProviderInputError(
+                f"Together refused to {action}: {message}", fix="check the job spec and the dataset"
+            )
         return ProviderError(
             f"Together failed to {action} (HTTP {status}): {message}", fix="the SDK already retried; try again later"
         )
@@ -85,7 +99,7 @@ def _translate(exc: Exception, action: str) -> Exception:
             fix="check the network or TOGETHER_BASE_URL; the request was retried",
         )
     if type(exc).__name__ == "FileTypeError":
-        return InputError(
+        return ProviderInputError(
             f"Together's file check refused the dataset: {redact(str(exc))}",
             fix="run `adsft validate FILE --provider together`",
         )
@@ -94,29 +108,41 @@ def _translate(exc: Exception, action: str) -> Exception:
 
 class TogetherProvider:
     name = "together"
-    capabilities = Capabilities(pause_resume=False, checkpoints=True, download=True, estimate_price=True)
+    facts = ProviderFacts(
+        default_model="meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+        billing="tokens_processed",
+        shapes=("chat", "instruction", "preference", "text"),
+        min_examples=1,
+        model_pattern=r".*",
+        key_env=("TOGETHER_API_KEY",),
+        base_url_env="TOGETHER_BASE_URL",
+        auto_rank=20,
+        auto_epochs="one",
+        price_method="sft_by_method",
+        scoring_price_method="inference",
+        alternation="error",
+    )
+    capabilities = Capabilities(pause_resume=False, checkpoints=True, download=True, estimate_price=True, dpo=True)
 
     def __init__(self, max_retries: int = 5, timeout: float = 60.0) -> None:
         self.max_retries = max_retries
         self.timeout = timeout
-        self._client: sdk.Together | None = None
+        self._client: together.Together | None = None
 
     @property
-    def client(self) -> sdk.Together:
+    def client(self) -> together.Together:
         if self._client is None:
-            key = get_key("together")
+            key = get_key(self.name)
             if not key:
-                raise ProviderUnavailable(
-                    "no Together API key", fix="set TOGETHER_API_KEY or run `adsft keys set together`"
-                )
-            self._client = sdk.Together(api_key=key, max_retries=self.max_retries, timeout=self.timeout)
+                raise ProviderUnavailable("no Together API key", fix=key_hint(self.name))
+            self._client = _sdk().Together(api_key=key, max_retries=self.max_retries, timeout=self.timeout)
         return self._client
 
     def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return call_sdk("Together", _translate, action, fn, *args, **kwargs)
 
     def unavailable_reason(self) -> str | None:
-        return None if get_key("together") else "no Together API key (TOGETHER_API_KEY or `adsft keys set together`)"
+        return None if get_key(self.name) else f"no Together API key ({key_hint(self.name)})"
 
     def check_model(self, model: str) -> None:
         try:
@@ -204,18 +230,21 @@ class TogetherProvider:
     resume = pause
 
     def download(self, remote_id: str, dest: Path, merged: bool = False) -> Path:
-        dest.mkdir(parents=True, exist_ok=True)
+        """The weights into the folder `dest`, unpacked by content (Together sends a zstd tar; a zip or a
+        plain tar is unpacked too), ready for `PeftModel.from_pretrained(base, dest)`."""
         kind = "merged" if merged else "adapter"
-        target = dest / f"{kind}.tar.zst"
         response = self._call(
             f"download the {kind} model", self.client.fine_tuning.content, ft_id=remote_id, checkpoint=kind
         )
-        tmp = target.with_suffix(".part")
-        with tmp.open("wb") as handle:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        part = dest.with_name(dest.name + ".download")
+        with part.open("wb") as handle:
             for chunk in response.iter_bytes():
                 handle.write(chunk)
-        tmp.replace(target)
-        return target
+        try:
+            return unpack(part, dest)
+        finally:
+            part.unlink(missing_ok=True)
 
     def estimate_price(self, request: JobRequest) -> float | None:
         hp = request.hyperparameters
@@ -226,7 +255,7 @@ class TogetherProvider:
             model=request.model,
             n_epochs=hp.get("n_epochs") or 1,
             n_evals=hp.get("n_evals") or 0,
-            validation_file=request.validation_file or sdk.omit,
+            validation_file=request.validation_file or _sdk().omit,
             training_type={"type": "Lora", "lora_r": hp.get("lora_r") or 8}
             if hp.get("lora", True)
             else {"type": "Full"},

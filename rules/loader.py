@@ -12,9 +12,9 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from orchestrator.errors import InputError, Problem
 from rules import schema
 from rules.checks import Check, compile_rule
+from rules.errors import PackError, Problem
 from rules.pack import RulePack
 
 PACKS_DIR = Path(__file__).parent / "packs"
@@ -31,7 +31,7 @@ def pack_path(name: str | Path) -> Path:
         return PACKS_DIR / f"{name}.yaml"
     path = Path(name)
     if not path.is_file():
-        raise InputError(
+        raise PackError(
             f"no rule pack {str(name)!r}",
             fix=f"use a built-in pack ({', '.join(builtin_packs())}) or a path to a YAML pack file",
         )
@@ -43,11 +43,11 @@ def read_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(
+        raise PackError(
             f"{path} is not UTF-8 text", [Problem(str(exc), str(path))], fix="save the file as UTF-8"
         ) from None
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}", fix="check the path") from None
+        raise PackError(f"cannot read {path}: {exc.strerror}", fix="check the path") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -55,7 +55,7 @@ def read_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = Problem(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", str(path), line)
-        raise InputError(f"{path} is not valid YAML", [problem], fix="correct the YAML syntax") from None
+        raise PackError(f"{path} is not valid YAML", [problem], fix="correct the YAML syntax") from None
     lines: dict[tuple, int] = {}
 
     def walk(n: yaml.Node | None, where: tuple) -> None:
@@ -105,13 +105,13 @@ def _rule_problems(raw: Any, i: int, file: str, lines: dict[tuple, int]) -> tupl
 
 
 def load_pack(name: str | Path) -> RulePack:
-    """Load a built-in pack (``"ru"``, ``"en"``) or a YAML file. Raises InputError with every problem."""
+    """Load a built-in pack (``"ru"``, ``"en"``) or a YAML file. Raises PackError with every problem."""
     path = pack_path(name)
     file = str(path)
     data, lines = read_yaml(path)
     problems: list[Problem] = []
     if not isinstance(data, dict):
-        raise InputError(
+        raise PackError(
             f"{file} is not a rule pack", [Problem("the top level must be a mapping with `pack` and `rules`", file, 1)]
         )
     for key in data:
@@ -158,7 +158,7 @@ def load_pack(name: str | Path) -> RulePack:
         except ValueError as exc:
             problems.append(Problem(str(exc), file, _line(lines, ("rules", i)), f"rule {spec.id}"))
     if problems or info is None:
-        raise InputError(
+        raise PackError(
             f"rule pack {file} has {len(problems)} problem(s)",
             problems,
             fix="correct the lines named above; `adsft rules test PACK` re-checks it",

@@ -69,6 +69,32 @@ class Job:
         return self.flow[min(self.step, len(self.flow) - 1)]
 
 
+def adapter_archive(files: dict[str, bytes | str] | None = None, folder: str = "adapter", kind: str = "zstd") -> bytes:
+    """What Together sends as fine-tuned weights: a zstd-compressed tar of an adapter folder (or a zip)."""
+    import io
+    import tarfile
+    import zipfile
+
+    files = {"adapter_config.json": json.dumps({"peft_type": "LORA"}), **(files or {})}
+    raw = io.BytesIO()
+    if kind == "zip":
+        with zipfile.ZipFile(raw, "w") as zf:
+            for name, data in files.items():
+                zf.writestr(f"{folder}/{name}" if folder else name, data)
+        return raw.getvalue()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for name, data in files.items():
+            blob = data.encode() if isinstance(data, str) else data
+            info = tarfile.TarInfo(f"{folder}/{name}" if folder else name)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    if kind == "tar":
+        return raw.getvalue()
+    import zstandard
+
+    return zstandard.ZstdCompressor().compress(raw.getvalue())
+
+
 class FakeCloud:
     def __init__(self, flavour: str, latency: float = 0.0) -> None:
         assert flavour in ("openai", "together")
@@ -82,6 +108,7 @@ class FakeCloud:
         self.requests: list[tuple[str, str, dict]] = []  # (method, path, headers)
         self.bodies: list[bytes] = []
         self.completion_text = "Откройте вклад под 16% годовых на 6 месяцев в приложении."
+        self.download_body: bytes | None = None  # what /finetune/download sends (default: adapter_archive())
         self.lock = threading.Lock()
         self.server = _Server(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -509,7 +536,8 @@ class FakeCloud:
             return 200, {"data": [self._together_job(j) for j in self.jobs.values()]}, None, None
         if path == "/v1/finetune/download":
             job = self.jobs[query["ft_id"][0]]
-            return 200, None, {"Content-Disposition": "attachment"}, b"ADAPTER:" + job.id.encode() * 100
+            body = self.download_body if self.download_body is not None else adapter_archive({"job": job.id})
+            return 200, None, {"Content-Disposition": "attachment"}, body
         m = re.fullmatch(r"/v1/fine-tunes/([^/]+)(?:/(\w+))?", path)
         if m:
             job = self.jobs[m.group(1)]

@@ -22,37 +22,74 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from orchestrator.errors import InputError, ProviderError, ProviderUnavailable
-from orchestrator.paths import home
-from providers.base import Capabilities, Checkpoint, Completion, JobEvent, JobRequest, JobState, Status
+from providers.base import (
+    Capabilities,
+    Checkpoint,
+    Completion,
+    JobEvent,
+    JobRequest,
+    JobState,
+    ProviderFacts,
+    Status,
+)
+from providers.errors import ProviderError, ProviderInputError, ProviderUnavailable
+from providers.local.defaults import train_settings
 from providers.local.jobstore import JobStore
+from providers.paths import home
 
-# The embedded tiny base learns best with a high learning rate and a full-rank adapter (hidden size 128).
-DEFAULTS = {
-    "tiny": {"epochs": 8, "learning_rate": 3e-3, "tokens_per_row": 1024, "rows_per_batch": 4, "r": 64, "alpha": 64}
-}
+ALIASES = ("tiny", "embedded")  # the embedded tiny base (providers.local.tiny), built once and cached
 
 
 def jobs_root() -> Path:
     return home() / "local" / "jobs"
 
 
+def resolve_model(model: str) -> str:
+    """A model folder for `model`: the embedded tiny base is built (once, cached) for its aliases."""
+    if model in ALIASES:
+        from providers.local.tiny import build
+
+        return str(build())
+    return model
+
+
 class LocalProvider:
     name = "local"
-    capabilities = Capabilities(
-        pause_resume=False, checkpoints=True, download=True, estimate_price=False, batch_generation=True
+    facts = ProviderFacts(
+        default_model="Llama-3.2-1B",
+        billing="gpu_hours",
+        shapes=("chat", "instruction"),
+        min_examples=1,
+        model_pattern=r".*",
+        aliases=ALIASES,
+        auto_rank=90,  # the last resort of `auto`: needs no key
+        auto_epochs="three",
+        price_method="gpu_hour",
+        scoring_price_method=None,
+        alternation="warning",
     )
+    capabilities = Capabilities(
+        pause_resume=False,
+        checkpoints=True,
+        download=True,
+        estimate_price=False,
+        batch_generation=True,
+        offline=True,
+    )
+
+    def resolve_model(self, model: str) -> str:
+        return resolve_model(model)
 
     def unavailable_reason(self) -> str | None:
         missing = [m for m in ("torch", "transformers", "peft") if importlib.util.find_spec(m) is None]
         return f"missing {', '.join(missing)} (pip install 'adsft[local]')" if missing else None
 
     def check_model(self, model: str) -> None:
-        if model in ("tiny", "embedded"):
+        if model in ALIASES:
             return
         path = Path(model)
         if path.exists() and not (path / "config.json").is_file():
-            raise InputError(
+            raise ProviderInputError(
                 f"{model} is not a Hugging Face model folder (no config.json)",
                 fix="pass a model folder with config.json and weights, or `tiny`",
             )
@@ -68,23 +105,24 @@ class LocalProvider:
         return str(target)
 
     def _config(self, request: JobRequest) -> dict[str, Any]:
+        """The worker's TrainConfig: what the spec set, else the model's recipe (providers.local.defaults)."""
         hp = request.hyperparameters
-        base = DEFAULTS.get(request.model, {})
-        config = {
-            "base_model": request.model,
-            "training_file": request.training_file,
-            "validation_file": request.validation_file,
-            "method": hp.get("method", "lora"),
-            "r": hp.get("lora_r") or base.get("r", 16),
-            "alpha": hp.get("lora_alpha") or base.get("alpha", 32),
-            "dropout": hp.get("lora_dropout", 0.05),
-            "epochs": hp.get("n_epochs") or base.get("epochs", 3),
-            "learning_rate": hp.get("learning_rate") or base.get("learning_rate", 2e-4),
-            "seed": request.seed or 0,
+        chosen = {
+            "method": hp.get("method"),
+            "r": hp.get("lora_r"),
+            "alpha": hp.get("lora_alpha"),
+            "dropout": hp.get("lora_dropout"),
+            "epochs": hp.get("n_epochs"),
+            "learning_rate": hp.get("learning_rate"),
         }
-        for key in ("tokens_per_row", "rows_per_batch"):
-            if key in base:
-                config[key] = base[key]
+        config = train_settings(request.model, {k: v for k, v in chosen.items() if v is not None})
+        # an alias is resolved here, in the submitting process: the worker gets a model folder
+        config.update(
+            base_model=resolve_model(request.model),
+            training_file=request.training_file,
+            validation_file=request.validation_file,
+            seed=request.seed or 0,
+        )
         return config
 
     def create_job(self, request: JobRequest) -> JobState:

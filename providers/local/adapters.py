@@ -18,16 +18,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from orchestrator.errors import InputError
+from providers.errors import ProviderInputError
+from providers.local.defaults import LORA
 
 
 @dataclass(frozen=True)
 class AdapterConfig:
     method: str = "lora"
-    r: int = 16
-    alpha: float = 32
-    dropout: float = 0.05
-    target_modules: str = "all-linear"
+    r: int = LORA["r"]
+    alpha: float = LORA["alpha"]
+    dropout: float = LORA["dropout"]
+    target_modules: str = LORA["target_modules"]
     n_virtual: int = 8  # prompt_lora: soft-prompt length
     total_steps: int = 100  # adalora: its schedule needs the run length
 
@@ -71,7 +72,9 @@ def wrap(model, config: AdapterConfig):
             task_type="CAUSAL_LM",
         )
     else:
-        raise InputError(f"unknown local method {config.method!r}", fix="use lora, dora, adalora, prompt_lora or qlora")
+        raise ProviderInputError(
+            f"unknown local method {config.method!r}", fix="use lora, dora, adalora, prompt_lora or qlora"
+        )
     peft_model = get_peft_model(model, peft_config)
     soft = None
     if config.method == "prompt_lora":

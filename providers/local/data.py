@@ -65,8 +65,9 @@ class Batch:
 
 
 def pack(examples: list[Encoded], tokens_per_row: int, rows_per_batch: int, fixed_width: bool = False) -> list[Batch]:
-    """First-fit packing into rows of at most `tokens_per_row` tokens, in input order. `fixed_width` pads
-    every row to `tokens_per_row` (static shapes, so torch.compile does not recompile per batch)."""
+    """First-fit packing into rows of at most `tokens_per_row` tokens, in input order (an example longer
+    than that gets a row of its own). `fixed_width` pads every row of every batch to one width,
+    `tokens_per_row` or the longest such example (static shapes: torch.compile does not recompile)."""
     rows: list[list[Encoded]] = []
     sizes: list[int] = []
     for ex in examples:
@@ -79,9 +80,10 @@ def pack(examples: list[Encoded], tokens_per_row: int, rows_per_batch: int, fixe
             rows.append([ex])
             sizes.append(len(ex.ids))
     batches = []
+    fixed = max([tokens_per_row, *sizes])
     for start in range(0, len(rows), rows_per_batch):
         group = rows[start : start + rows_per_batch]
-        width = tokens_per_row if fixed_width else max(sum(len(e.ids) for e in row) for row in group)
+        width = fixed if fixed_width else max(sum(len(e.ids) for e in row) for row in group)
         ids, labels, positions = [], [], []
         for row in group:
             r_ids = [t for e in row for t in e.ids]

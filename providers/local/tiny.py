@@ -1,9 +1,11 @@
-"""The embedded default base model: a tiny Llama and a BPE tokenizer, built from bundled text.
+"""The embedded default base model: a tiny Llama and a BPE tokenizer, built from texts passed in.
 
-Nothing is downloaded. The tokenizer is trained with `tokenizers` on the bundled prompts and sample
-messages (Russian and English); the model is briefly pre-trained (next-token prediction) on the same
-generic text, which includes ad messages with typical errors — so the base writes ad-like text, errors
-and all, and fine-tuning on clean examples has something to fix. Built once, cached under ADSFT_HOME.
+Nothing is downloaded. The tokenizer is trained with `tokenizers` on the texts; the model is briefly
+pre-trained (next-token prediction) on the same texts. The pipeline passes in generic bundled text (the
+prompts of the catalog briefs and sample ad messages with their typical errors, see
+orchestrator/corpus.py) through `providers.configure(pretraining_texts=...)` or `build(texts=...)`, so
+the base writes ad-like text, errors and all, and fine-tuning on clean examples has something to fix.
+Built once, cached under ADSFT_HOME. This module imports nothing of the pipeline.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from orchestrator.paths import data_dir, home
+from providers.errors import ProviderInputError
+from providers.paths import home
 
 VERSION = "tiny-llama-v3"
 SPECIALS = ["<|pad|>", "<|bos|>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>"]
@@ -25,16 +28,18 @@ CHAT_TEMPLATE = (
 )
 
 
-def corpus(seed: int = 0) -> list[str]:
-    """Generic bundled text: the prompts of the catalog briefs and the sample messages (with their errors)."""
-    from orchestrator.briefs import load_briefs
-    from orchestrator.prompting import build_prompt
+def _texts(texts: list[str] | None, seed: int) -> list[str]:
+    if texts is None:
+        from providers import context
 
-    texts = []
-    for brief in load_briefs(data_dir() / "briefs" / "catalog.jsonl").values():
-        texts.extend(m["content"] for m in build_prompt(brief))
-    samples = data_dir() / "samples" / "labelled_messages.jsonl"
-    texts.extend(json.loads(line)["text"] for line in samples.read_text(encoding="utf-8").splitlines())
+        source = context().pretraining_texts
+        if source is None:
+            raise ProviderInputError(
+                "the embedded tiny model is not built yet and no texts to pre-train it on were given",
+                fix="run it through the adsft CLI (it passes the bundled texts in), or call build(texts=...)",
+            )
+        texts = source()
+    texts = list(texts)
     random.Random(seed).shuffle(texts)
     return texts
 
@@ -51,6 +56,7 @@ def build(
     hidden: int = 128,
     layers: int = 4,
     vocab: int = 3000,
+    texts: list[str] | None = None,
 ) -> Path:
     """Build (or return the cached) tiny base model folder: config, weights, tokenizer, chat template."""
     folder = folder or home() / "models" / VERSION
@@ -62,7 +68,7 @@ def build(
 
     started = time.perf_counter()
     torch.manual_seed(seed)
-    texts = corpus(seed)
+    texts = _texts(texts, seed)
     bpe = Tokenizer(models.BPE(unk_token=None, byte_fallback=False))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()

@@ -23,8 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from providers.errors import ProviderInputError
 from providers.local import adapters
 from providers.local.data import IGNORE, Batch, encode, pack, pad, read_chats
+from providers.local.defaults import LORA, TRAINING
 from providers.local.jobstore import JobStore
 from providers.local.spike import SpikeGuard
 
@@ -34,12 +36,12 @@ class TrainConfig:
     base_model: str
     training_file: str
     validation_file: str | None = None
-    method: str = "lora"
-    r: int = 16
-    alpha: float = 32
-    dropout: float = 0.05
-    epochs: int = 3
-    learning_rate: float = 2e-4
+    method: str = TRAINING["method"]
+    r: int = LORA["r"]
+    alpha: float = LORA["alpha"]
+    dropout: float = LORA["dropout"]
+    epochs: int = TRAINING["epochs"]
+    learning_rate: float = TRAINING["learning_rate"]
     warmup_ratio: float = 0.05
     tokens_per_row: int = 1024
     rows_per_batch: int = 8
@@ -112,10 +114,8 @@ def _four_bit(device: torch.device, dtype: torch.dtype):
     """QLoRA's base: 4-bit NF4 weights (bitsandbytes, CUDA only)."""
     import importlib.util
 
-    from orchestrator.errors import InputError
-
     if device.type != "cuda" or importlib.util.find_spec("bitsandbytes") is None:
-        raise InputError(
+        raise ProviderInputError(
             "QLoRA needs a CUDA GPU and the bitsandbytes package",
             fix="pip install bitsandbytes on a GPU machine, or use method lora",
         )
@@ -132,15 +132,12 @@ def load_base(
     """A tokenizer and causal LM from a local folder (or a hub id when online); "tiny" is the embedded default."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from orchestrator.errors import InputError
+    from providers.local import resolve_model
 
-    if name in ("tiny", "embedded"):
-        from providers.local.tiny import build
-
-        name = str(build())
+    name = resolve_model(name)  # "tiny": the embedded base, built once and cached
     path = Path(name)
     if path.exists() and not (path / "config.json").is_file():
-        raise InputError(
+        raise ProviderInputError(
             f"{name} is not a Hugging Face model folder (no config.json)",
             fix="pass a folder with config.json, weights and tokenizer files, or `tiny`",
         )
@@ -158,7 +155,7 @@ def load_base(
         else:
             model = model.to(device)
     except OSError as exc:
-        raise InputError(
+        raise ProviderInputError(
             f"cannot load model {name!r}: {exc}", fix="use a local model folder; hub ids need the machine to be online"
         ) from None
     if tokenizer.pad_token_id is None:
@@ -174,11 +171,9 @@ def make_batches(tokenizer, path: str, cfg: TrainConfig, packing: bool, fixed: b
     examples = [e for chat in read_chats(Path(path)) if (e := encode(tokenizer, chat, cfg.max_tokens)) is not None]
     skipped = 0
     if not examples:
-        from orchestrator.errors import InputError
-
-        raise InputError(f"{path}: no example fits in {cfg.max_tokens} tokens", fix="raise max_tokens")
+        raise ProviderInputError(f"{path}: no example fits in {cfg.max_tokens} tokens", fix="raise max_tokens")
     batches = (
-        pack(examples, cfg.tokens_per_row, cfg.rows_per_batch)
+        pack(examples, cfg.tokens_per_row, cfg.rows_per_batch, fixed_width=fixed)
         if packing
         else pad(examples, cfg.rows_per_batch, tokenizer.pad_token_id)
     )

@@ -7,11 +7,11 @@ pytest.importorskip("peft")
 @pytest.fixture(scope="session")
 def micro_model(tmp_path_factory):
     """A very small Llama (2 layers, hidden 32) with the embedded tokenizer; built in seconds."""
+    from orchestrator.corpus import pretraining_texts
     from providers.local.tiny import build
 
-    return build(
-        tmp_path_factory.mktemp("models") / "micro", steps=20, hidden=32, layers=2, vocab=600, log=lambda *_: None
-    )
+    folder = tmp_path_factory.mktemp("models") / "micro"
+    return build(folder, steps=20, hidden=32, layers=2, vocab=600, log=lambda *_: None, texts=pretraining_texts())
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from orchestrator.errors import InputError
+from providers.errors import ProviderInputError
 from providers.local import adapters
 from providers.local.data import encode, pack, pad, read_chats
 from providers.local.jobstore import JobStore
@@ -70,7 +70,7 @@ def test_methods_train_and_save_a_loadable_adapter(micro_model, train_file, tmp_
 
 def test_bad_model_path_is_a_clear_error(tmp_path, train_file):
     (tmp_path / "not-a-model").mkdir()
-    with pytest.raises(InputError) as info:
+    with pytest.raises(ProviderInputError) as info:
         load_base(str(tmp_path / "not-a-model"), torch.device("cpu"), torch.float32)
     assert "config.json" in str(info.value)
 
@@ -177,7 +177,7 @@ def test_two_cpu_processes_end_with_identical_adapters(micro_model, train_file, 
 def test_qlora_without_gpu_names_the_fix(micro_model, train_file, tmp_path):
     store = JobStore(tmp_path)
     store.write_spec({})
-    with pytest.raises(InputError) as info:
+    with pytest.raises(ProviderInputError) as info:
         train(TrainConfig(str(micro_model), str(train_file), method="qlora", epochs=1, r=4), store)
     assert "bitsandbytes" in str(info.value)
 

@@ -2,6 +2,7 @@
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -113,7 +114,9 @@ def test_training_not_available_falls_back_to_together(clouds, spec, capsys):
     assert together_cloud.count("PUT", r"/upload/") == 1 and together_cloud.count("POST", r"/preprocess$") == 1
     code, _, _ = run(capsys, "watch", job["id"], "--interval", "0.05")
     code, out, _ = run(capsys, "download", job["id"])
-    assert code == 0 and out.strip().endswith("adapter.tar.zst")
+    folder = Path(out.strip())
+    assert code == 0 and folder.is_dir()  # unpacked by content: an adapter folder, not an archive
+    assert (folder / "adapter_config.json").is_file() and (folder / "job").read_text().startswith("ft-")
 
 
 def test_malformed_reply_leaves_a_recoverable_ledger(clouds, spec, capsys):

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.errors import InputError
 from rules import Brief, Message, load_pack
+from rules.errors import PackError
 from rules.loader import builtin_packs
 
 
@@ -138,7 +138,7 @@ rules:
     entries: [foo]
 """,
     )
-    with pytest.raises(InputError) as info:
+    with pytest.raises(PackError) as info:
         load_pack(path)
     problems = info.value.problems
     assert [p.line for p in problems] == [4, 11, 14]
@@ -149,13 +149,13 @@ rules:
 
 def test_invalid_yaml_names_the_line(tmp_path):
     path = write(tmp_path, "pack: {id: t, language: en}\nrules:\n  - id: a\n   bad: [\n")
-    with pytest.raises(InputError) as info:
+    with pytest.raises(PackError) as info:
         load_pack(path)
     assert info.value.problems[0].line is not None
 
 
 def test_unknown_pack_names_the_fix():
-    with pytest.raises(InputError) as info:
+    with pytest.raises(PackError) as info:
         load_pack("klingon")
     assert "ru" in (info.value.fix or "")
 

@@ -172,7 +172,7 @@ def test_english_superlatives_by_form(en):
 
 
 def test_new_rule_fields_load_and_validate(tmp_path):
-    from orchestrator.errors import InputError
+    from rules.errors import PackError
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(
@@ -180,7 +180,7 @@ def test_new_rule_fields_load_and_validate(tmp_path):
         " message: m}\n  - {id: x.p, category: cliche, type: phrases, message: m, patterns: ['*3 money']}\n",
         encoding="utf-8",
     )
-    with pytest.raises(InputError) as err:
+    with pytest.raises(PackError) as err:
         load_pack(bad)
     text = "\n".join(str(p) for p in err.value.problems)
     assert "basis_keys" in text and "must start with a required word" in text

@@ -1,0 +1,28 @@
+"""The local trainer's defaults, in one place: the LoRA settings and the training recipe, per model.
+
+`TrainConfig` and `AdapterConfig` take their field defaults from here, and the local provider fills a
+job's config from here for whatever the job spec leaves unset (the spec sends only what the user set).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LORA = {"r": 16, "alpha": 32.0, "dropout": 0.05, "target_modules": "all-linear"}
+TRAINING = {"method": "lora", "epochs": 3, "learning_rate": 2e-4}
+
+# Per model (by name or alias): the embedded tiny base (hidden size 128) learns best with a high learning
+# rate and a full-rank adapter.
+MODELS: dict[str, dict[str, Any]] = {
+    "tiny": {"epochs": 8, "learning_rate": 3e-3, "tokens_per_row": 1024, "rows_per_batch": 4, "r": 64, "alpha": 64.0},
+}
+MODELS["embedded"] = MODELS["tiny"]
+
+
+def train_settings(model: str, chosen: dict[str, Any]) -> dict[str, Any]:
+    """The settings for a job on `model`: what was chosen, else the model's recipe, else the defaults."""
+    settings: dict[str, Any] = {k: v for k, v in LORA.items() if k != "target_modules"}
+    settings.update(TRAINING)
+    settings.update(MODELS.get(model, {}))
+    settings.update(chosen)
+    return settings
