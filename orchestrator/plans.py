@@ -106,6 +106,16 @@ class Facts:
     def rest(self) -> str:
         return ph.join_list(self.phrases[1:], self.language)
 
+    def after(self, word: str) -> str:
+        """The list after a preposition ("with {{ facts.after('with') }}"): a fact that starts with a
+        preposition of its own ("from 5.5% APR") does not go first; when every fact does, the plan is
+        not used for this message."""
+        lead = [p for p in self.phrases if not ph.starts_with_prep(p, self.language)]
+        if not lead:
+            raise jinja2.UndefinedError(f"every fact starts with a preposition; none can follow {word!r}")
+        rest = [p for p in self.phrases if p != lead[0]]
+        return ph.join_list([lead[0], *rest], self.language)
+
     @property
     def sentences(self) -> str:
         says = self.says or [None] * len(self.phrases)

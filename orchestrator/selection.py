@@ -43,6 +43,7 @@ def vectors(texts: Sequence[str], dim: int = DIM) -> np.ndarray:
 
 CENTER_SHARE = 0.5  # share of each stratum's picks made farthest-first (the rest: k-median greedy)
 _MEDIAN_MAX = 5000  # above this many texts in a stratum the n x n distances are skipped: farthest-first only
+_MEDIAN_POOL = 256  # candidates whose k-median gain is computed at each step (stochastic greedy)
 
 
 def _median_then_center(
@@ -66,7 +67,11 @@ def _median_then_center(
     taken: Counter[str] = Counter()
     while len(picked) < k:
         if dists is not None and len(picked) < by_median:
-            score = np.maximum(dist[:, None] - dists, 0).sum(axis=0)
+            # stochastic greedy: the gain of a random sample of the open texts, not of all of them
+            score = np.full(n, -np.inf, dtype=np.float32)
+            open_ = np.flatnonzero(~blocked)
+            pool = open_ if len(open_) <= _MEDIAN_POOL else np.array(rng.sample(open_.tolist(), _MEDIAN_POOL))
+            score[pool] = np.maximum(dist[:, None] - dists[:, pool], 0).sum(axis=0)
         elif picked:
             score = dist.copy()
         else:

@@ -25,14 +25,14 @@ from orchestrator.formats import FORMATS, record, write_jsonl
 from orchestrator.paths import data_dir
 from orchestrator.plans import load_generator
 from orchestrator.prompting import build_prompt
-from orchestrator.quality import Verdict, audit, compare, judge, sanity_pack
-from orchestrator.selection import distinct_n, select, self_bleu
+from orchestrator.quality import Verdict, audit, compare, diversity, judge, sanity_pack
+from orchestrator.selection import select
 from orchestrator.templates import Candidate, load_library
 from rules import Brief, RulePack, load_pack
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 GENERATORS = ("plans", "frames")
-PER_VARIANT = 30  # plan renderings per brief for each unit of --variants
+PER_VARIANT = 20  # plan renderings per brief for each unit of --variants
 
 
 @dataclass
@@ -187,12 +187,8 @@ def _split(chosen: list[tuple[Candidate, Brief]], fraction: float, seed: int) ->
     return train, val
 
 
-def _diversity(texts: list[str], seed: int) -> dict[str, float | None]:
-    return {
-        "distinct_1": round(distinct_n(texts, 1), 4),
-        "distinct_2": round(distinct_n(texts, 2), 4),
-        "self_bleu": None if not texts else round(self_bleu(texts, seed=seed) or 0.0, 2),
-    }
+def _diversity(texts: list[str], seed: int) -> dict[str, float | int | None]:
+    return diversity(texts, seed, repeats=1)
 
 
 def synthesize(config: SynthConfig, progress: Progress | None = None) -> SynthSummary:
