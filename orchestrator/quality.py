@@ -74,7 +74,7 @@ def audit(rows: Sequence[tuple[str, Brief]], packs: dict[str, RulePack | None]) 
     return out
 
 
-def diversity(texts: Sequence[str], seed: int, repeats: int = 3, sample: int = 100) -> dict[str, float | int | None]:
+def diversity(texts: Sequence[str], seed: int, repeats: int = 10, sample: int = 100) -> dict[str, float | int | None]:
     """Distinct words, distinct-1/2, and self-BLEU (lower: more diverse) as the mean over `repeats`
     samples of `sample` texts: one sample of 100 moves by several points from seed to seed."""
     tokens = [words_of(t) for t in texts]

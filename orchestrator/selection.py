@@ -152,10 +152,13 @@ def distinct_n(texts: Sequence[str], n: int) -> float:
 
 
 def self_bleu(texts: Sequence[str], sample: int = 100, seed: int = 0) -> float | None:
-    """Mean BLEU of each sampled text against the other sampled texts (lower: more diverse).
-    None when sacrebleu is not installed."""
+    """Mean BLEU of each sampled text against the other sampled texts (lower: more diverse), as sacrebleu's
+    sentence BLEU (intl tokenizer, effective order, exp smoothing) scores it. None when sacrebleu is not
+    installed. Each text is tokenized once and the references' n-gram maxima are shared, so the cost
+    grows with the sample, not with its square."""
     try:
         from sacrebleu.metrics import BLEU
+        from sacrebleu.metrics.helpers import extract_all_word_ngrams
     except ImportError:
         return None
     rng = random.Random(seed)
@@ -163,5 +166,34 @@ def self_bleu(texts: Sequence[str], sample: int = 100, seed: int = 0) -> float |
     if len(chosen) < 2:
         return 0.0
     bleu = BLEU(effective_order=True, tokenize="intl")
-    scores = [bleu.sentence_score(t, chosen[:i] + chosen[i + 1 :]).score for i, t in enumerate(chosen)]
+    grams, lens = [], []
+    for text in chosen:
+        counts, length = extract_all_word_ngrams(bleu._preprocess_segment(text), 1, bleu.max_ngram_order)
+        grams.append(counts)
+        lens.append(length)
+    best: dict[tuple, list] = {}  # n-gram -> [top count, its text, second count]
+    for i, counts in enumerate(grams):
+        for gram, c in counts.items():
+            top = best.setdefault(gram, [0, -1, 0])
+            if c > top[0]:
+                top[:] = [c, i, top[0]]
+            elif c > top[2]:
+                top[2] = c
+    scores = []
+    for i, counts in enumerate(grams):
+        closest = bleu._get_closest_ref_len(lens[i], lens[:i] + lens[i + 1 :])
+        stats = [lens[i], closest, *_matches(counts, best, i, bleu.max_ngram_order)]
+        scores.append(bleu._compute_score_from_stats(stats).score)
     return float(np.mean(scores))
+
+
+def _matches(counts: dict, best: dict[tuple, list], me: int, order: int) -> list[int]:
+    """Clipped n-gram matches and totals of one text against all the others (sacrebleu's statistics)."""
+    correct, total = [0] * order, [0] * order
+    for gram, c in counts.items():
+        n = len(gram) - 1
+        total[n] += c
+        top = best[gram]
+        ref = top[2] if top[1] == me else top[0]
+        correct[n] += min(c, ref)
+    return correct + total

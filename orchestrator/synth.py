@@ -188,7 +188,7 @@ def _split(chosen: list[tuple[Candidate, Brief]], fraction: float, seed: int) ->
 
 
 def _diversity(texts: list[str], seed: int) -> dict[str, float | int | None]:
-    return diversity(texts, seed, repeats=1)
+    return diversity(texts, seed)
 
 
 def synthesize(config: SynthConfig, progress: Progress | None = None) -> SynthSummary:
