@@ -1,9 +1,12 @@
-"""Synthetic data end to end on the bundled catalog: generate + check + deduplicate + select 2,500 from
-~100,000 candidates (target: < 60 s, selection < 30 s). Beside it, in the same run: near-duplicate
-search by exact all-pairs Jaccard on a sample (the naive method) vs our MinHash LSH on the same sample,
-and the coverage radius of k-center selection vs a random subset of the same size.
+"""Synthetic data end to end on the bundled catalog: generate + check (language pack, grammar-sanity
+pack, fact fidelity) + deduplicate + select 2,500 from ~100,000 candidates (target: < 60 s on 2 cores,
+selection < 30 s). Beside it, in the same run:
+- diversity per language (distinct words, distinct-1/2, self-BLEU) of our selected set, of a random
+  subset of the same candidates of the same size, and of the old fixed-frame generator's selected set;
+- coverage (mean distance to the nearest pick, and radius) of our selection vs the random subset;
+- near-duplicate search by exact all-pairs Jaccard on a sample (the naive method) vs our MinHash LSH.
 
-    python bench/bench_synth.py [--variants 10] [--n 2500] [--pairs-sample 3000]
+    python bench/bench_synth.py [--variants 10] [--n 2500] [--pairs-sample 3000] [--no-baseline]
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from orchestrator.dedup import MinHasher, deduplicate  # noqa: E402
-from orchestrator.synth import SynthConfig, synthesize  # noqa: E402
+from orchestrator.synth import SynthConfig, SynthSummary, synthesize  # noqa: E402
 
 
 def naive_near_duplicates(texts: list[str], threshold: float) -> int:
@@ -35,21 +38,29 @@ def naive_near_duplicates(texts: list[str], threshold: float) -> int:
     return dropped
 
 
+def run(args: argparse.Namespace, generator: str) -> tuple[SynthSummary, float, list[str]]:
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        config = SynthConfig(out=Path(out), n=args.n, variants=args.variants, seed=0, generator=generator)
+        summary = synthesize(config)
+        total = time.perf_counter() - start
+        texts = [json.loads(x)["messages"][-1]["content"] for x in (Path(out) / "train.jsonl").open()]
+    return summary, total, texts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--variants", type=int, default=10)
     parser.add_argument("--n", type=int, default=2500)
     parser.add_argument("--pairs-sample", type=int, default=3000)
+    parser.add_argument("--no-baseline", action="store_true", help="skip the old fixed-frame generator")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as out:
-        start = time.perf_counter()
-        summary = synthesize(SynthConfig(out=Path(out), n=args.n, variants=args.variants, seed=0))
-        total = time.perf_counter() - start
-        texts = [json.loads(x)["messages"][-1]["content"] for x in (Path(out) / "train.jsonl").open()]
+    summary, total, texts = run(args, "plans")
     print(
         json.dumps(
             {
                 "bench": "synth",
+                "generator": "plans",
                 "candidates": summary.candidates,
                 "passed": summary.passed,
                 "after_dedup": summary.after_dedup,
@@ -57,10 +68,26 @@ def main() -> None:
                 "total_s": round(total, 2),
                 "stages_s": summary.seconds,
                 "coverage": summary.coverage,
-                "diversity": summary.diversity,
-            }
+                "rejected_by_sanity": summary.sanity_rejected,
+                "rejected_by_fidelity": summary.fidelity_rejected,
+                "audit_of_selected": summary.audit,
+            },
+            ensure_ascii=False,
         )
     )
+    old = None if args.no_baseline else run(args, "frames")
+    for lang, figures in summary.diversity_by_language.items():
+        line = {
+            "bench": "synth_diversity",
+            "language": lang,
+            "ours_selected": figures["after"],
+            "ours_random_subset": figures["random"],
+            "ours_before_selection": figures["before"],
+        }
+        if old is not None:
+            line["old_generator_selected"] = old[0].diversity_by_language.get(lang, {}).get("after")
+            line["old_generator_total_s"] = round(old[1], 2)
+        print(json.dumps(line))
     # dedup: ours vs exact all-pairs Jaccard on the same sample (the selected texts plus near-copies)
     sample = (texts + [t.replace(".", "!") for t in texts])[: args.pairs_sample]
     start = time.perf_counter()

@@ -153,7 +153,8 @@ def en_article(phrase: str) -> str:
     if word[0].isdigit():
         group = re.match(r"\d+", word).group(0)  # type: ignore[union-attr]  # "18" of "18,000"
         return "an" if group.startswith("8") or group in {"11", "18"} else "a"
-    if len(word) > 1 and (word.isupper() or word[1].isdigit()):
+    head = word.split("-", 1)[0]  # "FDIC-insured" is said as the acronym
+    if len(head) > 1 and (head.isupper() or head[1].isdigit()):
         return "an" if word[0] in _AN_LETTERS else "a"
     low = word.lower()
     if low.startswith(_AN_CONSONANT_WORDS):

@@ -56,6 +56,7 @@ class PlanFile(BaseModel):
     slots: dict[str, Bank]
     by_category: dict[str, dict[str, Bank]] = Field(default_factory=dict)
     by_segment: dict[str, dict[str, Bank]] = Field(default_factory=dict)
+    by_product: dict[str, dict[str, Bank]] = Field(default_factory=dict)  # added to the category's wordings
     facts: dict[str, Bank]
     shop_categories: list[str] = Field(default_factory=list)
 
@@ -106,6 +107,16 @@ class Facts:
     def rest(self) -> str:
         return ph.join_list(self.phrases[1:], self.language)
 
+    def after(self, word: str) -> str:
+        """The list after a preposition ("with {{ facts.after('with') }}"): a fact that starts with a
+        preposition of its own ("from 5.5% APR") does not go first; when every fact does, the plan is
+        not used for this message."""
+        lead = [p for p in self.phrases if not ph.starts_with_prep(p, self.language)]
+        if not lead:
+            raise jinja2.UndefinedError(f"every fact starts with a preposition; none can follow {word!r}")
+        rest = [p for p in self.phrases if p != lead[0]]
+        return ph.join_list([lead[0], *rest], self.language)
+
     @property
     def sentences(self) -> str:
         says = self.says or [None] * len(self.phrases)
@@ -121,7 +132,8 @@ class Generator:
     # --- banks --------------------------------------------------------------------------------
     def wordings(self, name: str, brief: Brief, length: str) -> list[jinja2.Template]:
         """The wordings of a slot for this brief and length: its segment's or category's bank if there is
-        one, else the general bank; a long message draws from the short wordings too."""
+        one, else the general bank, plus its product's wordings (by_product, keyed by the brief's product
+        name); a long message draws from the short wordings too."""
         for scope in (("segment", brief.segment), ("category", brief.category), ()):
             bank = self.compiled.banks.get((*scope, name))
             if bank:
@@ -131,8 +143,10 @@ class Generator:
                 f"{self.path}: plan uses slot {name!r}, which has no bank",
                 fix=f"add `{name}:` under `slots:` (or under by_category) with short and long wordings",
             )
-        short = bank.get("short", [])
-        return short + bank.get("long", []) if length == "long" else (short or bank.get("long", []))
+        extra = self.compiled.banks.get(("product", brief.product, name), {})
+        short = bank.get("short", []) + extra.get("short", [])
+        longer = bank.get("long", []) + extra.get("long", [])
+        return short + longer if length == "long" else (short or longer)
 
     def render_slot(self, name: str, brief: Brief, length: str, ctx: dict[str, Any], rng: random.Random) -> str:
         choices = self.wordings(name, brief, length)
@@ -281,6 +295,7 @@ def load_generator(language: str, folder: Path | None = None) -> Generator:
     scoped = [((), spec.slots), *((("fact",), {k: v}) for k, v in spec.facts.items())]
     scoped += [(("category", c), b) for c, b in spec.by_category.items()]
     scoped += [(("segment", s), b) for s, b in spec.by_segment.items()]
+    scoped += [(("product", p), b) for p, b in spec.by_product.items()]
     for scope, group in scoped:
         for name, bank in group.items():
             compiled = {

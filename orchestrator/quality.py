@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from orchestrator import fidelity
 from orchestrator.paths import data_dir
-from orchestrator.selection import distinct_n, self_bleu
+from orchestrator.selection import self_bleu
 from rules import Brief, RulePack, load_pack
 from rules.text import words_of
 
@@ -73,14 +74,21 @@ def audit(rows: Sequence[tuple[str, Brief]], packs: dict[str, RulePack | None]) 
     return out
 
 
-def diversity(texts: Sequence[str], seed: int, sample: int = 200) -> dict[str, float | int | None]:
-    words = {w for t in texts for w in words_of(t)}
+def diversity(texts: Sequence[str], seed: int, repeats: int = 10, sample: int = 100) -> dict[str, float | int | None]:
+    """Distinct words, distinct-1/2, and self-BLEU (lower: more diverse) as the mean over `repeats`
+    samples of `sample` texts: one sample of 100 moves by several points from seed to seed."""
+    tokens = [words_of(t) for t in texts]
+    unigrams = sum(len(w) for w in tokens)
+    bigrams = {g for w in tokens for g in itertools.pairwise(w)}
+    total_bigrams = sum(max(0, len(w) - 1) for w in tokens)
+    words = {w for ws in tokens for w in ws}
+    bleus = [self_bleu(texts, sample=sample, seed=seed + r) for r in range(repeats)] if texts else []
     return {
         "texts": len(texts),
         "distinct_words": len(words),
-        "distinct_1": round(distinct_n(texts, 1), 4),
-        "distinct_2": round(distinct_n(texts, 2), 4),
-        "self_bleu": None if not texts else round(self_bleu(texts, sample=sample, seed=seed) or 0.0, 2),
+        "distinct_1": round(len(words) / unigrams, 4) if unigrams else 0.0,
+        "distinct_2": round(len(bigrams) / total_bigrams, 4) if total_bigrams else 0.0,
+        "self_bleu": None if not bleus or bleus[0] is None else round(sum(bleus) / len(bleus), 2),  # type: ignore[arg-type]
     }
 
 

@@ -170,6 +170,19 @@ def synth_summary(summary: SynthSummary) -> None:
         f"distinct-2 {before.get('distinct_2')} → {after.get('distinct_2')}, "
         f"self-BLEU {before.get('self_bleu')} → {after.get('self_bleu')}"
     )
+    for lang, figures in summary.diversity_by_language.items():
+        mine, rand = figures["after"], figures["random"]
+        out.print(
+            f"{lang}: {mine['distinct_words']} distinct words, distinct-2 {mine['distinct_2']}, "
+            f"self-BLEU {mine['self_bleu']} (random subset of the same size: {rand['distinct_words']} words, "
+            f"distinct-2 {rand['distinct_2']}, self-BLEU {rand['self_bleu']})"
+        )
+    for lang, audit in summary.audit.items():
+        out.print(
+            f"{lang}: {audit['examples']} examples checked again: {audit['sanity_hits']} grammar-sanity hits, "
+            f"{audit['numbers_not_in_brief']} numbers not in the brief, "
+            f"{audit['required_missing']} required facts missing"
+        )
     c = summary.coverage
     out.print(
         f"coverage (distance to nearest selected; lower is better): mean {c.get('mean_distance')} "

@@ -25,14 +25,14 @@ from orchestrator.formats import FORMATS, record, write_jsonl
 from orchestrator.paths import data_dir
 from orchestrator.plans import load_generator
 from orchestrator.prompting import build_prompt
-from orchestrator.quality import audit, compare, judge, sanity_pack
-from orchestrator.selection import distinct_n, select, self_bleu
+from orchestrator.quality import Verdict, audit, compare, diversity, judge, sanity_pack
+from orchestrator.selection import select
 from orchestrator.templates import Candidate, load_library
 from rules import Brief, RulePack, load_pack
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 GENERATORS = ("plans", "frames")
-PER_VARIANT = 30  # plan renderings per brief for each unit of --variants
+PER_VARIANT = 20  # plan renderings per brief for each unit of --variants
 
 
 @dataclass
@@ -133,10 +133,14 @@ def _generate(
     rejected_template: Counter[str] = Counter()
     sanity = {lang: sanity_pack(lang) for lang in config.languages}
     for done, (brief, candidates) in enumerate(_source(briefs, config, packs), 1):
+        verdicts: dict[str, Verdict] = {}  # a text drawn twice for one brief is judged once
         for cand in candidates:
             summary.candidates += 1
             per_template[cand.template_id] += 1
-            verdict = judge(cand.text, brief, packs[brief.language], sanity[brief.language], config.reject_warnings)
+            verdict = verdicts.get(cand.text)
+            if verdict is None:
+                pack, extra = packs[brief.language], sanity[brief.language]
+                verdict = verdicts[cand.text] = judge(cand.text, brief, pack, extra, config.reject_warnings)
             if verdict.clean:
                 clean.append((cand, brief))
                 continue
@@ -183,12 +187,8 @@ def _split(chosen: list[tuple[Candidate, Brief]], fraction: float, seed: int) ->
     return train, val
 
 
-def _diversity(texts: list[str], seed: int) -> dict[str, float | None]:
-    return {
-        "distinct_1": round(distinct_n(texts, 1), 4),
-        "distinct_2": round(distinct_n(texts, 2), 4),
-        "self_bleu": None if not texts else round(self_bleu(texts, seed=seed) or 0.0, 2),
-    }
+def _diversity(texts: list[str], seed: int) -> dict[str, float | int | None]:
+    return diversity(texts, seed)
 
 
 def synthesize(config: SynthConfig, progress: Progress | None = None) -> SynthSummary:
