@@ -144,6 +144,10 @@ def call_to_action(
     return None
 
 
+_SEEN: set[str] = set()
+_IMPERATIVES: set[str] = set()
+
+
 def obvious_call_to_action(text: str, language: str, words: list[str], not_imperative: frozenset[str]) -> bool:
     """A cheap first look, needing no offsets: with no question in the text, a Russian imperative not
     after "вы", or an opening English base verb, is a call to action."""
@@ -151,6 +155,18 @@ def obvious_call_to_action(text: str, language: str, words: list[str], not_imper
         return False
     if language != "ru":
         return words[0] not in not_imperative and words[0].isascii() and english_base_verb(words[0])
+    word_set = set(words)
+    unseen = word_set - _SEEN
+    if unseen:  # each distinct word is looked up once per process; after that this is set arithmetic
+        if len(_SEEN) > 500_000:
+            _SEEN.clear()
+            _IMPERATIVES.clear()
+        _SEEN.update(unseen)
+        _IMPERATIVES.update(w for w in unseen if _is_cyrillic(w) and _russian_moods(w)[0])
+    if word_set.isdisjoint(_IMPERATIVES):
+        return False
+    if word_set.isdisjoint(_SUBJECT_WORDS):
+        return True
     previous = ""
     for word in words:
         if _is_cyrillic(word) and _russian_moods(word)[0] and previous not in _SUBJECT_WORDS:
