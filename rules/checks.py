@@ -4,18 +4,13 @@ run on many messages; the common path (nothing found) stays in C-level string an
 
 from __future__ import annotations
 
-import importlib
 import operator
 import re
-from collections.abc import Callable, Iterable
-from importlib.metadata import entry_points
-from typing import Any
+from collections.abc import Iterable
 
 from rules import schema
-from rules.facts import FactsReport, analyse
 from rules.grammar import (
     call_to_action,
-    english_word,
     is_common_word,
     lemma,
     obvious_call_to_action,
@@ -23,9 +18,8 @@ from rules.grammar import (
 )
 from rules.lexicon import Lexicon
 from rules.model import Violation
-from rules.phrases import PhraseSet
 from rules.prefilter import required_strings
-from rules.text import CYRILLIC_RE, LATIN_RE, WORD_RE, Context, View, normalise
+from rules.text import WORD_RE, Context, View, normalise
 
 _PICTOGRAPH = "[\U0001f000-\U0001f1e5\U0001f200-\U0001f3fa\U0001f400-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff]"
 # One emoji is one user-perceived symbol: a pictograph with its variation selector, skin tone and
@@ -398,191 +392,3 @@ class RepetitionCheck(Check):
             if text[spans[i][1] : spans[i + 1][0]].strip(" \t\u00a0,"):
                 continue
             self.emit(out, ctx, spans[i][0], spans[i + 1][1], word=a)
-
-
-_ACRONYM_RE = re.compile(r"\b[A-Z]{2,}\b|\S+\.(?:com|ru|org|net|io|co|uk)\b")
-_NAME_WORD_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")  # capitalised inside a sentence: names
-# Only a text with letters English rarely uses, or with common Spanish / French / German / Italian
-# function words, is looked up word by word (the common path stays one regex scan).
-_NON_ENGLISH_HINT = re.compile(
-    r"[áéíóúñ¿¡àâçèêëîïôûùüœäößìò]|\b(?:el|los|las|del|con|para|por|tu|une|les|des|du|et|vous|votre"
-    r"|nous|avec|pour|sur|der|die|das|und|mit|für|che)\b",
-    re.IGNORECASE,
-)
-_MIXED_PAIR = re.compile(r"[A-Za-z][А-Яа-яЁё]|[А-Яа-яЁё][A-Za-z]")
-
-
-class ScriptCheck(Check):
-    def __init__(self, spec: schema.ScriptRule, language: str) -> None:
-        super().__init__(spec, language)
-        self.allow = frozenset(normalise(a) for a in spec.allow)
-
-    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
-        if self.spec.check == "mixed":
-            self._mixed(ctx, view, out)
-        else:
-            self._language(ctx, view, out)
-
-    def _mixed(self, ctx: Context, view: View, out: list[Violation]) -> None:
-        # both alphabets must occur somewhere before a word can mix them (two cheap charset scans)
-        if not LATIN_RE.search(view.text) or not CYRILLIC_RE.search(view.text) or not _MIXED_PAIR.search(view.text):
-            return
-        for i, (start, end) in enumerate(view.spans):
-            word = ctx.text[start:end]
-            if view.words[i] not in self.allow and _MIXED_PAIR.search(word):
-                self.emit(out, ctx, start, end)
-
-    def _language(self, ctx: Context, view: View, out: list[Violation]) -> None:
-        foreign_re, native_re = (LATIN_RE, CYRILLIC_RE) if ctx.language == "ru" else (CYRILLIC_RE, LATIN_RE)
-        if not foreign_re.search(view.text) and not (self.spec.dictionary and _NON_ENGLISH_HINT.search(view.text)):
-            return
-        known = set(self.allow)
-        if ctx.brief is not None:
-            known.update(WORD_RE.findall(normalise(" ".join([ctx.brief.product, *ctx.brief.keywords]))))
-        foreign = native = 0
-        dictionary = self.spec.dictionary and ctx.language == "en" and bool(_NON_ENGLISH_HINT.search(view.text))
-        names = {normalise(w) for w in _NAME_WORD_RE.findall(view.text) + _ACRONYM_RE.findall(view.text)}
-        for word in view.words:
-            if word in known or _MIXED_PAIR.search(word):  # a homoglyph is a typography slip, not a language
-                continue
-            if foreign_re.match(word):
-                foreign += 1
-            elif native_re.match(word):
-                if dictionary and word not in names and len(word) > 1 and not english_word(word.replace("'", "")):
-                    foreign += 1
-                else:
-                    native += 1
-        if foreign and native / (native + foreign) < self.spec.min_share:
-            self.emit(out, ctx, view.offset, view.offset + len(view.text), language=ctx.language)
-
-
-class FactsCheck(Check):
-    def __init__(self, spec: schema.FactsRule, language: str) -> None:
-        super().__init__(spec, language)
-        self.ignore = [re.compile(p, re.IGNORECASE) for p in spec.ignore]
-        self.key = "facts:" + "|".join(spec.ignore)
-        self._keys_re = re.compile(spec.basis_keys or "(?!)", re.IGNORECASE)
-        self._basis_re = _join(spec.basis, re.IGNORECASE) if spec.basis else re.compile("(?!)")
-
-    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
-        if ctx.brief is None:
-            return
-        report: FactsReport | None = ctx.cache.get(self.key)
-        if report is None:
-            report = ctx.cache[self.key] = analyse(ctx.text, ctx.brief, self.ignore)
-        kind = self.spec.check
-        if kind == "basis":
-            self._basis(ctx, report, out)
-        elif kind == "mismatch":
-            for claim, rivals in report.mismatched:
-                values = ", ".join(f"{k}={ctx.brief.attributes.get(k, ctx.brief.offer)}" for k in rivals)
-                self.emit(out, ctx, claim.start, claim.end, attributes=values)
-        elif kind == "unsupported":
-            for claim in report.unsupported:
-                self.emit(out, ctx, claim.start, claim.end)
-        else:
-            end = len(ctx.text)
-            for key in report.missing:
-                self.emit(out, ctx, 0, end, attribute=key, value=ctx.brief.attributes[key])
-
-    def _basis(self, ctx: Context, report: FactsReport, out: list[Violation]) -> None:
-        """A rate the brief states (a key such as ``rate`` or ``apr``) needs its basis in the text."""
-        if self._basis_re.search(ctx.text):
-            return
-        for claim, keys in report.agreed:
-            if claim.kind == "percent" and any(self._keys_re.search(k) for k in keys):
-                self.emit(out, ctx, claim.start, claim.end, attributes=", ".join(keys))
-                return
-
-
-class PlaceholderCheck(Check):
-    def __init__(self, spec: schema.PlaceholderRule, language: str) -> None:
-        super().__init__(spec, language)
-        self.regex = _join(spec.patterns, 0)
-        self.needs = required_strings(self.regex)
-
-    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
-        if not ctx.may_contain(self.needs):
-            return
-        for m in self.regex.finditer(view.text):
-            self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset)
-
-
-class PhrasesCheck(Check):
-    respects_names = True
-
-    def __init__(self, spec: schema.PhrasesRule, language: str) -> None:
-        super().__init__(spec, language)
-        self.phrases = PhraseSet.build(spec.patterns, spec.inflect, language)
-
-    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
-        for start, end, pattern in self.phrases.find(view):
-            self.emit(out, ctx, start, end, pattern=pattern.source)
-
-
-CustomRule = Callable[[str, Any, dict], Iterable[tuple]]
-
-
-def resolve_function(name: str) -> CustomRule:
-    """An ``adsft.rules`` entry point by name, or ``module:callable``."""
-    for ep in entry_points(group="adsft.rules"):
-        if ep.name == name:
-            return ep.load()
-    module, _, attr = name.partition(":")
-    if not attr:
-        raise ValueError(f"{name!r} is neither an `adsft.rules` entry point nor `module:callable`")
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"cannot import custom rule {name!r}: {exc}") from None
-
-
-class PythonCheck(Check):
-    """A custom rule: ``fn(text, brief, options)`` yields (start, end) or (start, end, message)."""
-
-    def __init__(self, spec: schema.PythonRule, language: str) -> None:
-        super().__init__(spec, language)
-        self.function = resolve_function(spec.function)
-
-    def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
-        for found in self.function(view.text, ctx.brief, self.spec.options) or ():
-            start, end = found[0] + view.offset, found[1] + view.offset
-            self.emit(out, ctx, start, end)
-            if len(found) > 2 and found[2]:
-                last = out[-1]
-                out[-1] = Violation(
-                    last.rule,
-                    last.category,
-                    last.level,
-                    last.start,
-                    last.end,
-                    last.text,
-                    str(found[2]),
-                    last.suggestion,
-                    last.scope,
-                )
-
-
-CHECKS: dict[type, type[Check]] = {
-    schema.LexiconRule: LexiconCheck,
-    schema.SubstitutionRule: LexiconCheck,
-    schema.PatternRule: PatternCheck,
-    schema.CountRule: CountCheck,
-    schema.LengthRule: LengthCheck,
-    schema.CaseRule: CaseCheck,
-    schema.RequireRule: RequireCheck,
-    schema.ConditionalRule: ConditionalCheck,
-    schema.RepetitionRule: RepetitionCheck,
-    schema.ScriptRule: ScriptCheck,
-    schema.FactsRule: FactsCheck,
-    schema.PlaceholderRule: PlaceholderCheck,
-    schema.PhrasesRule: PhrasesCheck,
-    schema.PythonRule: PythonCheck,
-}
-
-
-def compile_rule(spec: schema.RuleBase, language: str) -> Check:
-    try:
-        return CHECKS[type(spec)](spec, language)
-    except re.error as exc:
-        raise ValueError(f"bad regular expression: {exc}") from None

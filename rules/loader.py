@@ -13,7 +13,8 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from rules import schema
-from rules.checks import Check, compile_rule
+from rules.checks import Check
+from rules.checks_text import compile_rule
 from rules.errors import PackError, Problem
 from rules.pack import RulePack
 
