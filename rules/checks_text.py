@@ -33,12 +33,50 @@ from rules.text import CYRILLIC_RE, LATIN_RE, WORD_RE, Context, View, normalise
 _ACRONYM_RE = re.compile(r"\b[A-Z]{2,}\b|\S+\.(?:com|ru|org|net|io|co|uk)\b")
 _NAME_WORD_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")  # capitalised inside a sentence: names
 # Only a text with letters English rarely uses, or with common Spanish / French / German / Italian
-# function words, is looked up word by word (the common path stays one regex scan).
-_NON_ENGLISH_HINT = re.compile(
-    r"[áéíóúñ¿¡àâçèêëîïôûùüœäößìò]|\b(?:el|los|las|del|con|para|por|tu|une|les|des|du|et|vous|votre"
-    r"|nous|avec|pour|sur|der|die|das|und|mit|für|che)\b",
-    re.IGNORECASE,
+# function words, is looked up word by word (the common path is one set test).
+_NON_ENGLISH_LETTERS = re.compile(r"[áéíóúñ¿¡àâçèêëîïôûùüœäößìò]", re.IGNORECASE)
+_NON_ENGLISH_WORDS = frozenset(
+    [
+        "el",
+        "los",
+        "las",
+        "del",
+        "con",
+        "para",
+        "por",
+        "tu",
+        "une",
+        "les",
+        "des",
+        "du",
+        "et",
+        "vous",
+        "votre",
+        "nous",
+        "avec",
+        "pour",
+        "sur",
+        "der",
+        "die",
+        "das",
+        "und",
+        "mit",
+        "für",
+        "che",
+        "kostenlos",
+        "jetzt",
+        "sie",
+        "ihre",
+    ]
 )
+
+
+def _maybe_foreign(view: View) -> bool:
+    if not _NON_ENGLISH_WORDS.isdisjoint(view.word_set):
+        return True
+    return not view.text.isascii() and _NON_ENGLISH_LETTERS.search(view.text) is not None
+
+
 _MIXED_PAIR = re.compile(r"[A-Za-z][А-Яа-яЁё]|[А-Яа-яЁё][A-Za-z]")
 
 
@@ -64,13 +102,14 @@ class ScriptCheck(Check):
 
     def _language(self, ctx: Context, view: View, out: list[Violation]) -> None:
         foreign_re, native_re = (LATIN_RE, CYRILLIC_RE) if ctx.language == "ru" else (CYRILLIC_RE, LATIN_RE)
-        if not foreign_re.search(view.text) and not (self.spec.dictionary and _NON_ENGLISH_HINT.search(view.text)):
+        hint = self.spec.dictionary and ctx.language == "en" and _maybe_foreign(view)
+        if not hint and not foreign_re.search(view.text):
             return
         known = set(self.allow)
         if ctx.brief is not None:
             known.update(WORD_RE.findall(normalise(" ".join([ctx.brief.product, *ctx.brief.keywords]))))
         foreign = native = 0
-        dictionary = self.spec.dictionary and ctx.language == "en" and bool(_NON_ENGLISH_HINT.search(view.text))
+        dictionary = hint
         names = {normalise(w) for w in _NAME_WORD_RE.findall(view.text) + _ACRONYM_RE.findall(view.text)}
         for word in view.words:
             if word in known or _MIXED_PAIR.search(word):  # a homoglyph is a typography slip, not a language

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from functools import cache
 
 from rules.morph import _analyzer
@@ -121,27 +122,48 @@ def call_to_action(
     if words is None or spans is None:
         found = [(m.group(0).lower().replace("ё", "е"), m.span()) for m in _WORD_RE.finditer(text)]
         words, spans = [w for w, _ in found], [s for _, s in found]
-    breaks: list[int] | None = None
-    starts: list[int] = []
-    for i, word in enumerate(words):
+    questions = "?" in text
+    if language == "ru":
+        order: Iterable[int] = range(len(words))
+        breaks: list[int] | None = None
+    else:  # English commands open a clause: only each clause's first words need a look
+        breaks = [offset] + [m.end() + offset for m in _CLAUSE_BREAK_RE.finditer(text)]
+        order = _english_candidates(words, spans, breaks)
+    starts: list[int] = [s for s, _ in spans] if breaks is not None else []
+    for i in order:
+        word = words[i]
         if word in not_imperative or not _may_command(word, language):
             continue
         start, end = spans[i]
-        if _in_question(text, end - offset):
+        if questions and _in_question(text, end - offset):
             continue
         if language == "ru" and _russian_moods(word)[0] and (i == 0 or words[i - 1] not in _SUBJECT_WORDS):
             return start - offset, end - offset  # an imperative needs no clause analysis
         if breaks is None:
-            breaks = [m.end() + offset for m in _CLAUSE_BREAK_RE.finditer(text)]
+            breaks = [offset] + [m.end() + offset for m in _CLAUSE_BREAK_RE.finditer(text)]
             starts = [s for s, _ in spans]
-        clause_start = breaks[bisect_right(breaks, start) - 1] if breaks and breaks[0] <= start else offset
+        clause_start = breaks[bisect_right(breaks, start) - 1]
         first = bisect_left(starts, clause_start)
         while first < i and words[first] in _LEAD_WORDS:
             first += 1
         previous = words[i - 1] if i > first or (i > 0 and starts[i - 1] >= clause_start) else ""
-        if _commands(words[i], language, i == first, previous, i - first):
+        if _commands(word, language, i == first, previous, i - first):
             return start - offset, end - offset
     return None
+
+
+def _english_candidates(words: list[str], spans: list[tuple[int, int]], breaks: list[int]) -> list[int]:
+    """Indices of the words that may open a clause (after its lead words) or follow an early "to"."""
+    starts = [s for s, _ in spans]
+    found: set[int] = set()
+    for b in breaks:
+        i = bisect_left(starts, b)
+        while i < len(words) - 1 and words[i] in _LEAD_WORDS:
+            i += 1
+        if i < len(words):
+            found.add(i)
+            found.update(k + 1 for k in range(i, min(i + 4, len(words) - 1)) if words[k] == "to")
+    return sorted(found)
 
 
 _SEEN: set[str] = set()

@@ -73,7 +73,7 @@ class RulePack:
         """Sorted, each violation once, and one category per span: where spans of ranked categories
         overlap, the longer span stays ("в кратчайшие сроки" is a cliché, not a superlative); of two
         spans as long, the more specific category (first in the pack's ``precedence``)."""
-        found.sort(key=lambda v: (v.start, v.end))
+        found.sort(key=lambda v: (v.start, v.end, v.rule))
         unique = [v for i, v in enumerate(found) if i == 0 or v != found[i - 1]]
         rank = self._rank
         if not rank:
