@@ -28,6 +28,7 @@ EMOJI_RE = re.compile(
     f"{_PICTOGRAPH}\ufe0f?[\U0001f3fb-\U0001f3ff]?(?:\u200d{_PICTOGRAPH}\ufe0f?[\U0001f3fb-\U0001f3ff]?)*"
     "|[\U0001f1e6-\U0001f1ff]{1,2}"
 )
+_EMOJI_CHAR_RE = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff]")
 TOKEN_RES: dict[str, re.Pattern[str]] = {
     "exclamation": re.compile("!"),
     "question": re.compile(r"\?"),
@@ -186,11 +187,13 @@ class CountCheck(Check):
         self.regex = TOKEN_RES[spec.token] if spec.token else re.compile(spec.pattern or "")
         self.literal = "!" if spec.token == "exclamation" else "?" if spec.token == "question" else None
         self.min, self.max = spec.min, spec.max
+        # emoji sequences are found with a slower regex: most texts are rejected by one character class
+        self.any = _EMOJI_CHAR_RE if spec.token == "emoji" else self.regex
 
     def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
         if self.literal is not None:
             count = view.text.count(self.literal)
-        elif self.regex.search(view.text) is None:
+        elif self.any.search(view.text) is None or self.regex.search(view.text) is None:
             count = 0
         elif self.max == 0 and self.min is None:
             count = 1
@@ -328,9 +331,12 @@ class RequireCheck(Check):
 
     def _satisfied(self, ctx: Context, view: View) -> bool:
         spec = self.spec
-        if spec.accept_part and spec.scope != "text":
-            part = ctx.view(spec.scope)
-            if part is not None and part.text.strip():
+        if spec.accept_part and spec.scope != "text" and (getattr(ctx.message, spec.scope, None) or "").strip():
+            return True  # a button is the call to action
+        quick = None
+        if spec.grammar == "cta":
+            quick = obvious_call_to_action(view.text, ctx.language, view.words, self.not_imperative, view.word_set)
+            if quick:
                 return True
         if self.finder is not None and self.finder.found(ctx, view):
             return True
@@ -338,12 +344,10 @@ class RequireCheck(Check):
             wanted = WORD_RE.findall(normalise(ctx.brief.cta))
             if wanted and all(w in view.word_set for w in wanted):
                 return True
-        if spec.grammar == "cta":
-            if obvious_call_to_action(view.text, ctx.language, view.words, self.not_imperative):
-                return True
-            found = call_to_action(view.text, ctx.language, view.words, view.spans, self.not_imperative, view.offset)
-            return found is not None
-        return False
+        if spec.grammar != "cta" or quick is False:
+            return False
+        found = call_to_action(view.text, ctx.language, view.words, view.spans, self.not_imperative, view.offset)
+        return found is not None
 
 
 class ConditionalCheck(Check):
@@ -381,6 +385,9 @@ class RepetitionCheck(Check):
     def _lemmas(self, ctx: Context, view: View, out: list[Violation]) -> None:
         """Two different forms of one Russian word in a row, with only spaces or a comma between."""
         words = view.words
+        starts = [w[:2] for w in words]
+        if not any(map(operator.eq, starts, starts[1:])):  # no two neighbours even share their first letters
+            return
         lemmas = list(map(lemma, words))  # cached per word: a dictionary lookup each
         if not any(map(operator.eq, lemmas, lemmas[1:])):
             return

@@ -110,9 +110,14 @@ class ScriptCheck(Check):
             known.update(WORD_RE.findall(normalise(" ".join([ctx.brief.product, *ctx.brief.keywords]))))
         foreign = native = 0
         dictionary = hint
-        names = {normalise(w) for w in _NAME_WORD_RE.findall(view.text) + _ACRONYM_RE.findall(view.text)}
+        names = (
+            {normalise(w) for w in _NAME_WORD_RE.findall(view.text) + _ACRONYM_RE.findall(view.text)}
+            if dictionary
+            else set()
+        )
+        mixed = _MIXED_PAIR.search(view.text) is not None
         for word in view.words:
-            if word in known or _MIXED_PAIR.search(word):  # a homoglyph is a typography slip, not a language
+            if word in known or (mixed and _MIXED_PAIR.search(word)):  # a homoglyph is a typography slip
                 continue
             if foreign_re.match(word):
                 foreign += 1

@@ -168,25 +168,45 @@ def _english_candidates(words: list[str], spans: list[tuple[int, int]], breaks: 
 
 _SEEN: set[str] = set()
 _IMPERATIVES: set[str] = set()
+_INFINITIVES: set[str] = set()
 
 
-def obvious_call_to_action(text: str, language: str, words: list[str], not_imperative: frozenset[str]) -> bool:
-    """A cheap first look, needing no offsets: with no question in the text, a Russian imperative not
-    after "вы", or an opening English base verb, is a call to action."""
-    if "?" in text or not words:
+def obvious_call_to_action(
+    text: str,
+    language: str,
+    words: list[str],
+    not_imperative: frozenset[str] = frozenset(),
+    word_set: set[str] | frozenset[str] | None = None,
+) -> bool | None:
+    """A cheap first look, needing no offsets: True when there plainly is a call to action (no question
+    in the text and a Russian imperative not after "вы", or an opening English base verb), False when
+    there plainly is none (a Russian text with no imperative or infinitive at all), None when only
+    ``call_to_action`` can tell."""
+    if not words:
         return False
     if language != "ru":
-        return words[0] not in not_imperative and words[0].isascii() and english_base_verb(words[0])
-    word_set = set(words)
+        if "?" not in text and words[0] not in not_imperative and words[0].isascii() and english_base_verb(words[0]):
+            return True
+        return None
+    word_set = set(words) if word_set is None else word_set
     unseen = word_set - _SEEN
     if unseen:  # each distinct word is looked up once per process; after that this is set arithmetic
         if len(_SEEN) > 500_000:
             _SEEN.clear()
             _IMPERATIVES.clear()
+            _INFINITIVES.clear()
         _SEEN.update(unseen)
-        _IMPERATIVES.update(w for w in unseen if _is_cyrillic(w) and _russian_moods(w)[0])
+        for w in unseen:
+            if _is_cyrillic(w):
+                imperative, infinitive = _russian_moods(w)
+                if imperative:
+                    _IMPERATIVES.add(w)
+                if infinitive:
+                    _INFINITIVES.add(w)
     if word_set.isdisjoint(_IMPERATIVES):
-        return False
+        return None if not word_set.isdisjoint(_INFINITIVES) else False
+    if "?" in text:
+        return None
     if word_set.isdisjoint(_SUBJECT_WORDS):
         return True
     previous = ""
@@ -194,7 +214,7 @@ def obvious_call_to_action(text: str, language: str, words: list[str], not_imper
         if _is_cyrillic(word) and _russian_moods(word)[0] and previous not in _SUBJECT_WORDS:
             return True
         previous = word
-    return False
+    return None
 
 
 def _in_question(text: str, position: int) -> bool:
