@@ -39,11 +39,14 @@ def naive_near_duplicates(texts: list[str], threshold: float) -> int:
 
 
 def run(args: argparse.Namespace, generator: str) -> tuple[SynthSummary, float, list[str]]:
+    """One synth run: its summary, wall-clock seconds, and the train texts. CPU seconds of this process
+    are put in the summary's `seconds` too (the wall clock on a shared machine counts others' work)."""
     with tempfile.TemporaryDirectory() as out:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         config = SynthConfig(out=Path(out), n=args.n, variants=args.variants, seed=0, generator=generator)
         summary = synthesize(config)
         total = time.perf_counter() - start
+        summary.seconds["cpu_total"] = round(time.process_time() - cpu, 2)
         texts = [json.loads(x)["messages"][-1]["content"] for x in (Path(out) / "train.jsonl").open()]
     return summary, total, texts
 
@@ -76,6 +79,11 @@ def main() -> None:
         )
     )
     old = None if args.no_baseline else run(args, "frames")
+    print_diversity(summary, old)
+    print_dedup(texts, args.pairs_sample)
+
+
+def print_diversity(summary: SynthSummary, old: tuple[SynthSummary, float, list[str]] | None) -> None:
     for lang, figures in summary.diversity_by_language.items():
         line = {
             "bench": "synth_diversity",
@@ -87,9 +95,13 @@ def main() -> None:
         if old is not None:
             line["old_generator_selected"] = old[0].diversity_by_language.get(lang, {}).get("after")
             line["old_generator_total_s"] = round(old[1], 2)
+            line["old_generator_cpu_s"] = old[0].seconds.get("cpu_total")
         print(json.dumps(line))
+
+
+def print_dedup(texts: list[str], pairs_sample: int) -> None:
     # dedup: ours vs exact all-pairs Jaccard on the same sample (the selected texts plus near-copies)
-    sample = (texts + [t.replace(".", "!") for t in texts])[: args.pairs_sample]
+    sample = (texts + [t.replace(".", "!") for t in texts])[:pairs_sample]
     start = time.perf_counter()
     ours = deduplicate(sample, 0.8)
     ours_s = time.perf_counter() - start

@@ -120,7 +120,13 @@ class Facts:
     @property
     def sentences(self) -> str:
         says = self.says or [None] * len(self.phrases)
-        return " ".join(ph.cap(say or p) + "." for p, say in zip(self.phrases, says, strict=True))
+        out = []
+        for phrase, say in zip(self.phrases, says, strict=True):
+            if say is None and ph.starts_with_prep(phrase, self.language):
+                # «Под 14% годовых.» is no sentence: this plan is not used for this message
+                raise jinja2.UndefinedError(f"{phrase!r} cannot stand as a sentence")
+            out.append(ph.cap(say or phrase) + ".")
+        return " ".join(out)
 
 
 class Generator:
@@ -181,6 +187,7 @@ class Generator:
             "a": attrs,
             "cta": brief.cta or ("Узнайте подробности" if lang == "ru" else "Learn more"),
             "group": "shop" if brief.category in self.spec.shop_categories else "bank",
+            "category": brief.category,
             "deadline": attrs.get("deadline"),
         }
         name = brief.product

@@ -235,8 +235,19 @@ def synthesize(config: SynthConfig, progress: Progress | None = None) -> SynthSu
     summary.seconds["select"] = round(time.perf_counter() - clock, 2)
 
     clock = time.perf_counter()
+    _measure(summary, unique, chosen, config)
+    train, val = _split(chosen, config.val_fraction, config.seed)
+    summary.train, summary.validation = len(train), len(val)
+    summary.files = _write(config, packs, train, val)
+    summary.seconds["report_write"] = round(time.perf_counter() - clock, 2)
+    return summary
+
+
+def _measure(summary: SynthSummary, unique: list, chosen: list, config: SynthConfig) -> None:
+    """Diversity before and after selection (overall, and per language beside a random subset), the audit
+    of the selected set, and its balance."""
     summary.diversity = {
-        "before": _diversity(texts, config.seed),
+        "before": _diversity([c.text for c, _ in unique], config.seed),
         "after": _diversity([c.text for c, _ in chosen], config.seed),
     }
     summary.diversity_by_language = compare(
@@ -245,11 +256,6 @@ def synthesize(config: SynthConfig, progress: Progress | None = None) -> SynthSu
     summary.audit = audit([(c.text, b) for c, b in chosen], {lang: sanity_pack(lang) for lang in config.languages})
     for key in ("language", "channel", "category", "segment"):
         summary.balance[key] = dict(Counter(getattr(b, key) for _, b in chosen).most_common())
-    train, val = _split(chosen, config.val_fraction, config.seed)
-    summary.train, summary.validation = len(train), len(val)
-    summary.files = _write(config, packs, train, val)
-    summary.seconds["report_write"] = round(time.perf_counter() - clock, 2)
-    return summary
 
 
 def _write(config: SynthConfig, packs: dict[str, RulePack], train: list, val: list) -> dict[str, str]:
