@@ -40,7 +40,7 @@ class SynthConfig:
     out: Path
     briefs: Path | None = None
     n: int = 2500
-    fmt: str = "openai"
+    fmt: str = "chat"
     variants: int = 8
     generator: str = "plans"  # plans: compositional phrase banks; frames: the older fixed templates
     near_threshold: float = 0.8
@@ -50,7 +50,7 @@ class SynthConfig:
     languages: tuple[str, ...] = ("ru", "en")
     packs: dict[str, str] = field(default_factory=dict)  # language -> pack name or path
     teacher: str | None = None  # a model that writes the candidates instead of the templates
-    teacher_provider: str = "openai"
+    teacher_provider: str | None = None  # None: the first provider of the `auto` chain
     teacher_concurrency: int = 16
 
 
@@ -84,9 +84,10 @@ class SynthSummary:
 
 def _teacher_candidates(briefs: list[Brief], config: SynthConfig, packs: dict[str, RulePack]):
     """Candidates written by a teacher model: `variants` samples per brief, with the training prompt."""
-    from providers import get_provider
+    from providers import default_provider, get_provider
+    from providers.errors import ProviderError
 
-    provider = get_provider(config.teacher_provider)
+    provider = get_provider(config.teacher_provider or default_provider())
     reason = provider.unavailable_reason()
     if reason:
         raise InputError(f"the teacher's provider cannot be used: {reason}")
@@ -98,7 +99,7 @@ def _teacher_candidates(briefs: list[Brief], config: SynthConfig, packs: dict[st
         for _ in range(config.variants):
             try:
                 text = provider.complete(config.teacher or "", prompt, temperature=1.0, max_tokens=200).text
-            except AdsftError:
+            except (AdsftError, ProviderError):
                 continue  # a failed request is no candidate; the summary counts what came back
             out.append(Candidate(brief.id, template_id, "teacher", " ".join(text.split())))
         return out
