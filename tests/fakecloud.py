@@ -459,6 +459,8 @@ class FakeCloud:
             "training_file": job.training_file,
             "validation_file": job.validation_file or "",
             "n_epochs": job.hyper.get("n_epochs", 1),
+            "suffix": job.hyper.get("suffix"),
+            "random_seed": job.hyper.get("random_seed"),
             "token_count": 250000 if done else None,
             "total_price": 1_230_000_000 if done else None,
             "events": events,
@@ -470,9 +472,9 @@ class FakeCloud:
             checksum = re.search(rb'name="checksum"\r\n\r\n([^\r]+)', body)
             name = re.search(rb'name="file_name"\r\n\r\n([^\r]+)', body)
             key = checksum.group(1).decode() if checksum else uuid.uuid4().hex
-            if key in self.checksums:
+            if key in self.checksums and self.files[self.checksums[key]]["uploaded"]:
                 return 409, {"file_id": self.checksums[key], "message": "file already exists"}, None, None
-            file_id = "file-" + uuid.uuid4().hex[:12]
+            file_id = self.checksums.get(key) or "file-" + uuid.uuid4().hex[:12]  # bytes not sent yet: same id
             self.checksums[key] = file_id
             self.files[file_id] = {
                 "name": name.group(1).decode() if name else "train.jsonl",

@@ -14,6 +14,7 @@ body), html (200 with an HTML body), 403_training_not_available, empty (200 with
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -119,10 +120,8 @@ class FaultProxy:
                     body = json.dumps({"error": {"message": "rate limited", "type": "rate_limit"}}).encode()
                     self._reply(429, body, {"Content-Type": "application/json", "Retry-After": "0"})
                 elif kind == "drop":
-                    try:
+                    with contextlib.suppress(OSError):
                         self.connection.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
                     self.close_connection = True
                 elif kind == "slow":
                     time.sleep(fault.delay)
