@@ -253,15 +253,16 @@ def exactly_once(
 ) -> T:
     """Do a request that is not idempotent (create a job, upload a file) at most once on the server.
 
-    `attempt` is called without SDK retries. After an ambiguous outcome (ProviderError.maybe_done: a 5xx,
-    a timeout, a dropped connection, an unparsable reply) the server may have acted, so `find` looks for
-    what it may have made, and only when it is sure none exists is the request sent again. A lookup that
-    itself fails leaves the outcome unknown: that is an error (running the same command again looks
-    first). `settle` seconds pass before each lookup (lists can lag behind creation), doubling each time."""
+        `attempt` is called without SDK retries. After an ambiguous outcome (ProviderError.maybe_done: a 5xx,
+        a timeout, a dropped connection, an unparsable reply) the server may have acted, so `find` looks for
+        what it may have made, and only when it is sure none exists is the request sent again. A lookup that
+        itself fails leaves the outcome unknown: that is an error (running the same command again looks
+        first). `settle` seconds pass before each lookup (lists can lag behind creation), doubling each time;
+    after a timeout, at least the request's own timeout (a slow request may still land)."""
     last: ProviderError | None = None
     for number in range(attempts):
         if last is not None:
-            found = _look_up(provider, action, find, last, settle * 2 ** (number - 1))
+            found = _look_up(provider, action, find, last, max(settle * 2 ** (number - 1), last.settle))
             if found is not None:
                 return found
         try:
@@ -271,7 +272,7 @@ def exactly_once(
                 raise
             last = exc
     assert last is not None
-    found = _look_up(provider, action, find, last, settle * 2 ** (attempts - 1))
+    found = _look_up(provider, action, find, last, max(settle * 2 ** (attempts - 1), last.settle))
     if found is not None:
         return found
     raise ProviderError(

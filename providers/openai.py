@@ -85,6 +85,7 @@ def _translate(exc: Exception, action: str) -> Exception:
             f"OpenAI could not be reached to {action}: {type(exc).__name__}",
             fix="check the network or OPENAI_BASE_URL",
             maybe_done=True,
+            settle=request_timeout() if isinstance(exc, sdk.APITimeoutError) else 0.0,
         )
     return exc
 

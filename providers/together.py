@@ -104,13 +104,14 @@ def _translate(exc: Exception, action: str) -> Exception:
         return ProviderError(
             f"Together failed to {action} (HTTP {status}): {message}",
             fix="try again later",
-            maybe_done=status is None or status >= 500 or status in (408, 409, 429),
+            maybe_done=status is None or status < 400 or status >= 500 or status in (408, 409, 429),
         )
     if isinstance(exc, sdk.APIConnectionError | sdk.APITimeoutError):
         return ProviderError(
             f"Together could not be reached to {action}: {type(exc).__name__}",
             fix="check the network or TOGETHER_BASE_URL",
             maybe_done=True,
+            settle=request_timeout() if isinstance(exc, sdk.APITimeoutError) else 0.0,
         )
     if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
         return ProviderError(f"Together: the connection failed while trying to {action}", maybe_done=True)
