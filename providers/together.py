@@ -113,6 +113,15 @@ def _translate(exc: Exception, action: str) -> Exception:
             maybe_done=True,
             settle=request_timeout() if isinstance(exc, sdk.APITimeoutError) else 0.0,
         )
+    import httpx  # the SDK PUTs upload bytes with its httpx client directly: its errors come through raw
+
+    if isinstance(exc, httpx.TransportError):
+        return ProviderError(
+            f"Together could not be reached to {action}: {type(exc).__name__}",
+            fix="check the network or TOGETHER_BASE_URL",
+            maybe_done=True,
+            settle=request_timeout() if isinstance(exc, httpx.TimeoutException) else 0.0,
+        )
     if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
         return ProviderError(f"Together: the connection failed while trying to {action}", maybe_done=True)
     if type(exc).__name__ == "FileTypeError":
