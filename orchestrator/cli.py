@@ -167,8 +167,8 @@ def estimate_cmd(
     from orchestrator.estimate import estimate
     from orchestrator.pricing import load_catalog
 
-    if epochs != "auto" and not epochs.isdigit():
-        raise InputError(f"--epochs must be `auto` or a whole number, not {epochs!r}")
+    if epochs != "auto" and not (epochs.isdigit() and int(epochs) >= 1):
+        raise InputError(f"--epochs must be `auto` or a whole number of at least 1, not {epochs!r}")
     rows = estimate(
         train,
         val,
@@ -357,7 +357,8 @@ def _usage(exc: Exception) -> int:
     the error, exit 2. No traceback."""
     ctx = getattr(exc, "ctx", None)
     if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
-        print(ctx.get_help(), file=sys.stderr)
+        print(f"{ctx.get_usage()}\nTry '{ctx.command_path} --help' for help.\n", file=sys.stderr)
+        print("Error: Missing command.", file=sys.stderr)
         return 2
     show = getattr(exc, "show", None)
     if show is not None:

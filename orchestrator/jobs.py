@@ -88,6 +88,12 @@ def submit(
         if reason or not model:
             result.skipped.append((name, reason or "the spec names no model for this provider"))
             continue
+        methods = provider.facts.methods
+        if methods is not None and spec.method not in methods:
+            raise InputError(
+                f"{name} does not train method {spec.method!r}",
+                fix=f"use one of: {', '.join(methods)}, or another provider",
+            )
         try:
             provider.check_model(model)
         except ProviderUnavailable as exc:
@@ -360,8 +366,10 @@ def cost(ledger: Ledger, job_id: str) -> dict:
 def pause(ledger: Ledger, job_id: str, resume: bool = False) -> JobRow:
     job = find_job(ledger, job_id)
     provider = get_provider(job.provider)
-    if not provider.capabilities.pause_resume or not job.remote_id:
-        raise InputError(f"{job.provider} jobs cannot be paused", fix="cancel it instead")
+    can = provider.capabilities.pause_resume or (resume and provider.capabilities.restart)
+    if not can or not job.remote_id:
+        what = "resumed" if resume else "paused"
+        raise InputError(f"{job.provider} jobs cannot be {what}", fix="cancel it instead")
     state = provider.resume(job.remote_id) if resume else provider.pause(job.remote_id)
     ledger.update_job(job.id, status=state.status.value, raw_status=state.raw_status)
     updated = ledger.job(job.id)

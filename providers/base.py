@@ -95,6 +95,7 @@ class Capabilities:
     batch_generation: bool = False  # has complete_batch(model, list of chats, **params)
     dpo: bool = False  # takes preference (DPO) training data
     offline: bool = False  # needs no key and no network (the demo's and CI's backend)
+    restart: bool = False  # a stopped job continues from its last good checkpoint (`adsft resume`)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class ProviderFacts:
     price_method: Literal["sft", "sft_by_method", "gpu_hour"] = "sft"  # catalog entry that prices training
     scoring_price_method: Literal["sft", "inference"] | None = None  # catalog entry holding inference prices
     alternation: Literal["error", "warning"] = "warning"  # roles that do not alternate
+    methods: tuple[str, ...] | None = None  # the spec's training methods it takes (None: any)
 
     def needs_key(self) -> bool:
         return bool(self.key_env)
