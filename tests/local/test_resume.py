@@ -14,7 +14,7 @@ def _config(micro_model, train_file) -> dict:
     return {
         "base_model": str(micro_model),
         "training_file": str(train_file),
-        "epochs": 6,
+        "epochs": 3,
         "learning_rate": 1e-2,
         "r": 4,
         "alpha": 8,
