@@ -45,14 +45,19 @@ class Item:
 
 def _read_text(source: str) -> tuple[str, str]:
     if source == "-":
-        return "<stdin>", sys.stdin.buffer.read().decode("utf-8", errors="strict")
-    path = Path(source)
-    if not path.is_file():
-        raise InputError(f"no such file: {source}", fix="pass a JSONL or CSV file, or - for standard input")
+        name, data = "<stdin>", sys.stdin.buffer.read()
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"no such file: {source}", fix="pass a JSONL or CSV file, or - for standard input")
+        name, data = source, path.read_bytes()
     try:
-        return source, path.read_text(encoding="utf-8")
+        text = data.decode("utf-8-sig")  # a UTF-8 byte-order mark is accepted
     except UnicodeDecodeError as exc:
-        raise InputError(f"{source} is not UTF-8 (byte {exc.start})", fix="save the file as UTF-8") from None
+        raise InputError(f"{name} is not UTF-8 (byte {exc.start})", fix="save the input as UTF-8") from None
+    if not text.strip():
+        raise InputError(f"{name} is empty: no messages to check", fix="pass a JSONL or CSV file of messages")
+    return name, text
 
 
 def _item(obj: object, file: str, line: int, briefs: dict[str, Brief]) -> Item | list[Problem]:

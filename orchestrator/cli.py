@@ -167,8 +167,8 @@ def estimate_cmd(
     from orchestrator.estimate import estimate
     from orchestrator.pricing import load_catalog
 
-    if epochs != "auto" and not epochs.isdigit():
-        raise InputError(f"--epochs must be `auto` or a whole number, not {epochs!r}")
+    if epochs != "auto" and not (epochs.isdigit() and int(epochs) >= 1):
+        raise InputError(f"--epochs must be `auto` or a whole number of at least 1, not {epochs!r}")
     rows = estimate(
         train,
         val,
@@ -332,7 +332,44 @@ def _register_job_commands() -> None:
 _register_job_commands()
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"adsft {version('adsft')}")
+        except PackageNotFoundError:
+            print("adsft (not installed)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_version, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Fine-tune language models to write ad messages with fewer errors, and prove it."""
+
+
+def _usage(exc: Exception) -> int:
+    """A usage error (no arguments, a missing argument, an unknown option, a bare group): the usage line,
+    the error, exit 2. No traceback."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        print(f"{ctx.get_usage()}\nTry '{ctx.command_path} --help' for help.\n", file=sys.stderr)
+        print("Error: Missing command.", file=sys.stderr)
+        return 2
+    show = getattr(exc, "show", None)
+    if show is not None:
+        show(file=sys.stderr)
+    else:
+        print(f"Error: {exc}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; every error of every command becomes its exit code here, and only here."""
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="adsft", standalone_mode=False)
@@ -343,17 +380,36 @@ def main(argv: list[str] | None = None) -> int:
 
         render.error(exc)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         print("Aborted.", file=sys.stderr)
         return 1
-    except click.ClickException as exc:
-        exc.show()
-        return 2
+    except (click.ClickException, typer.TyperException) as exc:
+        if os.environ.get("ADSFT_DEBUG"):
+            raise
+        return _usage(exc)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `adsft ... | head`
+        return 0
+    except Exception as exc:  # a bug or an unforeseen failure: a message, not a traceback
+        if os.environ.get("ADSFT_DEBUG"):
+            raise
+        from orchestrator import render
+        from orchestrator.errors import AdsftError, InputError
+
+        if isinstance(exc, UnicodeDecodeError):
+            unexpected: AdsftError = InputError(f"input is not UTF-8 (byte {exc.start})", fix="save it as UTF-8")
+        elif isinstance(exc, FileNotFoundError | IsADirectoryError | PermissionError):
+            unexpected = InputError(f"{exc.strerror}: {exc.filename}", fix="check the path")
+        else:
+            unexpected = AdsftError(
+                f"unexpected {type(exc).__name__}: {exc}", fix="ADSFT_DEBUG=1 shows the traceback; please report it"
+            )
+        render.error(unexpected)
+        return unexpected.exit_code
     return result if isinstance(result, int) else 0
 
 

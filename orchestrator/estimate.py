@@ -97,7 +97,7 @@ def totals(report: ValidationReport) -> TokenTotals:
 
 def checked(train: Path, val: Path | None, provider: str, model: str, catalog: Catalog) -> ValidationReport:
     """The dataset validated for this provider and model; an InputError if it has errors."""
-    report = validate(train, provider, model, val, catalog.context_limit(provider, model))
+    report = validate(train, provider, model, val, catalog.context_limit(provider, model), catalog)
     report.raise_for_errors("nothing was estimated, uploaded or charged")
     return report
 
@@ -215,7 +215,9 @@ def _gpu_row(
     if tps is None:
         raise InputError(
             f"no training throughput known for {provider} model {model!r}",
-            fix="pass --local-tokens-per-second (measure it with bench/bench_train.py)",
+            fix="add the model's `tokens_per_second` under `models:` in a price file (ADSFT_PRICES=FILE, or "
+            "--prices for `adsft estimate`, which also takes --local-tokens-per-second); measure it with "
+            "bench/bench_train.py",
         )
     gpu = catalog.price(provider, None, "gpu_hour")
     rate = gpu_hour_usd if gpu_hour_usd is not None else gpu.gpu_hour_usd or 0.0

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tenacity import retry, retry_if_result, stop_after_delay, wait_exponential
 
@@ -25,7 +26,7 @@ from orchestrator.paths import home
 from orchestrator.pricing import Catalog, load_catalog
 from orchestrator.validate import ValidationReport
 from providers import auto_chain, get_provider
-from providers.base import TERMINAL, JobRequest, JobState, Provider
+from providers.base import TERMINAL, JobRequest, JobState, Provider, now
 from providers.keys import get_key, redact
 
 
@@ -49,14 +50,21 @@ def chain(spec: JobSpec, override: list[str] | None) -> list[str]:
 
 
 def _upload_once(provider: Provider, ledger: Ledger, path: Path, sha: str) -> str:
-    """Upload a file unless this provider already has these bytes (`sha`, from the validation pass)."""
+    """Upload a file unless this provider already has these bytes (`sha`, from the validation pass).
+
+    One process at a time per provider and file (a lease in the ledger); an intent left without a remote id
+    by a crash is reconciled by the adapter, which looks for the file before it sends it again."""
     row = ledger.file(provider.name, sha)
     if row is not None and row["remote_id"]:
         return row["remote_id"]
-    ledger.file_intent(provider.name, sha, path.stat().st_size, str(path))
-    remote_id = provider.upload(path)
-    ledger.file_uploaded(provider.name, sha, remote_id)
-    return remote_id
+    with ledger.lease(f"file:{provider.name}:{sha}", note=f"uploading {path.name}"):
+        row = ledger.file(provider.name, sha)
+        if row is not None and row["remote_id"]:
+            return row["remote_id"]
+        ledger.file_intent(provider.name, sha, path.stat().st_size, str(path))
+        remote_id = provider.upload(path)
+        ledger.file_uploaded(provider.name, sha, remote_id)
+        return remote_id
 
 
 def submit(
@@ -68,6 +76,7 @@ def submit(
     max_cost: float | None = None,
     confirm: Callable[[list[Row]], bool] | None = None,
     catalog: Catalog | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> SubmitResult:
     catalog = catalog or load_catalog()
     budget = max_cost if max_cost is not None else spec.budget_usd
@@ -79,6 +88,12 @@ def submit(
         if reason or not model:
             result.skipped.append((name, reason or "the spec names no model for this provider"))
             continue
+        methods = provider.facts.methods
+        if methods is not None and spec.method not in methods:
+            raise InputError(
+                f"{name} does not train method {spec.method!r}",
+                fix=f"use one of: {', '.join(methods)}, or another provider",
+            )
         try:
             provider.check_model(model)
         except ProviderUnavailable as exc:
@@ -115,23 +130,41 @@ def submit(
             return result
         if confirm is not None and not confirm(rows):
             raise AdsftError("cancelled: nothing was uploaded")
-        if replace:  # --force: the old job keeps its row but gives its idempotency key up
-            ledger.forget_key(key)
-            existing = None
-        try:
-            result.job = _create(provider, ledger, spec, name, model, key, cost, existing, digests)
-            if provider.capabilities.estimate_price and result.job.training_file:
-                result.provider_estimate_usd = _provider_estimate(provider, spec, model, result.job, key)
-            return result
-        except ProviderUnavailable as exc:
-            result.skipped.append((name, exc.message))
-            pending = ledger.job_by_key(key)
-            if pending is not None and pending.phase == "intent":
-                ledger.update_job(pending.id, phase="refused", status="failed", error=redact(exc.message))
+        started = now()
+        # one submit of a key at a time, across processes: a second one waits here for the first
+        with ledger.lease(f"submit:{key}", note=f"submitting {name} {model}", on_wait=_waiting(ledger, key, notify)):
+            existing = ledger.job_by_key(key)  # what the holder we may have waited for did
+            if existing is not None and existing.phase == "created" and (not force or existing.created_at >= started):
+                result.job, result.reused = existing, True
+                return result
+            if existing is not None and existing.phase == "created":  # --force: the old job gives its key up
+                ledger.forget_key(key)
+                existing = None
+            try:
+                result.job = _create(provider, ledger, spec, name, model, key, cost, existing, digests)
+            except ProviderUnavailable as exc:
+                result.skipped.append((name, exc.message))
+                pending = ledger.job_by_key(key)
+                if pending is not None and pending.phase == "intent":
+                    ledger.update_job(pending.id, phase="refused", status="failed", error=redact(exc.message))
+                continue
+        if provider.capabilities.estimate_price and result.job.training_file:
+            result.provider_estimate_usd = _provider_estimate(provider, spec, model, result.job, key)
+        return result
     raise ProviderUnavailable(
         "no provider in the chain could take the job",
         fix="; ".join(f"{p}: {r}" for p, r in result.skipped) or "name a provider",
     )
+
+
+def _waiting(ledger: Ledger, key: str, notify: Callable[[str], None] | None) -> Callable[[Any], None]:
+    def on_wait(holder: Any) -> None:
+        if notify is not None:
+            pending = ledger.job_by_key(key)
+            job = f" (job {pending.id})" if pending is not None else ""
+            notify(f"process {holder['pid']} is submitting the same job{job}; waiting for it")
+
+    return on_wait
 
 
 def _digests(report: ValidationReport) -> tuple[str, str | None]:
@@ -333,8 +366,10 @@ def cost(ledger: Ledger, job_id: str) -> dict:
 def pause(ledger: Ledger, job_id: str, resume: bool = False) -> JobRow:
     job = find_job(ledger, job_id)
     provider = get_provider(job.provider)
-    if not provider.capabilities.pause_resume or not job.remote_id:
-        raise InputError(f"{job.provider} jobs cannot be paused", fix="cancel it instead")
+    can = provider.capabilities.pause_resume or (resume and provider.capabilities.restart)
+    if not can or not job.remote_id:
+        what = "resumed" if resume else "paused"
+        raise InputError(f"{job.provider} jobs cannot be {what}", fix="cancel it instead")
     state = provider.resume(job.remote_id) if resume else provider.pause(job.remote_id)
     ledger.update_job(job.id, status=state.status.value, raw_status=state.raw_status)
     updated = ledger.job(job.id)

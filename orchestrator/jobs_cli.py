@@ -62,7 +62,9 @@ def submit(
     from orchestrator.jobspec import load_spec
 
     chain = [p.strip() for p in provider.split(",")] if provider else None
-    result = jobs.submit(load_spec(spec), _ledger(), chain, dry_run, force, max_cost, _confirmer(yes))
+    result = jobs.submit(
+        load_spec(spec), _ledger(), chain, dry_run, force, max_cost, _confirmer(yes), notify=render.err.print
+    )
     for name, reason in result.skipped:
         render.err.print(f"[yellow]skipped {name}[/]: {reason}")
     if as_json:

@@ -8,6 +8,8 @@ named functions applied in order, tracked by `PRAGMA user_version`.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import threading
 import time
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator.errors import AdsftError
 from orchestrator.paths import home
 
 
@@ -62,7 +65,36 @@ def _v2_worker(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [("initial", _v1), ("local worker", _v2_worker)]
+def _v3_leases(db: sqlite3.Connection) -> None:
+    """Submit leases: who is submitting a key (or uploading a file) now, kept alive by a heartbeat."""
+    _script(
+        db,
+        "CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL,"
+        " host TEXT NOT NULL, heartbeat REAL NOT NULL, note TEXT)",
+    )
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
+    ("initial", _v1),
+    ("local worker", _v2_worker),
+    ("submit leases", _v3_leases),
+]
+LEASE_STALE_S = 30.0  # a lease whose heartbeat is older than this (or whose process died) may be taken over
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class LeaseBusy(AdsftError):
+    """Another process holds the lease and did not let go in time."""
+
 
 JOB_FIELDS = (
     "id",
@@ -154,9 +186,13 @@ class Ledger:
         self._migrate()
 
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        for number, (_name, apply) in enumerate(MIGRATIONS[version:], version + 1):
-            with self.tx():
+        """Apply the missing migrations in one write transaction (processes opening a new ledger at once
+        take turns: the second finds the version already raised)."""
+        if self.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
+            return
+        with self.tx():
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            for number, (_name, apply) in enumerate(MIGRATIONS[version:], version + 1):
                 apply(self.db)
                 self.db.execute(f"PRAGMA user_version = {number}")
 
@@ -302,3 +338,68 @@ class Ledger:
 
     def checkpoints(self, job_id: str) -> list[sqlite3.Row]:
         return self._all("SELECT * FROM checkpoints WHERE job_id=? ORDER BY step", (job_id,))
+
+    # leases -----------------------------------------------------------------------------------------
+    def try_lease(
+        self, name: str, owner: str, note: str = "", stale_after: float = LEASE_STALE_S
+    ) -> sqlite3.Row | None:
+        """Take the lease `name` for `owner` unless a live holder has it; returns that holder, or None
+        when taken (a holder whose process died on this host, or whose heartbeat stopped, is replaced)."""
+        now, host = time.time(), socket.gethostname()
+        with self.tx():
+            row = self.db.execute("SELECT * FROM leases WHERE name=?", (name,)).fetchone()
+            if row is not None and row["owner"] != owner:
+                dead = row["host"] == host and not _alive(row["pid"])
+                if not dead and row["heartbeat"] > now - stale_after:
+                    return row
+            self.db.execute(
+                "INSERT OR REPLACE INTO leases (name, owner, pid, host, heartbeat, note) VALUES (?,?,?,?,?,?)",
+                (name, owner, os.getpid(), host, now, note),
+            )
+        return None
+
+    def renew_lease(self, name: str, owner: str) -> None:
+        self._write("UPDATE leases SET heartbeat=? WHERE name=? AND owner=?", (time.time(), name, owner))
+
+    def release_lease(self, name: str, owner: str) -> None:
+        self._write("DELETE FROM leases WHERE name=? AND owner=?", (name, owner))
+
+    @contextmanager
+    def lease(
+        self,
+        name: str,
+        note: str = "",
+        wait: float = 900.0,
+        on_wait: Callable[[sqlite3.Row], None] | None = None,
+        stale_after: float = LEASE_STALE_S,
+    ) -> Iterator[None]:
+        """Hold the lease `name` for the block: wait while another live process holds it (telling
+        `on_wait` once), keep it alive with a heartbeat, let it go at the end."""
+        owner = uuid.uuid4().hex
+        deadline, told = time.monotonic() + wait, False
+        while (holder := self.try_lease(name, owner, note, stale_after)) is not None:
+            if time.monotonic() > deadline:
+                raise LeaseBusy(
+                    f"process {holder['pid']} on {holder['host']} is still busy with this ({holder['note']})",
+                    fix="wait for it to finish, then run the same command again",
+                )
+            if on_wait is not None and not told:
+                on_wait(holder)
+                told = True
+            time.sleep(0.1)
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(name, owner, stop, stale_after / 4), daemon=True)
+        beat.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            beat.join()
+            self.release_lease(name, owner)
+
+    def _heartbeat(self, name: str, owner: str, stop: threading.Event, every: float) -> None:
+        while not stop.wait(every):
+            try:
+                self.renew_lease(name, owner)
+            except sqlite3.Error:  # a busy database: the next beat tries again
+                continue

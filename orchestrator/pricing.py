@@ -5,6 +5,7 @@ Nothing falls back to a silent default: an unknown model is an error that says w
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -14,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.errors import InputError, Problem, as_input_error
-from providers import price_id
+from providers import facts, price_id
 from rules.loader import read_yaml
 
 BUILTIN = Path(__file__).parent / "data" / "pricing.yaml"
@@ -87,6 +88,27 @@ class Catalog:
     def size_b(self, provider: str, model: str) -> float | None:
         fact = self.fact(provider, model)
         return fact.size_b if fact else None
+
+    def priced_models(self, provider: str) -> list[str]:
+        """The model ids (globs) this provider's entries name, where it prices model by model."""
+        pid = price_id(provider)
+        return sorted({p.model for p in self.prices if p.provider == pid and p.model and p.training_per_1m})
+
+    def check_fine_tunable(self, provider: str, model: str) -> None:
+        """An InputError, with the close matches, for a model the provider does not fine-tune: checked where
+        the provider prices fine-tuning model by model (its `price_method` is `sft`). A fine-tuned model's
+        id (with a `:`) is left to the provider, which checks it when the job is created."""
+        if facts(provider).price_method != "sft" or ":" in model:
+            return
+        known = self.priced_models(provider)
+        if not known or any(fnmatchcase(model, glob) for glob in known):
+            return
+        close = difflib.get_close_matches(model, known, n=3, cutoff=0.5)
+        raise InputError(
+            f"{provider} does not fine-tune {model!r}"
+            + (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""),
+            fix=f"one of: {', '.join(known)} (or add the model to a price file: --prices FILE / ADSFT_PRICES)",
+        )
 
     def price(self, provider: str, model: str | None, method: str) -> Price:
         size = self.size_b(provider, model) if model else None

@@ -20,10 +20,14 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestrator.errors import InputError, Problem
 from orchestrator.tokens import SPECIAL_TOKEN_RE, ModelTokenizer, resolve
 from providers import default_provider, facts
+
+if TYPE_CHECKING:
+    from orchestrator.pricing import Catalog
 
 FORMAT_KEYS = {
     "chat": {"messages"},
@@ -328,16 +332,20 @@ def validate(
     model: str | None = None,
     val: str | Path | None = None,
     limit: int | None = None,
+    catalog: Catalog | None = None,
 ) -> ValidationReport:
     """Validate a training file (and optionally its validation file) for a provider (default: the first
     of the `auto` chain) and model. Each file is read once."""
     provider = provider or default_provider()
     minimum = facts(provider).min_examples
     tokenizer = resolve(model) if model else None
-    if model and limit is None:
+    if model:
         from orchestrator.pricing import load_catalog
 
-        limit = load_catalog().context_limit(provider, model)
+        catalog = catalog or load_catalog()
+        catalog.check_fine_tunable(provider, model)  # a model it does not fine-tune: exit 2, close matches
+        if limit is None:
+            limit = catalog.context_limit(provider, model)
     report = ValidationReport(provider, model, tokenizer.exact if tokenizer else None, limit)
     train_path = Path(train)
     if not train_path.is_file():

@@ -7,11 +7,14 @@ provider's name.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
 from providers.errors import ProviderError
 
@@ -21,6 +24,7 @@ from providers.errors import ProviderError
 #   preference   {"input": {"messages": [...]}, "preferred_output": [...], "non_preferred_output": [...]}
 #   text         {"text": ...} (plain text, continued pre-training)
 SHAPES = ("chat", "instruction", "preference", "text")
+T = TypeVar("T")
 
 
 class Status(StrEnum):
@@ -91,6 +95,7 @@ class Capabilities:
     batch_generation: bool = False  # has complete_batch(model, list of chats, **params)
     dpo: bool = False  # takes preference (DPO) training data
     offline: bool = False  # needs no key and no network (the demo's and CI's backend)
+    restart: bool = False  # a stopped job continues from its last good checkpoint (`adsft resume`)
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,7 @@ class ProviderFacts:
     price_method: Literal["sft", "sft_by_method", "gpu_hour"] = "sft"  # catalog entry that prices training
     scoring_price_method: Literal["sft", "inference"] | None = None  # catalog entry holding inference prices
     alternation: Literal["error", "warning"] = "warning"  # roles that do not alternate
+    methods: tuple[str, ...] | None = None  # the spec's training methods it takes (None: any)
 
     def needs_key(self) -> bool:
         return bool(self.key_env)
@@ -179,6 +185,24 @@ def now() -> float:
     return time.time()
 
 
+def request_timeout() -> float:
+    """Seconds an SDK request may take (ADSFT_TIMEOUT, default 60)."""
+    try:
+        return max(0.1, float(os.environ.get("ADSFT_TIMEOUT") or 60))
+    except ValueError:
+        return 60.0
+
+
+def upload_name(path: Path) -> str:
+    """The name a file is uploaded under: its own, with a prefix of its SHA-256, so that the same bytes
+    are found again by name and size after a lost reply (and different bytes never are)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"{path.stem}-{digest.hexdigest()[:12]}{path.suffix}"
+
+
 def chat_completion(result: Any, started: float) -> Completion:
     """The project's Completion from an OpenAI-shaped chat completion (OpenAI's and Together's SDKs)."""
     choice = result.choices[0]
@@ -192,20 +216,80 @@ def chat_completion(result: Any, started: float) -> Completion:
     )
 
 
+def malformed(provider: str, action: str) -> ProviderError:
+    return ProviderError(
+        f"{provider} sent a malformed reply while trying to {action}",
+        fix=f"try again; if it persists, check the provider's base URL ({provider.upper()}_BASE_URL)",
+        maybe_done=True,
+    )
+
+
 def call_sdk(provider: str, translate: Any, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Call an SDK method; its exceptions become the project's (via `translate`), once, here.
 
-    A reply the SDK could not parse as JSON comes back as the raw body: that is a malformed reply."""
+    A reply the SDK could not parse (it hands back the raw body, or its JSON or model parsing raises) is a
+    malformed reply: a ProviderError whose outcome is unknown (`maybe_done`)."""
     try:
         result = fn(*args, **kwargs)
+    except ProviderError:
+        raise
     except Exception as exc:
         translated = translate(exc, action)
-        if translated is exc:
-            raise
-        raise translated from None
+        if translated is not exc:
+            raise translated from None
+        if isinstance(exc, ValueError | TypeError | KeyError | AttributeError):  # JSON or model parsing
+            raise malformed(provider, action) from None
+        raise
     if isinstance(result, str | bytes):
-        raise ProviderError(
-            f"{provider} sent a malformed reply while trying to {action}",
-            fix=f"try again; if it persists, check the provider's base URL ({provider.upper()}_BASE_URL)",
-        )
+        raise malformed(provider, action)
     return result
+
+
+def exactly_once(
+    provider: str,
+    action: str,
+    attempt: Callable[[], T],
+    find: Callable[[], T | None],
+    attempts: int = 3,
+    settle: float = 0.5,
+) -> T:
+    """Do a request that is not idempotent (create a job, upload a file) at most once on the server.
+
+        `attempt` is called without SDK retries. After an ambiguous outcome (ProviderError.maybe_done: a 5xx,
+        a timeout, a dropped connection, an unparsable reply) the server may have acted, so `find` looks for
+        what it may have made, and only when it is sure none exists is the request sent again. A lookup that
+        itself fails leaves the outcome unknown: that is an error (running the same command again looks
+        first). `settle` seconds pass before each lookup (lists can lag behind creation), doubling each time;
+    after a timeout, at least the request's own timeout (a slow request may still land)."""
+    last: ProviderError | None = None
+    for number in range(attempts):
+        if last is not None:
+            found = _look_up(provider, action, find, last, max(settle * 2 ** (number - 1), last.settle))
+            if found is not None:
+                return found
+        try:
+            return attempt()
+        except ProviderError as exc:
+            if not exc.maybe_done:
+                raise
+            last = exc
+    assert last is not None
+    found = _look_up(provider, action, find, last, max(settle * 2 ** (attempts - 1), last.settle))
+    if found is not None:
+        return found
+    raise ProviderError(
+        f"{provider} failed to {action} after {attempts} tries ({last.message}); nothing was created",
+        fix=last.fix or "try again later",
+    )
+
+
+def _look_up(provider: str, action: str, find: Callable[[], T | None], cause: ProviderError, wait: float) -> T | None:
+    time.sleep(wait)
+    try:
+        return find()
+    except ProviderError as exc:
+        raise ProviderError(
+            f"{provider}: the request to {action} may have gone through ({cause.message}), and checking "
+            f"failed ({exc.message})",
+            fix="run the same command again: adsft looks for what it may have created before trying again",
+        ) from None

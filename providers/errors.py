@@ -18,10 +18,15 @@ class ProviderError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, fix: str | None = None) -> None:
+    def __init__(self, message: str, *, fix: str | None = None, maybe_done: bool = False, settle: float = 0.0):
         super().__init__(message)
         self.message = message
         self.fix = fix
+        # the outcome is unknown: the provider may have acted before the reply was lost (a 5xx, a timeout,
+        # a dropped connection, an unparsable reply); a request that is not idempotent is looked up first
+        self.maybe_done = maybe_done
+        # seconds to let a request that timed out land on the server before looking for what it made
+        self.settle = settle
 
 
 class ProviderUnavailable(ProviderError):

@@ -1,7 +1,9 @@
 """OpenAI fine-tuning through the official SDK (3.x). Base URL from OPENAI_BASE_URL, key from the
-environment or the key file. The SDK retries (2 times, honouring Retry-After); we never wrap it in a
-second retry loop. HTTP 403 `training_not_available` (fine-tuning is being wound down) becomes
-ProviderUnavailable, which a fallback chain moves past."""
+environment or the key file. The SDK retries reads (2 times, honouring Retry-After). Creating a job and
+uploading a file are not idempotent: they go without SDK retries through `exactly_once`, which looks the
+job up (by the idempotency key in its `metadata`) or the file (by its content-named filename and size)
+after any ambiguous outcome before sending again. HTTP 403 `training_not_available` (fine-tuning is being
+wound down) becomes ProviderUnavailable, which a fallback chain moves past."""
 
 from __future__ import annotations
 
@@ -20,6 +22,10 @@ from providers.base import (
     Status,
     call_sdk,
     chat_completion,
+    exactly_once,
+    malformed,
+    request_timeout,
+    upload_name,
 )
 from providers.errors import ProviderError, ProviderInputError, ProviderUnavailable
 from providers.keys import get_key, key_hint, redact
@@ -71,14 +77,25 @@ def _translate(exc: Exception, action: str) -> Exception:
             return ProviderError(f"OpenAI: not found while trying to {action}: {message}")
         return ProviderError(
             f"OpenAI failed to {action} (HTTP {exc.status_code}): {message}",
-            fix="the SDK already retried; try again later",
+            fix="try again later",
+            maybe_done=exc.status_code >= 500 or exc.status_code in (408, 409, 429),
         )
     if isinstance(exc, sdk.APIConnectionError | sdk.APITimeoutError):
         return ProviderError(
             f"OpenAI could not be reached to {action}: {type(exc).__name__}",
-            fix="check the network or OPENAI_BASE_URL; the request was retried",
+            fix="check the network or OPENAI_BASE_URL",
+            maybe_done=True,
+            settle=request_timeout() if isinstance(exc, sdk.APITimeoutError) else 0.0,
         )
     return exc
+
+
+def _checked_id(obj: Any, action: str) -> str:
+    """The object's id; a reply without one (an empty or foreign JSON body) is a malformed reply."""
+    value = getattr(obj, "id", None)
+    if not isinstance(value, str) or not value:
+        raise malformed("OpenAI", action)
+    return value
 
 
 class OpenAIProvider:
@@ -99,9 +116,9 @@ class OpenAIProvider:
     )
     capabilities = Capabilities(pause_resume=True, checkpoints=True, download=False, estimate_price=False, dpo=True)
 
-    def __init__(self, max_retries: int = 2, timeout: float = 60.0) -> None:
+    def __init__(self, max_retries: int = 2, timeout: float | None = None) -> None:
         self.max_retries = max_retries
-        self.timeout = timeout
+        self.timeout = timeout if timeout is not None else request_timeout()
         self._client: openai.OpenAI | None = None
 
     @property
@@ -113,6 +130,11 @@ class OpenAIProvider:
             self._client = _sdk().OpenAI(api_key=key, max_retries=self.max_retries, timeout=self.timeout)
         return self._client
 
+    @property
+    def once(self) -> openai.OpenAI:
+        """The client without SDK retries: for requests that are not idempotent (see exactly_once)."""
+        return self.client.with_options(max_retries=0)
+
     def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return call_sdk("OpenAI", _translate, action, fn, *args, **kwargs)
 
@@ -123,11 +145,29 @@ class OpenAIProvider:
         return None  # OpenAI answers at creation; a refused model is a 400 with a clear message
 
     def upload(self, path: Path) -> str:
-        with path.open("rb") as handle:
-            result = self._call("upload the file", self.client.files.create, file=handle, purpose="fine-tune")
-        return result.id
+        """Upload once: the file is named by its content (name-<sha256 prefix>.jsonl) and looked up by that
+        name and size before it is sent, and again after any ambiguous failure."""
+        name, size = upload_name(path), path.stat().st_size
+
+        def attempt() -> str:
+            with path.open("rb") as handle:
+                result = self._call("upload the file", self.once.files.create, file=(name, handle), purpose="fine-tune")
+            return _checked_id(result, "upload the file")
+
+        find = lambda: self.find_file(name, size)  # noqa: E731
+        return find() or exactly_once("OpenAI", "upload the file", attempt, find)
+
+    def find_file(self, name: str, size: int) -> str | None:
+        page = self._call("list files", self.client.files.list, purpose="fine-tune", order="desc", limit=100)
+        for number, item in enumerate(page):  # iterating the page follows the cursor through every page
+            if getattr(item, "filename", None) == name and getattr(item, "bytes", None) == size:
+                return item.id
+            if number >= 1000:
+                break
+        return None
 
     def _state(self, job: Any) -> JobState:
+        _checked_id(job, "read the job")
         error = None
         if getattr(job, "error", None) and getattr(job.error, "message", None):
             error = redact(f"{job.error.code}: {job.error.message}" if job.error.code else job.error.message)
@@ -149,18 +189,22 @@ class OpenAIProvider:
             if k in ("n_epochs", "batch_size", "learning_rate_multiplier") and v is not None
         }
         sdk = _sdk()
-        job = self._call(
-            "create the job",
-            self.client.fine_tuning.jobs.create,
-            model=request.model,
-            training_file=request.training_file,
-            validation_file=request.validation_file or sdk.omit,
-            method={"type": "supervised", "supervised": {"hyperparameters": hp}},
-            suffix=request.suffix or sdk.omit,
-            seed=request.seed if request.seed is not None else sdk.omit,
-            metadata={KEY_METADATA: request.idempotency_key[:64]},
-        )
-        return self._state(job)
+
+        def attempt() -> JobState:
+            job = self._call(
+                "create the job",
+                self.once.fine_tuning.jobs.create,
+                model=request.model,
+                training_file=request.training_file,
+                validation_file=request.validation_file or sdk.omit,
+                method={"type": "supervised", "supervised": {"hyperparameters": hp}},
+                suffix=request.suffix or sdk.omit,
+                seed=request.seed if request.seed is not None else sdk.omit,
+                metadata={KEY_METADATA: request.idempotency_key[:64]},
+            )
+            return self._state(job)
+
+        return exactly_once("OpenAI", "create the job", attempt, lambda: self.find_job(request, 0.0))
 
     def find_job(self, request: JobRequest, since: float) -> JobState | None:
         page = self._call(
@@ -169,8 +213,8 @@ class OpenAIProvider:
             metadata={KEY_METADATA: request.idempotency_key[:64]},
             limit=10,
         )
-        for job in page.data:
-            if (job.metadata or {}).get(KEY_METADATA) == request.idempotency_key[:64]:
+        for job in getattr(page, "data", None) or []:  # newest first
+            if (getattr(job, "metadata", None) or {}).get(KEY_METADATA) == request.idempotency_key[:64]:
                 return self._state(job)
         return None
 

@@ -1,6 +1,9 @@
 """Together fine-tuning through the official SDK (3.x). Base URL from TOGETHER_BASE_URL. Uploads go
-through the SDK's own file check and three-step upload. The model's limits are checked before a job
-is created; Together's own price estimate is shown beside ours. The SDK retries; we do not."""
+through the SDK's own file check and three-step upload (keyed by checksum: a repeat answers 409 with the
+file's id). Creating a job goes without SDK retries through `exactly_once`: after an ambiguous outcome the
+job is looked for by its files, model, suffix and seed before it is created again. HTTP 403
+`training_not_available` becomes ProviderUnavailable, which a fallback chain moves past. The model's limits
+are checked before a job is created; Together's own price estimate is shown beside ours."""
 
 from __future__ import annotations
 
@@ -21,6 +24,9 @@ from providers.base import (
     Status,
     call_sdk,
     chat_completion,
+    exactly_once,
+    malformed,
+    request_timeout,
 )
 from providers.errors import ProviderError, ProviderInputError, ProviderUnavailable
 from providers.keys import get_key, key_hint, redact
@@ -84,6 +90,11 @@ def _translate(exc: Exception, action: str) -> Exception:
     status = getattr(exc, "status_code", None)
     if isinstance(exc, sdk.APIStatusError) or status is not None:
         message = redact(str(getattr(exc, "message", exc)))
+        if status == 403 and "training_not_available" in f"{message} {getattr(exc, 'body', '')}":
+            return ProviderUnavailable(
+                "Together: fine-tuning is not available to this account (training_not_available)",
+                fix="use another provider, or a provider chain such as together,local",
+            )
         if status == 401:
             return ProviderUnavailable("Together rejected the API key (401)", fix=key_hint("together"))
         if status in (400, 422):
@@ -91,19 +102,52 @@ def _translate(exc: Exception, action: str) -> Exception:
                 f"Together refused to {action}: {message}", fix="check the job spec and the dataset"
             )
         return ProviderError(
-            f"Together failed to {action} (HTTP {status}): {message}", fix="the SDK already retried; try again later"
+            f"Together failed to {action} (HTTP {status}): {message}",
+            fix="try again later",
+            maybe_done=status is None or status < 400 or status >= 500 or status in (408, 409, 429),
         )
     if isinstance(exc, sdk.APIConnectionError | sdk.APITimeoutError):
         return ProviderError(
             f"Together could not be reached to {action}: {type(exc).__name__}",
-            fix="check the network or TOGETHER_BASE_URL; the request was retried",
+            fix="check the network or TOGETHER_BASE_URL",
+            maybe_done=True,
+            settle=request_timeout() if isinstance(exc, sdk.APITimeoutError) else 0.0,
         )
+    import httpx  # the SDK PUTs upload bytes with its httpx client directly: its errors come through raw
+
+    if isinstance(exc, httpx.TransportError):
+        return ProviderError(
+            f"Together could not be reached to {action}: {type(exc).__name__}",
+            fix="check the network or TOGETHER_BASE_URL",
+            maybe_done=True,
+            settle=request_timeout() if isinstance(exc, httpx.TimeoutException) else 0.0,
+        )
+    if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
+        return ProviderError(f"Together: the connection failed while trying to {action}", maybe_done=True)
     if type(exc).__name__ == "FileTypeError":
         return ProviderInputError(
             f"Together's file check refused the dataset: {redact(str(exc))}",
             fix="run `adsft validate FILE --provider together`",
         )
     return exc
+
+
+def _checked_id(obj: Any, action: str) -> str:
+    """The object's id; a reply without one (an empty or foreign JSON body) is a malformed reply."""
+    value = getattr(obj, "id", None)
+    if not isinstance(value, str) or not value:
+        raise malformed("Together", action)
+    return value
+
+
+def _same(reported: Any, wanted: Any, name: str) -> bool:
+    """A listed job's field matches the request's. The files and the model must match; a suffix, seed or
+    epoch count that the request leaves unset, or the listing leaves out, is not held against it."""
+    if name in ("training_file", "model"):
+        return reported == wanted
+    if name == "validation_file":
+        return (reported or None) == (wanted or None)
+    return wanted is None or reported in (None, "") or reported == wanted
 
 
 class TogetherProvider:
@@ -124,9 +168,9 @@ class TogetherProvider:
     )
     capabilities = Capabilities(pause_resume=False, checkpoints=True, download=True, estimate_price=True, dpo=True)
 
-    def __init__(self, max_retries: int = 5, timeout: float = 60.0) -> None:
+    def __init__(self, max_retries: int = 5, timeout: float | None = None) -> None:
         self.max_retries = max_retries
-        self.timeout = timeout
+        self.timeout = timeout if timeout is not None else request_timeout()
         self._client: together.Together | None = None
 
     @property
@@ -137,6 +181,11 @@ class TogetherProvider:
                 raise ProviderUnavailable("no Together API key", fix=key_hint(self.name))
             self._client = _sdk().Together(api_key=key, max_retries=self.max_retries, timeout=self.timeout)
         return self._client
+
+    @property
+    def once(self) -> together.Together:
+        """The client without SDK retries: for requests that are not idempotent (see exactly_once)."""
+        return self.client.with_options(max_retries=0)
 
     def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return call_sdk("Together", _translate, action, fn, *args, **kwargs)
@@ -156,9 +205,17 @@ class TogetherProvider:
             raise translated from None
 
     def upload(self, path: Path) -> str:
-        return self._call("upload the file", self.client.files.upload, file=path, purpose="fine-tune", check=True).id
+        """Upload once: Together keys files by their checksum (a second POST answers 409 with the file's id,
+        which the SDK turns into that file), so after an ambiguous failure the upload is simply sent again."""
+
+        def attempt() -> str:
+            result = self._call("upload the file", self.client.files.upload, file=path, purpose="fine-tune", check=True)
+            return _checked_id(result, "upload the file")
+
+        return exactly_once("Together", "upload the file", attempt, lambda: None)
 
     def _state(self, job: Any) -> JobState:
+        _checked_id(job, "read the job")
         raw = str(job.status.value if hasattr(job.status, "value") else job.status)
         price = getattr(job, "total_price", None)
         error = None
@@ -190,15 +247,34 @@ class TogetherProvider:
         }
 
     def create_job(self, request: JobRequest) -> JobState:
-        return self._state(self._call("create the job", self.client.fine_tuning.create, **self._create_kwargs(request)))
+        kwargs = self._create_kwargs(request)
+        since = time.time()
+
+        def attempt() -> JobState:
+            return self._state(self._call("create the job", self.once.fine_tuning.create, **kwargs))
+
+        return exactly_once("Together", "create the job", attempt, lambda: self.find_job(request, since))
 
     def find_job(self, request: JobRequest, since: float) -> JobState | None:
+        """The newest job made for this request since `since` (Together takes no idempotency key): the same
+        training and validation files, model, suffix, seed and epochs, where the listing reports them."""
         jobs = self._call("list jobs", self.client.fine_tuning.list)
+        wanted = {
+            "training_file": request.training_file,
+            "model": request.model,
+            "validation_file": request.validation_file or None,
+            "suffix": request.suffix,
+            "random_seed": request.seed,
+            "n_epochs": request.hyperparameters.get("n_epochs"),
+        }
+        found = []
         for job in getattr(jobs, "data", None) or []:
-            created = _ts(job.created_at) or 0
-            if job.training_file == request.training_file and job.model == request.model and created >= since - 120:
-                return self._state(job)
-        return None
+            created = _ts(getattr(job, "created_at", None)) or 0
+            if created < since - 120:  # the server's clock may differ from ours
+                continue
+            if all(_same(getattr(job, k, None), v, k) for k, v in wanted.items()):
+                found.append((created, job))
+        return self._state(max(found, key=lambda pair: pair[0])[1]) if found else None
 
     def get_job(self, remote_id: str) -> JobState:
         return self._state(self._call("get the job", self.client.fine_tuning.retrieve, remote_id))

@@ -4,7 +4,8 @@ uses, with realistic payloads, driven by the real SDKs. Only the network edge is
 Jobs advance one status per `GET` of the job. Faults are injected per route:
     cloud.fault("POST", r"/fine_tuning/jobs$", "429", times=1)
 kinds: 429 (with Retry-After), 500, drop (close the connection), slow (sleep), 403_training_not_available,
-malformed (invalid JSON with 200). `cloud.fail_jobs = True` makes new jobs end in failure.
+malformed (invalid JSON with 200). These act *before* the server does; tests/faultproxy.py, in front of
+this server, also spoils replies *after* the server acted. `cloud.fail_jobs = True` makes new jobs fail.
 """
 
 from __future__ import annotations
@@ -28,6 +29,23 @@ TOGETHER_FLOW = ["pending", "queued", "running", "uploading", "completed"]
 class _Server(ThreadingHTTPServer):
     request_queue_size = 512  # the default backlog (5) refuses bursts of concurrent clients
     daemon_threads = True
+
+
+def _multipart(body: bytes, headers: dict) -> tuple[str | None, bytes, str | None]:
+    """The uploaded file's name and bytes, and the `purpose` field, from a multipart/form-data body."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {ctype}\r\n\r\n".encode() + body)
+    name, content, purpose = None, b"", None
+    for part in message.iter_parts() if message.is_multipart() else []:
+        field = part.get_param("name", header="content-disposition")
+        if part.get_filename():
+            name, content = part.get_filename(), part.get_payload(decode=True) or b""
+        elif field == "purpose":
+            purpose = (part.get_payload(decode=True) or b"").decode()
+    return name, content, purpose
 
 
 def iso(t: float) -> str:
@@ -109,7 +127,7 @@ class FakeCloud:
         self.bodies: list[bytes] = []
         self.completion_text = "Откройте вклад под 16% годовых на 6 месяцев в приложении."
         self.download_body: bytes | None = None  # what /finetune/download sends (default: adapter_archive())
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # routes run under it: server-side state changes one at a time
         self.server = _Server(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
@@ -176,14 +194,15 @@ class FakeCloud:
                 if fault and self._fault(fault):
                     return
                 try:
-                    status, payload, headers, raw = cloud.route(
-                        method,
-                        url.path,
-                        parse_qs(url.query),
-                        body,
-                        dict(self.headers),
-                        f"http://127.0.0.1:{cloud.port}",
-                    )
+                    with cloud.lock:
+                        status, payload, headers, raw = cloud.route(
+                            method,
+                            url.path,
+                            parse_qs(url.query),
+                            body,
+                            dict(self.headers),
+                            f"http://127.0.0.1:{cloud.port}",
+                        )
                 except KeyError as exc:
                     status, payload, headers, raw = 404, {"error": {"message": f"not found: {exc}"}}, None, None
                 self._send(status, payload, headers, raw)
@@ -312,22 +331,23 @@ class FakeCloud:
     def _openai(self, method: str, path: str, query: dict, body: bytes, headers: dict):
         if path == "/v1/files" and method == "POST":
             file_id = "file-" + uuid.uuid4().hex[:12]
-            name = re.search(rb'filename="([^"]+)"', body)
-            self.files[file_id] = {"bytes": len(body)}
-            return (
-                200,
-                {
+            name, content, purpose = _multipart(body, headers)
+            with self.lock:
+                self.files[file_id] = {
                     "id": file_id,
                     "object": "file",
-                    "bytes": len(body),
+                    "bytes": len(content),
                     "created_at": int(time.time()),
-                    "filename": name.group(1).decode() if name else "train.jsonl",
-                    "purpose": "fine-tune",
+                    "filename": name or "train.jsonl",
+                    "purpose": purpose or "fine-tune",
                     "status": "processed",
-                },
-                None,
-                None,
-            )
+                }
+            return 200, self.files[file_id], None, None
+        if path == "/v1/files" and method == "GET":
+            purpose = (query.get("purpose") or [None])[0]
+            data = [f for f in self.files.values() if purpose in (None, f["purpose"])]
+            data.sort(key=lambda f: f["created_at"], reverse=True)
+            return 200, {"object": "list", "data": data, "has_more": False}, None, None
         if path == "/v1/fine_tuning/jobs" and method == "POST":
             req = json.loads(body)
             job = self._new_job(
@@ -439,6 +459,8 @@ class FakeCloud:
             "training_file": job.training_file,
             "validation_file": job.validation_file or "",
             "n_epochs": job.hyper.get("n_epochs", 1),
+            "suffix": job.hyper.get("suffix"),
+            "random_seed": job.hyper.get("random_seed"),
             "token_count": 250000 if done else None,
             "total_price": 1_230_000_000 if done else None,
             "events": events,
@@ -450,9 +472,9 @@ class FakeCloud:
             checksum = re.search(rb'name="checksum"\r\n\r\n([^\r]+)', body)
             name = re.search(rb'name="file_name"\r\n\r\n([^\r]+)', body)
             key = checksum.group(1).decode() if checksum else uuid.uuid4().hex
-            if key in self.checksums:
+            if key in self.checksums and self.files[self.checksums[key]]["uploaded"]:
                 return 409, {"file_id": self.checksums[key], "message": "file already exists"}, None, None
-            file_id = "file-" + uuid.uuid4().hex[:12]
+            file_id = self.checksums.get(key) or "file-" + uuid.uuid4().hex[:12]  # bytes not sent yet: same id
             self.checksums[key] = file_id
             self.files[file_id] = {
                 "name": name.group(1).decode() if name else "train.jsonl",

@@ -21,6 +21,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is fetched from a model hub unless the user says so
 
 from providers.base import (
     Capabilities,
@@ -53,6 +54,11 @@ def resolve_model(model: str) -> str:
     return model
 
 
+def _looks_like_path(model: str) -> bool:
+    """A model name meant as a folder (./x, ../x, /x, ~/x, or a/b whose first part is a folder here)."""
+    return model.startswith((".", "/", "~")) or ("/" in model and Path(model.split("/", 1)[0]).is_dir())
+
+
 class LocalProvider:
     name = "local"
     facts = ProviderFacts(
@@ -67,6 +73,7 @@ class LocalProvider:
         price_method="gpu_hour",
         scoring_price_method=None,
         alternation="warning",
+        methods=("lora", "dora", "adalora", "prompt_lora", "qlora"),  # providers.local.adapters
     )
     capabilities = Capabilities(
         pause_resume=False,
@@ -75,6 +82,7 @@ class LocalProvider:
         estimate_price=False,
         batch_generation=True,
         offline=True,
+        restart=True,
     )
 
     def resolve_model(self, model: str) -> str:
@@ -93,8 +101,20 @@ class LocalProvider:
                 f"{model} is not a Hugging Face model folder (no config.json)",
                 fix="pass a model folder with config.json and weights, or `tiny`",
             )
-        if not path.exists() and "/" not in model:
+        if path.exists():
+            return
+        if _looks_like_path(model):  # a misspelt folder: bad input, never a trip to the model hub
+            raise ProviderInputError(
+                f"local: no model folder {str(path.expanduser().absolute())!r}",
+                fix="check the path (a model folder with config.json and weights), or use `tiny`",
+            )
+        if "/" not in model:
             raise ProviderUnavailable(f"local: no model folder {model!r}", fix="pass a local folder or `tiny`")
+        if os.environ.get("HF_HUB_OFFLINE", "1") not in ("0", "false", "False"):
+            raise ProviderUnavailable(
+                f"local: no model folder {model!r}, and the model hub is off (HF_HUB_OFFLINE=1)",
+                fix="pass a local model folder, or set HF_HUB_OFFLINE=0 to let transformers fetch hub ids",
+            )
 
     def upload(self, path: Path) -> str:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -132,6 +152,11 @@ class LocalProvider:
             {"idempotency_key": request.idempotency_key, "model": request.model, "config": self._config(request)}
         )
         store.update(status="pending")
+        self._spawn(store)
+        return self.get_job(remote_id)
+
+    def _spawn(self, store: JobStore) -> None:
+        """The detached worker process for a job folder."""
         log = (store.folder / "worker.log").open("ab")
         process = subprocess.Popen(
             [sys.executable, "-m", "providers.local.worker", str(store.folder)],
@@ -143,7 +168,6 @@ class LocalProvider:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         (store.folder / "worker.pid").write_text(str(process.pid))
-        return self.get_job(remote_id)
 
     def find_job(self, request: JobRequest, since: float) -> JobState | None:
         for folder in jobs_root().glob("local-*"):
@@ -169,7 +193,8 @@ class LocalProvider:
             raw = "failed"
             store.update(
                 status="failed",
-                error="the worker process exited unexpectedly" + (f"; last checkpoint kept: {last}" if last else ""),
+                error="worker died: the worker process exited unexpectedly"
+                + (f"; last checkpoint kept: {last} (`adsft resume` continues from it)" if last else ""),
             )
             state = store.state()
         status = Status(raw) if raw in Status._value2member_map_ else Status.PENDING
@@ -209,9 +234,24 @@ class LocalProvider:
         return self.get_job(remote_id)
 
     def pause(self, remote_id: str) -> JobState:
-        raise ProviderError("local jobs cannot be paused", fix="cancel (a checkpoint is kept) and submit again")
+        raise ProviderError("local jobs cannot be paused", fix="cancel (a checkpoint is kept), then `adsft resume`")
 
-    resume = pause
+    def resume(self, remote_id: str) -> JobState:
+        """Start a new worker on a job that stopped (its worker died, or it was cancelled or failed): the
+        trainer continues from the last good checkpoint (providers.local.train._resume)."""
+        store = self._store(remote_id)
+        state = self.get_job(remote_id)
+        if store.worker_alive():
+            return state
+        if state.status == Status.SUCCEEDED:
+            raise ProviderInputError(f"local job {remote_id} has already succeeded", fix="nothing to resume")
+        store.update(status="pending", error=None)
+        (store.folder / "cancel").unlink(missing_ok=True)
+        store.event(
+            "info", "resumed" + (f" from {store.latest_checkpoint().name}" if store.latest_checkpoint() else "")
+        )
+        self._spawn(store)
+        return self.get_job(remote_id)
 
     def download(self, remote_id: str, dest: Path, merged: bool = False) -> Path:
         store = self._store(remote_id)

@@ -225,19 +225,25 @@ def _resume(store: JobStore, peft_model, soft, optimizer, scheduler) -> int:
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
-    last = store.latest_checkpoint()
-    if last is None:
-        return 0
-    set_peft_model_state_dict(peft_model, load_file(str(last / "adapter_model.safetensors")))
-    if soft is not None:
-        with torch.no_grad():
-            soft.weight.copy_(adapters.load_soft_prompt(last))
-    state = torch.load(last / "trainer_state.pt", weights_only=False)
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["rng"]["torch"])
-    random.setstate(state["rng"]["python"])
-    return int(state["step"])
+    # newest first; a checkpoint that does not load (a kill mid-write, a bad disk) is skipped with a warning
+    found = sorted(store.checkpoints.glob("step-*"), key=lambda p: int(p.name.split("-")[1]), reverse=True)
+    for last in found:
+        try:
+            weights = load_file(str(last / "adapter_model.safetensors"))
+            state = torch.load(last / "trainer_state.pt", weights_only=False)
+            set_peft_model_state_dict(peft_model, weights)
+            if soft is not None:
+                with torch.no_grad():
+                    soft.weight.copy_(adapters.load_soft_prompt(last))
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+        except Exception as exc:
+            store.event("warning", f"checkpoint {last.name} is unreadable ({type(exc).__name__}); using the one before")
+            continue
+        torch.set_rng_state(state["rng"]["torch"])
+        random.setstate(state["rng"]["python"])
+        return int(state["step"])
+    return 0
 
 
 def train(cfg: TrainConfig, store: JobStore) -> dict:
