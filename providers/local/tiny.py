@@ -63,22 +63,12 @@ def build(
     if (folder / "config.json").is_file() and (folder / "tokenizer.json").is_file():
         return folder
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     started = time.perf_counter()
     torch.manual_seed(seed)
     texts = _texts(texts, seed)
-    bpe = Tokenizer(models.BPE(unk_token=None, byte_fallback=False))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab, special_tokens=SPECIALS, min_frequency=2, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    bpe.train_from_iterator(texts, trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, bos_token="<|bos|>", eos_token="<|end|>", pad_token="<|pad|>", chat_template=CHAT_TEMPLATE
-    )
+    tokenizer = _tokenizer(texts, vocab)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden,
@@ -101,6 +91,40 @@ def build(
     (tmp / "adsft.json").write_text(
         json.dumps({"version": VERSION, "pretrain_steps": steps, "seconds": round(time.perf_counter() - started, 1)})
     )
+    tmp.replace(folder) if not folder.exists() else None
+    return folder
+
+
+def _tokenizer(texts: list[str], vocab: int):
+    """The byte-level BPE tokenizer trained on the texts, with the chat template (deterministic)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE(unk_token=None, byte_fallback=False))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab, special_tokens=SPECIALS, min_frequency=2, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    bpe.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe, bos_token="<|bos|>", eos_token="<|end|>", pad_token="<|pad|>", chat_template=CHAT_TEMPLATE
+    )
+
+
+def tokenizer_folder(seed: int = 0, vocab: int = 3000, texts: list[str] | None = None) -> Path:
+    """What counting tokens needs and nothing more: the built model's folder when it exists, else the
+    same tokenizer alone (trained in seconds, cached). `estimate`, `validate` and `--dry-run` never
+    pre-train the model."""
+    built = home() / "models" / VERSION
+    if (built / "config.json").is_file() and (built / "tokenizer.json").is_file():
+        return built
+    folder = home() / "models" / f"{VERSION}-tokenizer"
+    if (folder / "tokenizer.json").is_file():
+        return folder
+    tokenizer = _tokenizer(_texts(texts, seed), vocab)
+    tmp = folder.with_name(folder.name + ".tmp")
+    tokenizer.save_pretrained(tmp)
     tmp.replace(folder) if not folder.exists() else None
     return folder
 
