@@ -76,9 +76,8 @@ def comparable(meta_a: dict, meta_b: dict, briefs_a: set[str], briefs_b: set[str
     ]
     if briefs_a != briefs_b:
         only_a, only_b = sorted(briefs_a - briefs_b), sorted(briefs_b - briefs_a)
-        problems.append(
-            f"briefs: {len(only_a)} only in A ({', '.join(only_a[:3])}), {len(only_b)} only in B ({', '.join(only_b[:3])})"
-        )
+        shown_a, shown_b = ", ".join(only_a[:3]), ", ".join(only_b[:3])
+        problems.append(f"briefs: {len(only_a)} only in A ({shown_a}), {len(only_b)} only in B ({shown_b})")
     if problems:
         raise InputError(
             "the runs are not comparable: " + "; ".join(problems),
