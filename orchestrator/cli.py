@@ -211,7 +211,7 @@ def demo(
     as_json: JsonFlag = False,
     model: Annotated[str, typer.Option(help="The student: `smollm2` (SmolLM2-135M-Instruct), a folder.")] = "smollm2",
     language: Annotated[str, typer.Option(help="en (the student is English-first) or ru.")] = "en",
-    examples: Annotated[int, typer.Option(help="Clean synthetic training examples.")] = 96,
+    examples: Annotated[int, typer.Option(help="Clean synthetic training examples.")] = 64,
     briefs: Annotated[int, typer.Option(help="Held-out evaluation briefs of that language.")] = 20,
     k: Annotated[int, typer.Option(help="Regeneration cap K.")] = 3,
     usable: Annotated[float, typer.Option(help="pass@K below this: the report says the model is not usable.")] = 0.5,

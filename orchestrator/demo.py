@@ -39,7 +39,7 @@ from rules import load_pack
 class DemoConfig:
     model: str = "smollm2"  # the student (a local alias or model folder); `tiny` only for tests
     language: str = "en"  # the 135M student is English-first (README: what it does for Russian)
-    examples: int = 96  # clean synthetic training examples
+    examples: int = 64  # clean synthetic training examples
     briefs: int = 20  # held-out evaluation briefs of that language
     k: int = 3  # regeneration cap
     temperature: float = 0.7
@@ -93,9 +93,10 @@ def run_demo(config: DemoConfig | None = None) -> DemoSummary:
     render.err.rule("compare: tuned (B) against base (A)")
     comparison = compare(runs["base"], runs["tuned"], cfg.seed)
     render.comparison(comparison)
-    paths = write_report(comparison, folder / "report")
-    summary.report = paths["html"]
-    summary.result = _result(cfg, comparison, runs, offline, summary.seconds["fine-tune"], paths["html"])
+    report = folder / "report" / "report.html"
+    summary.result = _result(cfg, comparison, runs, offline, summary.seconds["fine-tune"], report)
+    write_report(comparison, report.parent, summary.result["verdict"], summary.result["examples"])
+    summary.report = report
     summary.result["seconds"] = round(time.perf_counter() - started, 1)
     summary.result["steps_seconds"] = summary.seconds
     (folder / "result.json").write_text(json.dumps(summary.result, indent=1))

@@ -19,7 +19,7 @@ from pathlib import Path
 from providers.errors import ProviderInputError
 from providers.paths import home
 
-VERSION = "tiny-llama-v3"
+VERSION = "tiny-llama-v4"
 SPECIALS = ["<|pad|>", "<|bos|>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>"]
 CHAT_TEMPLATE = (
     "{{ bos_token }}{% for m in messages %}{{ '<|' + m['role'] + '|>\n' + m['content'] }}"
@@ -50,7 +50,7 @@ def _log(message: str) -> None:
 
 def build(
     folder: Path | None = None,
-    steps: int = 250,
+    steps: int = 40,
     seed: int = 0,
     log=_log,
     hidden: int = 128,
@@ -143,14 +143,19 @@ def _pretrain(model, tokenizer, texts: list[str], steps: int, seed: int, log) ->
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=steps, pct_start=0.1)
     model.train()
+    started = last = time.perf_counter()
     for step in range(steps):
-        batch = rows[torch.randint(len(rows), (16,), generator=generator)]
+        batch = rows[torch.randint(len(rows), (8,), generator=generator)]
         loss = model(input_ids=batch, labels=batch, use_cache=False).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
-        if step % 100 == 0 or step == steps - 1:
-            log(f"pretrain step {step + 1}/{steps}: loss {loss.item():.3f}")
+        now = time.perf_counter()
+        if step == 0 or step == steps - 1 or now - last > 3:  # a line every few seconds: never looks hung
+            last = now
+            eta = (now - started) / (step + 1) * (steps - step - 1)
+            speed = (step + 1) * batch.numel() / (now - started)
+            log(f"pretrain step {step + 1}/{steps}: loss {loss.item():.3f}, {speed:.0f} tokens/s, ETA {eta:.0f} s")
     model.eval()
