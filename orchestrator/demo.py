@@ -10,6 +10,7 @@ neither model is usable it says so first, and "tuned better" needs a confidence 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from collections.abc import Callable
@@ -204,19 +205,22 @@ def _result(cfg: DemoConfig, c: Comparison, runs: dict, provider: str, train_s: 
     cost = next(d for d in c.differences if d.metric.startswith("cost per accepted"))
     hourly = machine_hour_usd(load_catalog(), provider) or 0.0
     fine_tune_usd = train_s * hourly / 3600
-    saving = -cost.difference if cost.difference is not None else None
-    savings = {
-        "per_1000_usd": _money(saving, 1000),
-        "ci_low": _money(-cost.ci_high if cost.ci_high is not None else None, 1000),
-        "ci_high": _money(-cost.ci_low if cost.ci_low is not None else None, 1000),
-    }
+    per_accepted = {label: _cost_per_accepted(run) for label, run in runs.items()}
+    saving = _finite(-cost.difference if cost.difference is not None else None)
+    ci = [_finite(-cost.ci_high) if cost.ci_high is not None else None]
+    ci.append(_finite(-cost.ci_low) if cost.ci_low is not None else None)
+    lower_bound = False
+    if saving is None and per_accepted["tuned"][0] is not None and per_accepted["base"][1] is not None:
+        # the base accepted nothing: its cost per accepted message is unbounded; what it spent on all briefs
+        # (as if one message had passed) is a floor, so the saving is "at least" this
+        saving, ci, lower_bound = per_accepted["base"][1] - per_accepted["tuned"][0], [None, None], True
     break_even = round(fine_tune_usd / saving) if saving and saving > 0 else None
     result = {
         "model": cfg.model,
         "language": cfg.language,
         "report": str(report),
-        "base": _run_figures(c.a, cost.a),
-        "tuned": _run_figures(c.b, cost.b),
+        "base": _run_figures(c.a, per_accepted["base"][0]),
+        "tuned": _run_figures(c.b, per_accepted["tuned"][0]),
         "difference": {
             "mean_regenerations": _round(regen.difference),
             "ci_low": _round(regen.ci_low),
@@ -225,13 +229,29 @@ def _result(cfg: DemoConfig, c: Comparison, runs: dict, provider: str, train_s: 
         },
         "machine_hour_usd": hourly,
         "fine_tune_usd": round(fine_tune_usd, 6),
-        "savings_per_1000_usd": savings["per_1000_usd"],
-        "savings_per_1000_ci": [savings["ci_low"], savings["ci_high"]],
+        "savings_per_1000_usd": _money(saving, 1000),
+        "savings_per_1000_ci": [_money(v, 1000) for v in ci],
+        "savings_is_lower_bound": lower_bound,
         "break_even_messages": break_even,
         "examples": _examples(runs),
     }
     result["verdict"] = verdict(result, cfg.usable)
     return result
+
+
+def _cost_per_accepted(run: Path) -> tuple[float | None, float | None]:
+    """(cost per accepted message or None when nothing passed, total cost of the run's counted attempts)."""
+    meta, by = load_run(run)
+    rows = outcomes(meta, by)
+    costs = [o.cost_usd for o in rows if o.cost_usd is not None]
+    if not costs:
+        return None, None
+    accepted = sum(o.passed for o in rows)
+    return (sum(costs) / accepted if accepted else None), sum(costs)
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _run_figures(s, cost_per_accepted: float | None) -> dict:
@@ -262,6 +282,10 @@ def verdict(result: dict, usable: float) -> str:
         parts.append("tuned worse: it needs more regenerations than the base")
     else:
         parts.append("tuned not shown better: the 95% CI of the difference includes 0")
+    saving = result.get("savings_per_1000_usd")
+    if saving is not None:
+        floor = "at least " if result.get("savings_is_lower_bound") else ""
+        parts.append(f"saves {floor}${saving:.4f} per 1,000 accepted messages at ${result['machine_hour_usd']}/hour")
     return "; ".join(parts)
 
 
@@ -289,4 +313,4 @@ def _money(per_message: float | None, volume: int) -> float | None:
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:
-    return None if value is None else round(float(value), digits)
+    return None if _finite(value) is None else round(float(value), digits)
