@@ -214,7 +214,10 @@ def _result(cfg: DemoConfig, c: Comparison, runs: dict, provider: str, train_s: 
         # the base accepted nothing: its cost per accepted message is unbounded; what it spent on all briefs
         # (as if one message had passed) is a floor, so the saving is "at least" this
         saving, ci, lower_bound = per_accepted["base"][1] - per_accepted["tuned"][0], [None, None], True
-    break_even = round(fine_tune_usd / saving) if saving and saving > 0 else None
+    shown = regen.ci_high is not None and math.isfinite(regen.ci_high) and regen.ci_high < 0
+    if not shown:  # no saving is claimed for a gain the regeneration counts do not show
+        saving, ci, lower_bound = None, [None, None], False
+    break_even = math.ceil(fine_tune_usd / saving) if saving and saving > 0 else None
     result = {
         "model": cfg.model,
         "language": cfg.language,
@@ -283,7 +286,9 @@ def verdict(result: dict, usable: float) -> str:
     else:
         parts.append("tuned not shown better: the 95% CI of the difference includes 0")
     saving = result.get("savings_per_1000_usd")
-    if saving is not None:
+    if saving is None:
+        parts.append("no saving per accepted message is shown")
+    else:
         floor = "at least " if result.get("savings_is_lower_bound") else ""
         parts.append(f"saves {floor}${saving:.4f} per 1,000 accepted messages at ${result['machine_hour_usd']}/hour")
     return "; ".join(parts)
