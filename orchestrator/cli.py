@@ -207,18 +207,31 @@ def prices_cmd(
 
 
 @app.command()
-def demo() -> None:
-    """Run the pipeline end to end on the embedded default (bundled data, local backend, no keys)."""
+def demo(
+    as_json: JsonFlag = False,
+    model: Annotated[str, typer.Option(help="The student: `smollm2` (SmolLM2-135M-Instruct), a folder.")] = "smollm2",
+    language: Annotated[str, typer.Option(help="en (the student is English-first) or ru.")] = "en",
+    examples: Annotated[int, typer.Option(help="Clean synthetic training examples.")] = 64,
+    briefs: Annotated[int, typer.Option(help="Held-out evaluation briefs of that language.")] = 20,
+    k: Annotated[int, typer.Option(help="Regeneration cap K.")] = 3,
+    usable: Annotated[float, typer.Option(help="pass@K below this: the report says the model is not usable.")] = 0.5,
+) -> None:
+    """Run the pipeline end to end on a real pretrained model (bundled data, local backend, no keys, offline)."""
     from orchestrator import render
-    from orchestrator.demo import run_demo
+    from orchestrator.demo import DemoConfig, run_demo
 
-    summary = run_demo()
+    summary = run_demo(
+        DemoConfig(model=model, language=language, examples=examples, briefs=briefs, k=k, usable=usable)
+    )
     render.out.rule("demo summary")
     for step, outcome in summary.steps:
         render.out.print(f"  {step:<14} {outcome}")
     render.out.print(f"files: {summary.folder}")
     if summary.report:
         render.out.print(f"report: {summary.report}")
+    if as_json:
+        keys = ("model", "report", "base", "tuned", "difference", "savings_per_1000_usd", "seconds")
+        print(json.dumps({**{k: summary.result.get(k) for k in keys}, **summary.result}, ensure_ascii=False))
 
 
 @rules_app.command("list")

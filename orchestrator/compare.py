@@ -67,11 +67,30 @@ def _verdict(diff: float, low: float, high: float, p: float | None, better: str,
     return f"{winner} better" + (f" (p={p:.3g})" if p is not None else "")
 
 
+def comparable(meta_a: dict, meta_b: dict, briefs_a: set[str], briefs_b: set[str]) -> None:
+    """Refuse runs that measured different things, naming each difference."""
+    problems = [
+        f"{key}: {meta_a.get(key)!r} vs {meta_b.get(key)!r}"
+        for key in ("k", "mode", "temperature", "samples")
+        if meta_a.get(key) != meta_b.get(key)
+    ]
+    if briefs_a != briefs_b:
+        only_a, only_b = sorted(briefs_a - briefs_b), sorted(briefs_b - briefs_a)
+        shown_a, shown_b = ", ".join(only_a[:3]), ", ".join(only_b[:3])
+        problems.append(f"briefs: {len(only_a)} only in A ({shown_a}), {len(only_b)} only in B ({shown_b})")
+    if problems:
+        raise InputError(
+            "the runs are not comparable: " + "; ".join(problems),
+            fix="score both models with the same briefs, --k, --mode and --temperature",
+        )
+
+
 def compare(run_a: str | Path, run_b: str | Path, seed: int = 0) -> Comparison:
     rng = np.random.default_rng(seed)
     sa, sb = summarize(run_a), summarize(run_b)
     meta_a, by_a = load_run(run_a)
     meta_b, by_b = load_run(run_b)
+    comparable(meta_a, meta_b, set(by_a), set(by_b))
     oa = {o.brief_id: o for o in outcomes(meta_a, by_a)}
     ob = {o.brief_id: o for o in outcomes(meta_b, by_b)}
     common = sorted(set(oa) & set(ob))

@@ -116,9 +116,36 @@ def error(exc: Exception) -> None:
         err.print(Text.assemble(("TIP ", "bold cyan"), exc.fix))
 
 
+class _Lines:
+    """Without a terminal (a log, CI), progress is a plain line on stderr every few seconds at most."""
+
+    def __init__(self, every: float = 3.0) -> None:
+        self.every = every
+        self.last: dict[str, float] = {}
+        self.started: dict[str, float] = {}
+
+    def __call__(self, stage: str, line: str, final: bool = False) -> None:
+        now = time.monotonic()
+        self.started.setdefault(stage, now)
+        if final or now - self.last.get(stage, -1e9) >= self.every:
+            self.last[stage] = now
+            err.print(Text(f"[{now - self.started[stage]:6.0f} s] {line}"), soft_wrap=True)
+
+
 @contextmanager
 def progress() -> Iterator[Callable[[str, int, int], None]]:
-    """A progress bar on stderr; yields update(stage, done, total)."""
+    """A progress bar on stderr (plain timed lines with ETA without a terminal); yields update(stage, done, total)."""
+    if not err.is_terminal:
+        lines = _Lines()
+
+        def plain(stage: str, done: int, total: int) -> None:
+            begun = lines.started.setdefault(stage, time.monotonic())
+            elapsed = time.monotonic() - begun
+            eta = elapsed / done * (total - done) if done else float("nan")
+            lines(stage, f"{stage} {done}/{total}" + (f", ETA {eta:.0f} s" if done else ""), final=done >= total)
+
+        yield plain
+        return
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -353,21 +380,29 @@ def job_cost(data: dict) -> None:
 
 @contextmanager
 def live_job() -> Iterator[Callable[[JobRow], None]]:
-    """A live line on stderr: status, progress, latest loss."""
+    """A live line on stderr: status, progress, latest loss, tokens/s, ETA (timed plain lines without a terminal)."""
     from rich.live import Live
 
+    def line(job: JobRow) -> str:
+        metrics = job.public()["metrics"]
+        loss = metrics.get("loss") or metrics.get("train_loss")
+        speed, eta = metrics.get("tokens_per_second"), metrics.get("eta_s")
+        return (
+            f"{job.id} {job.provider} {job.status}"
+            + (f" {job.progress:.0%}" if job.progress is not None else "")
+            + (f" loss {loss:.4f}" if loss is not None else "")
+            + (f", {speed:.0f} tokens/s" if speed else "")
+            + (f", ETA {eta:.0f} s" if eta is not None and job.status == "running" else "")
+        )
+
+    if not err.is_terminal:
+        lines = _Lines()
+        yield lambda job: lines("job", line(job))
+        return
     with Live(Text("waiting for the provider..."), console=err, refresh_per_second=4, transient=True) as live:
 
         def update(job: JobRow) -> None:
-            metrics = job.public()["metrics"]
-            loss = metrics.get("loss") or metrics.get("train_loss")
-            progress = f" {job.progress:.0%}" if job.progress is not None else ""
-            live.update(
-                Text(
-                    f"{job.id} {job.provider} {job.status}{progress}"
-                    + (f" loss {loss:.4f}" if loss is not None else "")
-                )
-            )
+            live.update(Text(line(job)))
 
         yield update
 

@@ -134,7 +134,10 @@ def frame(comparison: Comparison) -> pd.DataFrame:
     )
 
 
-def write_report(comparison: Comparison, folder: Path) -> dict[str, Path]:
+def write_report(
+    comparison: Comparison, folder: Path, summary: str | None = None, examples: list[dict] | None = None
+) -> dict[str, Path]:
+    """report.html / .md / .csv; `summary` (a verdict sentence) leads the page, `examples` pairs messages."""
     a, b = comparison.a, comparison.b
     k = a.k
     dist_a, dist_b = distribution(a.run), distribution(b.run)
@@ -171,6 +174,8 @@ def write_report(comparison: Comparison, folder: Path) -> dict[str, Path]:
         fmt=_fmt,
         pct=lambda v: f"{v:.0%}",
         generated=time.strftime("%Y-%m-%d %H:%M"),
+        summary=summary,
+        examples=examples or [],
     )
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"html": folder / "report.html", "markdown": folder / "report.md", "csv": folder / "report.csv"}

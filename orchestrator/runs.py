@@ -92,9 +92,23 @@ def _prices(catalog: Catalog, provider: str, model: str) -> tuple[float, float] 
     return None
 
 
+def machine_hour_usd(catalog: Catalog, provider: str) -> float | None:
+    """$/hour of the machine a provider that bills by the hour (the local backend) generates on."""
+    import providers
+
+    try:
+        if providers.facts(provider).billing != "gpu_hours":
+            return None
+        return catalog.price(provider, None, "gpu_hour").gpu_hour_usd
+    except (InputError, KeyError, LookupError):
+        return None
+
+
 def outcomes(meta: dict, by_brief: dict[str, list[dict]], catalog: Catalog | None = None) -> list[BriefOutcome]:
     k = int(meta["k"])
-    prices = _prices(catalog or load_catalog(), meta["provider"], meta["model"])
+    catalog = catalog or load_catalog()
+    prices = _prices(catalog, meta["provider"], meta["model"])
+    hourly = None if prices else machine_hour_usd(catalog, meta["provider"])
     out = []
     for brief_id, attempts in sorted(by_brief.items()):
         first = next((a["attempt"] for a in attempts if a["passed"]), None)
@@ -102,6 +116,8 @@ def outcomes(meta: dict, by_brief: dict[str, list[dict]], catalog: Catalog | Non
         cost = None
         if prices:
             cost = sum(a["tokens_in"] * prices[0] + a["tokens_out"] * prices[1] for a in considered) / 1e6
+        elif hourly is not None:  # billed by the hour: the machine time each attempt took (its share of a batch)
+            cost = sum(a["latency_s"] for a in considered) * hourly / 3600
         final = next((a["text"] for a in attempts if a["passed"]), attempts[-1]["text"])
         out.append(
             BriefOutcome(

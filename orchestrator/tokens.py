@@ -155,11 +155,14 @@ def _template_count(folder: str, messages: Chat) -> int:
 
 
 def resolve_alias(model: str) -> str:
-    """A model name a provider resolves itself (the local `tiny`) becomes its folder; others are kept."""
+    """A model name a provider resolves itself (the local `tiny`) becomes a folder to count its tokens with
+    (the provider's `tokenizer_model`, which builds no model where it can avoid it); others are kept."""
     owner = providers.alias_owner(model)
     if owner is None:
         return model
-    return providers.get_provider(owner).resolve_model(model)  # type: ignore[attr-defined]
+    provider = providers.get_provider(owner)
+    resolve_for_counting = getattr(provider, "tokenizer_model", None) or provider.resolve_model  # type: ignore[attr-defined]
+    return resolve_for_counting(model)
 
 
 def resolve(model: str) -> ModelTokenizer:

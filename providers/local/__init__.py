@@ -38,7 +38,9 @@ from providers.local.defaults import train_settings
 from providers.local.jobstore import JobStore
 from providers.paths import home
 
-ALIASES = ("tiny", "embedded")  # the embedded tiny base (providers.local.tiny), built once and cached
+TINY = ("tiny", "embedded")  # the embedded tiny base for tests (providers.local.tiny), built once and cached
+SMOLLM2 = ("smollm2", "smollm2-135m")  # the demo's student, converted once from its GGUF (providers.local.smollm2)
+ALIASES = TINY + SMOLLM2
 
 
 def jobs_root() -> Path:
@@ -46,17 +48,30 @@ def jobs_root() -> Path:
 
 
 def resolve_model(model: str) -> str:
-    """A model folder for `model`: the embedded tiny base is built (once, cached) for its aliases."""
-    if model in ALIASES:
+    """A model folder for `model`: an alias's base is built or converted (once, cached)."""
+    if model in TINY:
         from providers.local.tiny import build
 
         return str(build())
+    if model in SMOLLM2:
+        from providers.local.smollm2 import build as convert
+
+        return str(convert())
     return model
 
 
 def _looks_like_path(model: str) -> bool:
     """A model name meant as a folder (./x, ../x, /x, ~/x, or a/b whose first part is a folder here)."""
     return model.startswith((".", "/", "~")) or ("/" in model and Path(model.split("/", 1)[0]).is_dir())
+
+
+def tokenizer_model(model: str) -> str:
+    """A folder to count `model`'s tokens with: for `tiny`, its tokenizer alone (never a pre-training run)."""
+    if model in TINY:
+        from providers.local.tiny import tokenizer_folder
+
+        return str(tokenizer_folder())
+    return resolve_model(model)
 
 
 class LocalProvider:
@@ -88,6 +103,9 @@ class LocalProvider:
     def resolve_model(self, model: str) -> str:
         return resolve_model(model)
 
+    def tokenizer_model(self, model: str) -> str:
+        return tokenizer_model(model)
+
     def unavailable_reason(self) -> str | None:
         missing = [m for m in ("torch", "transformers", "peft") if importlib.util.find_spec(m) is None]
         return f"missing {', '.join(missing)} (pip install 'adsft[local]')" if missing else None
@@ -109,7 +127,9 @@ class LocalProvider:
                 fix="check the path (a model folder with config.json and weights), or use `tiny`",
             )
         if "/" not in model:
-            raise ProviderUnavailable(f"local: no model folder {model!r}", fix="pass a local folder or `tiny`")
+            raise ProviderUnavailable(
+                f"local: no model folder {model!r}", fix="pass a local folder, `smollm2` or `tiny`"
+            )
         if os.environ.get("HF_HUB_OFFLINE", "1") not in ("0", "false", "False"):
             raise ProviderUnavailable(
                 f"local: no model folder {model!r}, and the model hub is off (HF_HUB_OFFLINE=1)",

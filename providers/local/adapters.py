@@ -29,6 +29,7 @@ class AdapterConfig:
     alpha: float = LORA["alpha"]
     dropout: float = LORA["dropout"]
     target_modules: str = LORA["target_modules"]
+    top_layers: int | None = None  # adapt only the last N decoder layers: backward stops there (CPU speed)
     n_virtual: int = 8  # prompt_lora: soft-prompt length
     total_steps: int = 100  # adalora: its schedule needs the run length
 
@@ -49,14 +50,24 @@ def wrap(model, config: AdapterConfig):
     """The model with a trainable adapter, and a SoftPrompt (prompt_lora) or None."""
     from peft import AdaLoraConfig, LoraConfig, get_peft_model
 
+    layers: dict = {"target_modules": config.target_modules}
+    if config.top_layers:  # frozen layers below need no graph: autograd stops at the first adapted layer
+        total = model.config.num_hidden_layers
+        first = model.get_decoder().layers[0]
+        linear = sorted({n.rsplit(".", 1)[-1] for n, m in first.named_modules() if isinstance(m, nn.Linear)})
+        layers = {
+            "target_modules": linear,
+            "layers_to_transform": list(range(max(0, total - config.top_layers), total)),
+            "layers_pattern": "layers",
+        }
     if config.method in ("lora", "dora", "qlora", "prompt_lora"):
         peft_config = LoraConfig(
             r=config.r,
             lora_alpha=config.alpha,
             lora_dropout=config.dropout,
-            target_modules=config.target_modules,
             use_dora=config.method == "dora",
             task_type="CAUSAL_LM",
+            **layers,
         )
     elif config.method == "adalora":
         peft_config = AdaLoraConfig(
@@ -64,12 +75,12 @@ def wrap(model, config: AdapterConfig):
             target_r=config.r,
             lora_alpha=config.alpha,
             lora_dropout=config.dropout,
-            target_modules=config.target_modules,
             total_step=max(config.total_steps, 10),
             tinit=max(1, config.total_steps // 10),
             tfinal=max(1, config.total_steps // 5),
             deltaT=1,
             task_type="CAUSAL_LM",
+            **layers,
         )
     else:
         raise ProviderInputError(

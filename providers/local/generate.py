@@ -3,12 +3,38 @@ texts with token counts and latency. Used to score local models."""
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import torch
+
+
+class _Heartbeat:
+    """A stopping criterion that never stops: it prints a line every few seconds while a batch decodes
+    (on a CPU one batch can take minutes; a log must never look hung)."""
+
+    def __init__(self, rows: int, max_new_tokens: int, every: float = 5.0) -> None:
+        self.rows, self.max_new, self.every = rows, max_new_tokens, every
+        self.started = self.last = time.perf_counter()
+        self.steps = 0
+
+    def __call__(self, input_ids, scores, **kwargs) -> torch.Tensor:
+        self.steps += 1
+        now = time.perf_counter()
+        if now - self.last >= self.every:
+            self.last = now
+            speed = self.steps * self.rows / (now - self.started)
+            eta = (now - self.started) / self.steps * (self.max_new - self.steps)
+            print(
+                f"generate: token {self.steps}/{self.max_new} for {self.rows} messages, {speed:.0f} tokens/s, "
+                f"ETA {eta:.0f} s at most",
+                file=sys.stderr,
+                flush=True,
+            )
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
 
 @dataclass(frozen=True)
@@ -60,6 +86,9 @@ class Generator:
         }
         if temperature > 0:
             kwargs.update(temperature=temperature, top_p=top_p)
+        from transformers import StoppingCriteriaList
+
+        kwargs["stopping_criteria"] = StoppingCriteriaList([_Heartbeat(len(chats), max_new_tokens)])
         if self.soft is not None:
             embeds = self.model.get_input_embeddings()(enc["input_ids"])
             soft = self.soft.to(embeds.dtype).to(self.device).unsqueeze(0).expand(embeds.shape[0], -1, -1)

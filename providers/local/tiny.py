@@ -19,7 +19,7 @@ from pathlib import Path
 from providers.errors import ProviderInputError
 from providers.paths import home
 
-VERSION = "tiny-llama-v3"
+VERSION = "tiny-llama-v4"
 SPECIALS = ["<|pad|>", "<|bos|>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>"]
 CHAT_TEMPLATE = (
     "{{ bos_token }}{% for m in messages %}{{ '<|' + m['role'] + '|>\n' + m['content'] }}"
@@ -50,7 +50,7 @@ def _log(message: str) -> None:
 
 def build(
     folder: Path | None = None,
-    steps: int = 250,
+    steps: int = 40,
     seed: int = 0,
     log=_log,
     hidden: int = 128,
@@ -63,22 +63,12 @@ def build(
     if (folder / "config.json").is_file() and (folder / "tokenizer.json").is_file():
         return folder
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     started = time.perf_counter()
     torch.manual_seed(seed)
     texts = _texts(texts, seed)
-    bpe = Tokenizer(models.BPE(unk_token=None, byte_fallback=False))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab, special_tokens=SPECIALS, min_frequency=2, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    bpe.train_from_iterator(texts, trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, bos_token="<|bos|>", eos_token="<|end|>", pad_token="<|pad|>", chat_template=CHAT_TEMPLATE
-    )
+    tokenizer = _tokenizer(texts, vocab)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden,
@@ -105,6 +95,40 @@ def build(
     return folder
 
 
+def _tokenizer(texts: list[str], vocab: int):
+    """The byte-level BPE tokenizer trained on the texts, with the chat template (deterministic)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE(unk_token=None, byte_fallback=False))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab, special_tokens=SPECIALS, min_frequency=2, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    bpe.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe, bos_token="<|bos|>", eos_token="<|end|>", pad_token="<|pad|>", chat_template=CHAT_TEMPLATE
+    )
+
+
+def tokenizer_folder(seed: int = 0, vocab: int = 3000, texts: list[str] | None = None) -> Path:
+    """What counting tokens needs and nothing more: the built model's folder when it exists, else the
+    same tokenizer alone (trained in seconds, cached). `estimate`, `validate` and `--dry-run` never
+    pre-train the model."""
+    built = home() / "models" / VERSION
+    if (built / "config.json").is_file() and (built / "tokenizer.json").is_file():
+        return built
+    folder = home() / "models" / f"{VERSION}-tokenizer"
+    if (folder / "tokenizer.json").is_file():
+        return folder
+    tokenizer = _tokenizer(_texts(texts, seed), vocab)
+    tmp = folder.with_name(folder.name + ".tmp")
+    tokenizer.save_pretrained(tmp)
+    tmp.replace(folder) if not folder.exists() else None
+    return folder
+
+
 def _pretrain(model, tokenizer, texts: list[str], steps: int, seed: int, log) -> None:
     """Next-token prediction on packed 256-token rows of the generic corpus."""
     import torch
@@ -119,14 +143,19 @@ def _pretrain(model, tokenizer, texts: list[str], steps: int, seed: int, log) ->
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=steps, pct_start=0.1)
     model.train()
+    started = last = time.perf_counter()
     for step in range(steps):
-        batch = rows[torch.randint(len(rows), (16,), generator=generator)]
+        batch = rows[torch.randint(len(rows), (8,), generator=generator)]
         loss = model(input_ids=batch, labels=batch, use_cache=False).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
-        if step % 100 == 0 or step == steps - 1:
-            log(f"pretrain step {step + 1}/{steps}: loss {loss.item():.3f}")
+        now = time.perf_counter()
+        if step == 0 or step == steps - 1 or now - last > 3:  # a line every few seconds: never looks hung
+            last = now
+            eta = (now - started) / (step + 1) * (steps - step - 1)
+            speed = (step + 1) * batch.numel() / (now - started)
+            log(f"pretrain step {step + 1}/{steps}: loss {loss.item():.3f}, {speed:.0f} tokens/s, ETA {eta:.0f} s")
     model.eval()

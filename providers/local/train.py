@@ -40,6 +40,7 @@ class TrainConfig:
     r: int = LORA["r"]
     alpha: float = LORA["alpha"]
     dropout: float = LORA["dropout"]
+    top_layers: int | None = None  # LoRA on the last N decoder layers only (None: all layers)
     epochs: int = TRAINING["epochs"]
     learning_rate: float = TRAINING["learning_rate"]
     warmup_ratio: float = 0.05
@@ -273,7 +274,9 @@ def train(cfg: TrainConfig, store: JobStore) -> dict:
     batches, _ = make_batches(tokenizer, cfg.training_file, cfg, packing, fixed=compile_ and packing)
     order = _schedule(len(batches), cfg.epochs, world, cfg.seed)
     total_steps = max(1, len(order) // world)
-    config = adapters.AdapterConfig(cfg.method, cfg.r, cfg.alpha, cfg.dropout, total_steps=total_steps)
+    config = adapters.AdapterConfig(
+        cfg.method, cfg.r, cfg.alpha, cfg.dropout, top_layers=cfg.top_layers, total_steps=total_steps
+    )
     peft_model, soft = adapters.wrap(model, config)
     module: nn.Module = AnswerLoss(peft_model, soft, cfg.answer_only)
     if world > 1:
@@ -311,6 +314,7 @@ def train(cfg: TrainConfig, store: JobStore) -> dict:
     # ---- train: forward, guard, backward, guard, step ---------------------------------------------
     tokens = 0
     clock = time.perf_counter()
+    last_log = clock
     loss_value = float("nan")
     step = start
     while step < total_steps:
@@ -351,13 +355,23 @@ def train(cfg: TrainConfig, store: JobStore) -> dict:
         step += 1
         if step % 10 == 0:
             guard.take_snapshot()
-        if writer and (step % cfg.log_every == 0 or step == total_steps):
-            elapsed = time.perf_counter() - clock
+        now = time.perf_counter()
+        # a line every few seconds at most, however long a step takes: a log never looks hung
+        if writer and (step % cfg.log_every == 0 or step == total_steps or now - last_log > 3):
+            last_log = now
+            elapsed = now - clock
+            eta = elapsed / max(1, step - start) * (total_steps - step)
             metrics = {
                 "loss": round(loss_value, 5),
                 "learning_rate": scheduler.get_last_lr()[0],
                 "tokens_per_second": round(tokens / elapsed, 1) if elapsed else None,
+                "eta_s": round(eta, 1),
             }
+            print(
+                f"train step {step}/{total_steps}: loss {loss_value:.4f}, {metrics['tokens_per_second']} tokens/s, "
+                f"ETA {eta:.0f} s",
+                flush=True,
+            )
             budget = adapters.rank_budget(peft_model)
             if budget is not None:
                 metrics["rank_budget"] = budget

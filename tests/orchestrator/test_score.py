@@ -183,3 +183,26 @@ def test_rate_limits_space_the_requests(server, eval_file, tmp_path, capsys):
     # 600 tokens a minute = 10 a second; each request asks for well over 100 (prompt estimate + 120)
     score(capsys, eval_file, tmp_path / "tpm", "--tpm", "600", "--k", "1")
     assert time.perf_counter() - start >= 2.0
+
+
+def test_compare_refuses_runs_that_are_not_comparable(server, eval_file, tmp_path, capsys):
+    server.completion_text = CLEAN
+    score(capsys, eval_file, tmp_path / "a", "--label", "base")
+    score(capsys, eval_file, tmp_path / "b", "--label", "tuned", "--k", "2")
+    code = main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "report")])
+    err = capsys.readouterr().err
+    assert code == 2 and "not comparable" in err and "k: 3 vs 2" in err
+
+
+def test_report_leads_with_the_summary_and_shows_examples(server, eval_file, tmp_path, capsys):
+    from orchestrator.compare import compare
+    from orchestrator.report import write_report
+
+    server.completion_text = CLEAN
+    score(capsys, eval_file, tmp_path / "a", "--label", "base")
+    score(capsys, eval_file, tmp_path / "b", "--label", "tuned")
+    examples = [{"brief": "b1", "base": "Old text", "base_passed": False, "tuned": "New text", "tuned_passed": True}]
+    paths = write_report(compare(tmp_path / "a", tmp_path / "b"), tmp_path / "r", "neither model is usable", examples)
+    html = paths["html"].read_text(encoding="utf-8")
+    assert html.index("neither model is usable") < html.index('id="verdict"')
+    assert "New text" in html and 'id="examples"' in html
