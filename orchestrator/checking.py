@@ -93,6 +93,19 @@ def _item(obj: object, file: str, line: int, briefs: dict[str, Brief]) -> Item |
     return Item(str(obj.get("id", line)), line, message, brief, language)
 
 
+def _json_lines(file: str, content: str, problems: list[Problem]) -> Iterator[tuple[int, object]]:
+    """(line number, parsed value) of every non-blank line; a line that is not JSON becomes a problem."""
+    for number, raw in enumerate(content.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            yield number, json.loads(raw)
+        except json.JSONDecodeError as exc:
+            problems.append(
+                Problem(f"not valid JSON: {exc.msg} (column {exc.colno})", file, number, fix="one JSON object per line")
+            )
+
+
 def read_messages(source: str, briefs: dict[str, Brief] | None = None) -> list[Item]:
     """Every message of a JSONL or CSV input; all problems at once as one InputError."""
     file, content = _read_text(source)
@@ -101,18 +114,7 @@ def read_messages(source: str, briefs: dict[str, Brief] | None = None) -> list[I
     problems: list[Problem] = []
     stripped = content.lstrip()
     if stripped.startswith("{") or file.endswith(".jsonl"):
-        for number, raw in enumerate(content.splitlines(), 1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                problems.append(
-                    Problem(
-                        f"not valid JSON: {exc.msg} (column {exc.colno})", file, number, fix="one JSON object per line"
-                    )
-                )
-                continue
+        for number, obj in _json_lines(file, content, problems):
             found = _item(obj, file, number, briefs)
             (problems.extend if isinstance(found, list) else items.append)(found)  # type: ignore[operator]
     else:
@@ -195,23 +197,13 @@ def iter_json(report: CheckReport) -> Iterator[str]:
         yield json.dumps({"id": item.id, **result.as_dict()}, ensure_ascii=False)
 
 
-_LABELLED_KEYS = _MESSAGE_KEYS | {"note"}
-
-
 def read_labelled(paths: list[str]) -> list[dict]:
     """Labelled messages for `adsft rules eval`; every problem at once, with file and line."""
     records: list[dict] = []
     problems: list[Problem] = []
     for path in paths:
         file, content = _read_text(path)
-        for number, raw in enumerate(content.splitlines(), 1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                problems.append(Problem(f"not valid JSON: {exc.msg} (column {exc.colno})", file, number))
-                continue
+        for number, obj in _json_lines(file, content, problems):
             found = _item(obj, file, number, {}) if isinstance(obj, dict) else [Problem("not an object", file, number)]
             if isinstance(found, list):
                 problems.extend(found)
