@@ -245,8 +245,6 @@ def _is_cyrillic(word: str) -> bool:
 
 # --- capitals -------------------------------------------------------------------------------------
 
-_VOWELS = set("aeiouyаеёиоуыэюя")
-
 
 @cache
 def is_common_word(word: str, language: str) -> bool:
@@ -258,15 +256,6 @@ def is_common_word(word: str, language: str) -> bool:
             return False
         return _analyzer().word_is_known(word)
     return english_word(word)
-
-
-def looks_like_acronym(word: str, max_length: int) -> bool:
-    """A short capitalised token that reads as letters, not as a word: few vowels or very short."""
-    low = word.lower()
-    if len(low) <= 2:
-        return True
-    vowels = sum(c in _VOWELS for c in low)
-    return len(low) <= max_length and vowels * 2 <= len(low)
 
 
 # --- SMS segments ---------------------------------------------------------------------------------
