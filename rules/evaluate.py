@@ -7,11 +7,9 @@ editor says it breaks (``[]`` when clean). A category counts once per message.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from rules.brief import Brief
@@ -62,28 +60,12 @@ class Scores:
         return {"overall": self.overall(), "categories": [self.category(c) for c in seen]}
 
 
-def message_of(record: dict[str, Any]) -> Message:
-    if "text" in record:
-        return Message(body=record["text"], channel=record.get("channel"))
-    return Message(
-        body=record.get("body") or "", title=record.get("title"), cta=record.get("cta"), channel=record.get("channel")
-    )
-
-
-def read_labelled(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
-    records = []
-    for path in paths:
-        with open(path, encoding="utf-8") as f:
-            records.extend(json.loads(line) for line in f if line.strip())
-    return records
-
-
 def evaluate(records: Iterable[dict[str, Any]], pack_for: Callable[[str], RulePack]) -> Scores:
     """Score packs (chosen by each record's language) on labelled records."""
     scores = Scores()
     for r in records:
         brief = Brief(**r["brief"]) if r.get("brief") else None
-        result = pack_for(r["language"]).check(message_of(r), brief)
+        result = pack_for(r["language"]).check(Message.of(r), brief)
         got, want = result.categories("error"), set(r["expected"])
         scores.messages += 1
         scores.tp.update(got & want)

@@ -53,10 +53,11 @@ SPLIT_FLOORS = {"rules_dev": (0.97, 0.95, 0.02), "rules_dev2": (0.97, 0.95, 0.02
 def test_blind_splits_hold_their_floors(split, ru, en):
     from pathlib import Path
 
-    from rules.evaluate import evaluate, read_labelled
+    from orchestrator.checking import read_labelled
+    from rules.evaluate import evaluate
 
     path = Path(__file__).resolve().parents[2] / "datasets" / "samples" / f"{split}.jsonl"
-    scores = evaluate(read_labelled([path]), {"ru": ru, "en": en}.__getitem__)
+    scores = evaluate(read_labelled([str(path)]), {"ru": ru, "en": en}.__getitem__)
     overall = scores.overall()
     precision, recall, blocked = SPLIT_FLOORS[split]
     assert overall["messages"] >= 300 and overall["clean"] >= 100
