@@ -8,6 +8,7 @@ provider's name.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
-from providers.errors import ProviderError
+from providers.errors import ProviderError, ProviderUnavailable
 
 # Dataset shapes, named by what a line holds (not by who takes it):
 #   chat         {"messages": [system?, user, assistant, ...]}
@@ -179,6 +180,14 @@ class Provider(Protocol):
     def estimate_price(self, request: JobRequest) -> float | None: ...
 
     def complete(self, model: str, messages: list[dict], **params: Any) -> Completion: ...
+
+
+def import_sdk(module: str) -> Any:
+    """A provider SDK, imported when a request is made (the registry reads the adapters' facts without it)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ProviderUnavailable(f"the {module} package is not installed", fix="pip install 'adsft[remote]'") from None
 
 
 def now() -> float:

@@ -23,6 +23,7 @@ from providers.base import (
     call_sdk,
     chat_completion,
     exactly_once,
+    import_sdk,
     malformed,
     request_timeout,
     upload_name,
@@ -35,12 +36,7 @@ if TYPE_CHECKING:
 
 
 def _sdk():
-    """The SDK, imported when a request is made (the registry reads this module's facts without it)."""
-    try:
-        import openai
-    except ImportError:
-        raise ProviderUnavailable("the openai package is not installed", fix="pip install 'adsft[remote]'") from None
-    return openai
+    return import_sdk("openai")
 
 
 STATUS = {

@@ -25,6 +25,7 @@ from providers.base import (
     call_sdk,
     chat_completion,
     exactly_once,
+    import_sdk,
     malformed,
     request_timeout,
 )
@@ -36,12 +37,7 @@ if TYPE_CHECKING:
 
 
 def _sdk():
-    """The SDK, imported when a request is made (the registry reads this module's facts without it)."""
-    try:
-        import together
-    except ImportError:
-        raise ProviderUnavailable("the together package is not installed", fix="pip install 'adsft[remote]'") from None
-    return together
+    return import_sdk("together")
 
 
 STATUS = {
