@@ -103,21 +103,24 @@ class Facts:
 
     @property
     def first(self) -> str:
-        return self.phrases[0] if self.phrases else ""
+        """The fact that opens a sentence: one without a preposition of its own (else the plan is not used)."""
+        return self._ordered()[0]
 
     @property
     def rest(self) -> str:
-        return ph.join_list(self.phrases[1:], self.language)
+        return ph.join_list(self._ordered()[1:], self.language)
+
+    def _ordered(self) -> list[str]:
+        lead = [p for p in self.phrases if not ph.starts_with_prep(p, self.language)]
+        if not lead:
+            raise jinja2.UndefinedError("every fact starts with a preposition; none can open a sentence")
+        return [lead[0], *(p for p in self.phrases if p != lead[0])]
 
     def after(self, word: str) -> str:
         """The list after a preposition ("with {{ facts.after('with') }}"): a fact that starts with a
         preposition of its own ("from 5.5% APR") does not go first; when every fact does, the plan is
         not used for this message."""
-        lead = [p for p in self.phrases if not ph.starts_with_prep(p, self.language)]
-        if not lead:
-            raise jinja2.UndefinedError(f"every fact starts with a preposition; none can follow {word!r}")
-        rest = [p for p in self.phrases if p != lead[0]]
-        return ph.join_list([lead[0], *rest], self.language)
+        return ph.join_list(self._ordered(), self.language)
 
     @property
     def lead(self) -> str:
