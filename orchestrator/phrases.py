@@ -129,6 +129,16 @@ def ru_count(value: str, case: str) -> str:
 _EN_BEFORE_UP_TO = {"of", "for", "with"}  # "a loan of up to $50,000", "apply for up to", "with up to 4 visits"
 
 
+_RU_CONSONANTS = "бвгджзйклмнпрстфхцчшщ"
+
+
+def ru_with(phrase: str) -> str:
+    """ "с" or "со" before an instrumental phrase: "со страховкой", "со скидкой", "с картой"."""
+    low = phrase.strip().lower()
+    cluster = len(low) > 1 and low[0] in "сзшжщ" and low[1] in _RU_CONSONANTS
+    return f"{'со' if cluster or low.startswith(('мно', 'вс')) else 'с'} {phrase}"
+
+
 def with_prep(value: str, prep: str, language: str = "ru") -> str:
     """`prep value`, unless the value already starts with a preposition (then the value alone):
     with_prep("до 5 лет", "на") -> "до 5 лет"; with_prep("12 месяцев", "на") -> "на 12 месяцев".

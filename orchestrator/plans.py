@@ -136,6 +136,11 @@ class Facts:
         return ph.cap(self.reason) + "."
 
     @property
+    def so(self) -> str:
+        """The same, to follow a fact in one sentence: "5% cashback, so {{ facts.so }}"."""
+        return self.why[:1].lower() + self.why[1:-1]
+
+    @property
     def sentences(self) -> str:
         says = self.says or [None] * len(self.phrases)
         out = []
@@ -176,7 +181,7 @@ class Generator:
         choices = self.wordings(name, brief, length)
         for tpl in rng.sample(choices, len(choices)):
             text = _render(tpl, ctx, f"{self.path}: slot {name}")
-            if text is not None:
+            if text:  # an empty rendering ("{% if deadline %}...") means the wording does not fit
                 return text
         return ""
 
@@ -211,6 +216,7 @@ class Generator:
         name = brief.product
         if lang == "ru":
             ctx["p"] = {case: ph.lower_first(ph.ru_case(name, case), self._names) for case in ph._RU_CASES}
+            ctx["p"]["with"] = ph.ru_with(ctx["p"]["ablt"])
             ctx["agree"] = lambda word, case="nomn": ph.ru_agree(word, name, case)
         else:
             inner = ph.lower_first(name, self._names, names_follow=True)
