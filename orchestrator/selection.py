@@ -13,8 +13,10 @@ random subset of the same size.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,9 +26,33 @@ import numpy as np
 from rules.text import normalise, words_of
 
 DIM = 512
+WORD_DIM = 512
 
 
-def vectors(texts: Sequence[str], dim: int = DIM) -> np.ndarray:
+def vectors(texts: Sequence[str], dim: int = DIM, word_dim: int = WORD_DIM) -> np.ndarray:
+    """Character trigrams (how a text reads) beside IDF-weighted word unigrams and bigrams (what it says,
+    a rare wording weighing more than a common one), each half L2-normalised."""
+    if not word_dim:
+        return _char_vectors(texts, dim)
+    both = np.hstack([_char_vectors(texts, dim), _word_vectors(texts, word_dim)])
+    return both / np.maximum(np.linalg.norm(both, axis=1, keepdims=True), 1e-9)
+
+
+def _word_vectors(texts: Sequence[str], dim: int) -> np.ndarray:
+    grams = []
+    for text in texts:
+        words = words_of(text)
+        grams.append({zlib.crc32(g.encode()) for g in (*words, *(" ".join(p) for p in itertools.pairwise(words)))})
+    df: Counter[int] = Counter(h for g in grams for h in g)
+    n = max(1, len(texts))
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    for row, hashes in enumerate(grams):
+        for h in hashes:
+            out[row, h % dim] += (1.0 if (h >> 16) & 1 else -1.0) * math.log(n / df[h])
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+def _char_vectors(texts: Sequence[str], dim: int) -> np.ndarray:
     out = np.zeros((len(texts), dim), dtype=np.float32)
     for row, text in enumerate(texts):
         codes = np.frombuffer(f" {normalise(text)} ".encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
@@ -41,7 +67,7 @@ def vectors(texts: Sequence[str], dim: int = DIM) -> np.ndarray:
     return out / np.maximum(norms, 1e-9)
 
 
-CENTER_SHARE = 0.5  # share of each stratum's picks made farthest-first (the rest: k-median greedy)
+CENTER_SHARE = 0.6  # share of each stratum's picks made farthest-first (the rest: k-median greedy)
 _MEDIAN_MAX = 5000  # above this many texts in a stratum the n x n distances are skipped: farthest-first only
 _MEDIAN_POOL = 256  # candidates whose k-median gain is computed at each step (stochastic greedy)
 
