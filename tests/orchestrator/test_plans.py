@@ -193,7 +193,8 @@ def test_free_claims_only_for_free_values():
     texts = _texts("en", "Voyager travel card", "cards", {"annual_fee": "$95", "miles": "2 miles per $1"}, "Apply")
     assert not any("costs nothing" in t or "at no cost" in t for t in texts)
     fund = _texts("ru", "Фонд облигаций «Стабильный»", "investments", {"commission": "0,5% в год"}, "Купите паи")
-    assert not any("за сделк" in t or "на сделк" in t or "брокер" in t for t in fund)  # a fund's yearly fee is no trading fee
+    # a fund's yearly fee is no trading fee
+    assert not any("за сделк" in t or "на сделк" in t or "брокер" in t for t in fund)
 
 
 def test_russian_so_before_consonant_clusters_and_english_is_or_are():
