@@ -204,3 +204,8 @@ def test_russian_so_before_consonant_clusters_and_english_is_or_are():
     en = _texts("en", "Winter jackets", "clothing", {"discount": "30%"}, "Shop jackets", 600)
     assert any("These are the winter jackets" in t for t in en)
     assert not any("This is the winter jackets" in t for t in en)
+
+
+def test_shop_wordings_stay_in_shops():
+    texts = _texts("en", "Car insurance", "insurance", {"discount": "10%", "quote_time": "in 5 minutes"}, "Get a quote")
+    assert not any("planned to buy" in t or "tag price" in t or "booking fee" in t for t in texts)
