@@ -126,12 +126,29 @@ def ru_count(value: str, case: str) -> str:
     return ru_number(n, lemma, case).replace(str(n), digits.strip(), 1) + rest
 
 
+_EN_BEFORE_UP_TO = {"of", "for", "with"}  # "a loan of up to $50,000", "apply for up to", "with up to 4 visits"
+
+
+_RU_CONSONANTS = "бвгджзйклмнпрстфхцчшщ"
+
+
+def ru_with(phrase: str) -> str:
+    """ "с" or "со" before an instrumental phrase: "со страховкой", "со скидкой", "с картой"."""
+    low = phrase.strip().lower()
+    cluster = len(low) > 1 and low[0] in "сзшжщ" and low[1] in _RU_CONSONANTS
+    return f"{'со' if cluster or low.startswith(('мно', 'вс')) else 'с'} {phrase}"
+
+
 def with_prep(value: str, prep: str, language: str = "ru") -> str:
     """`prep value`, unless the value already starts with a preposition (then the value alone):
-    with_prep("до 5 лет", "на") -> "до 5 лет"; with_prep("12 месяцев", "на") -> "на 12 месяцев"."""
-    first = value.strip().split(" ", 1)[0].lower()
+    with_prep("до 5 лет", "на") -> "до 5 лет"; with_prep("12 месяцев", "на") -> "на 12 месяцев".
+    English keeps "of", "for" and "with" before "up to": with_prep("up to $50,000", "for") ->
+    "for up to $50,000", but with_prep("from $100", "of") -> "from $100"."""
+    words = value.strip().lower().split(" ")
+    if language != "ru" and words[:2] == ["up", "to"] and prep in _EN_BEFORE_UP_TO:
+        return f"{prep} {value}"
     preps = _RU_PREPS if language == "ru" else _EN_PREPS
-    return value if first in preps else f"{prep} {value}"
+    return value if words[0] in preps else f"{prep} {value}"
 
 
 def starts_with_prep(value: str, language: str) -> bool:

@@ -36,6 +36,7 @@ class Bank(BaseModel):
     short: list[str] = Field(default_factory=list)
     long: list[str] = Field(default_factory=list)
     say: list[str] = Field(default_factory=list)  # facts only: whole sentences, for `facts.sentences`
+    why: list[str] = Field(default_factory=list)  # facts only: what the fact means for the customer, `facts.why`
 
 
 class PlanSpec(BaseModel):
@@ -90,6 +91,7 @@ class Facts:
     language: str
     keys: list[str] = field(default_factory=list)
     says: list[str | None] = field(default_factory=list)  # a sentence wording of each fact, if drawn
+    reason: str | None = None  # what one of the facts means for the customer (a `why` wording), if any
 
     @property
     def n(self) -> int:
@@ -101,21 +103,42 @@ class Facts:
 
     @property
     def first(self) -> str:
-        return self.phrases[0] if self.phrases else ""
+        """The fact that opens a sentence: one without a preposition of its own (else the plan is not used)."""
+        return self._ordered()[0]
 
     @property
     def rest(self) -> str:
-        return ph.join_list(self.phrases[1:], self.language)
+        return ph.join_list(self._ordered()[1:], self.language)
+
+    def _ordered(self) -> list[str]:
+        lead = [p for p in self.phrases if not ph.starts_with_prep(p, self.language)]
+        if not lead:
+            raise jinja2.UndefinedError("every fact starts with a preposition; none can open a sentence")
+        return [lead[0], *(p for p in self.phrases if p != lead[0])]
 
     def after(self, word: str) -> str:
         """The list after a preposition ("with {{ facts.after('with') }}"): a fact that starts with a
         preposition of its own ("from 5.5% APR") does not go first; when every fact does, the plan is
         not used for this message."""
-        lead = [p for p in self.phrases if not ph.starts_with_prep(p, self.language)]
-        if not lead:
-            raise jinja2.UndefinedError(f"every fact starts with a preposition; none can follow {word!r}")
-        rest = [p for p in self.phrases if p != lead[0]]
-        return ph.join_list([lead[0], *rest], self.language)
+        return ph.join_list(self._ordered(), self.language)
+
+    @property
+    def lead(self) -> str:
+        """The list for the start of a sentence: a fact that opens with a preposition ("на срок 6
+        месяцев") does not go first; when every fact does, the plan is not used for this message."""
+        return self.after("the start of a sentence")
+
+    @property
+    def why(self) -> str:
+        """A sentence on what one of the facts gives the customer; the plan is not used when none has one."""
+        if not self.reason:
+            raise jinja2.UndefinedError("none of the facts has a `why` wording")
+        return ph.cap(self.reason) + "."
+
+    @property
+    def so(self) -> str:
+        """The same, to follow a fact in one sentence: "5% cashback, so {{ facts.so }}"."""
+        return self.why[:1].lower() + self.why[1:-1]
 
     @property
     def sentences(self) -> str:
@@ -158,7 +181,7 @@ class Generator:
         choices = self.wordings(name, brief, length)
         for tpl in rng.sample(choices, len(choices)):
             text = _render(tpl, ctx, f"{self.path}: slot {name}")
-            if text is not None:
+            if text:  # an empty rendering ("{% if deadline %}...") means the wording does not fit
                 return text
         return ""
 
@@ -169,13 +192,13 @@ class Generator:
         bank = self.compiled.banks.get(("fact", key))
         if not bank:
             return None
-        if form == "say":
-            choices = bank.get("say", [])
+        if form in ("say", "why"):
+            choices = bank.get(form, [])
         else:
             choices = bank.get("short", []) + (bank.get("long", []) if length == "long" else [])
         for tpl in rng.sample(choices, len(choices)):
             text = _render(tpl, {**ctx, "v": value}, f"{self.path}: fact {key}")
-            if text is not None:
+            if text:  # a wording may render empty ("{% if ... %}") when it does not fit the value
                 return text
         return None
 
@@ -193,6 +216,7 @@ class Generator:
         name = brief.product
         if lang == "ru":
             ctx["p"] = {case: ph.lower_first(ph.ru_case(name, case), self._names) for case in ph._RU_CASES}
+            ctx["p"]["with"] = ph.ru_with(ctx["p"]["ablt"])
             ctx["agree"] = lambda word, case="nomn": ph.ru_agree(word, name, case)
         else:
             inner = ph.lower_first(name, self._names, names_follow=True)
@@ -243,7 +267,10 @@ class Generator:
                 return None
             out.append(phrase)
             says.append(self.fact_phrase(key, attrs[key], length, ctx, rng, "say") if rng.random() < 0.5 else None)
-        return Facts(out, self.language, keys, says)
+        explained = [k for k in keys if self.compiled.banks[("fact", k)].get("why")]
+        key = rng.choice(explained) if explained else None
+        reason = self.fact_phrase(key, attrs[key], length, ctx, rng, "why") if key else None
+        return Facts(out, self.language, keys, says, reason)
 
 
 def _render(tpl: jinja2.Template, ctx: dict[str, Any], where: str) -> str | None:
@@ -307,7 +334,7 @@ def load_generator(language: str, folder: Path | None = None) -> Generator:
         for name, bank in group.items():
             compiled = {
                 length: [t for t in (compile_(w, ()) for w in getattr(bank, length)) if t is not None]
-                for length in ("short", "long", "say")
+                for length in ("short", "long", "say", "why")
             }
             banks[(*scope, name)] = compiled
     if problems:

@@ -101,3 +101,25 @@ def test_names_keep_their_capitals_inside_a_sentence():
     assert ph.lower_first("Телевизор Vision 55") == "телевизор Vision 55"
     assert ph.join_list(["a", "b", "c"], "en") == "a, b and c"
     assert ph.join_list(["а", "б"], "ru") == "а и б"
+
+
+def test_english_up_to_keeps_of_for_and_with():
+    assert ph.with_prep("up to $50,000", "for", "en") == "for up to $50,000"  # "apply for up to", not "apply up to"
+    assert ph.with_prep("up to 5 years", "of", "en") == "of up to 5 years"
+    assert ph.with_prep("up to 5 years", "over", "en") == "up to 5 years"  # never "over up to"
+    assert ph.with_prep("from $100", "for", "en") == "from $100"
+
+
+@pytest.mark.parametrize(
+    ("phrase", "expected"),
+    [
+        ("страховкой для путешествий", "со страховкой для путешествий"),
+        ("скидкой", "со скидкой"),
+        ("сберегательным счётом", "со сберегательным счётом"),
+        ("картой «Свобода»", "с картой «Свобода»"),
+        ("семейной ипотекой", "с семейной ипотекой"),
+        ("зимними куртками", "с зимними куртками"),
+    ],
+)
+def test_russian_s_or_so_before_the_instrumental(phrase, expected):
+    assert ph.ru_with(phrase) == expected

@@ -1,10 +1,13 @@
+import re
+
+import jinja2
 import pytest
 
 from orchestrator import fidelity
 from orchestrator.briefs import load_briefs
 from orchestrator.errors import InputError
 from orchestrator.paths import data_dir
-from orchestrator.plans import load_generator
+from orchestrator.plans import Facts, load_generator
 from orchestrator.quality import judge, sanity_pack
 from rules import Brief, load_pack
 
@@ -151,3 +154,58 @@ def test_fidelity_numbers_must_be_the_briefs():
     )
     assert fidelity.check("Save up to $7,000 a year.", en).ok
     assert fidelity.check("Save up to $7,500 a year.", en).foreign == ["$7500 a"]
+
+
+def test_a_fact_with_its_own_preposition_never_opens_a_sentence():
+    facts = Facts(["на срок 6 месяцев", "ставка 16% годовых"], "ru")
+    assert facts.lead == "ставка 16% годовых и на срок 6 месяцев"
+    assert facts.first == "ставка 16% годовых" and facts.rest == "на срок 6 месяцев"
+    with pytest.raises(jinja2.UndefinedError):
+        _ = Facts(["под 17% годовых", "на срок 6 месяцев"], "ru").lead
+
+
+def test_why_sentences_say_what_a_fact_gives_and_need_one():
+    facts = Facts(["5% cashback"], "en", ["cashback"], reason="part of each purchase comes back to you")
+    assert facts.why == "Part of each purchase comes back to you."
+    assert facts.so == "part of each purchase comes back to you"
+    with pytest.raises(jinja2.UndefinedError):
+        _ = Facts(["5% cashback"], "en").why
+
+
+def _texts(language, product, category, attributes, cta, count=400):
+    brief = Brief(
+        id="b", language=language, channel="push", product=product, category=category, attributes=attributes, cta=cta
+    )
+    return [c.text for c in load_generator(language).candidates(brief, count, seed=0)]
+
+
+def test_no_term_or_fixed_rate_for_a_product_without_a_term():
+    en = _texts("en", "High-yield savings account", "deposits", {"rate": "4.5% APY", "min_deposit": "$500"}, "Open")
+    assert not any(re.search(r"\bterm\b|fixed rate", t) for t in en)  # "terms" (conditions) are fine
+    ru = _texts("ru", "Накопительный счёт «Копилка»", "deposits", {"rate": "13%", "min_amount": "1 ₽"}, "Откройте")
+    assert not any("на весь срок" in t or "фиксированная" in t.lower() for t in ru)
+    cd = _texts("en", "12-month CD", "deposits", {"rate": "4.2% APY", "term": "12 months"}, "Open")
+    assert any("for the full 12 months" in t for t in cd)
+    assert not any("to repay" in t or "repayment" in t for t in cd)  # a deposit is not repaid
+
+
+def test_free_claims_only_for_free_values():
+    texts = _texts("en", "Voyager travel card", "cards", {"annual_fee": "$95", "miles": "2 miles per $1"}, "Apply")
+    assert not any("costs nothing" in t or "at no cost" in t for t in texts)
+    fund = _texts("ru", "Фонд облигаций «Стабильный»", "investments", {"commission": "0,5% в год"}, "Купите паи")
+    # a fund's yearly fee is no trading fee
+    assert not any("за сделк" in t or "на сделк" in t or "брокер" in t for t in fund)
+
+
+def test_russian_so_before_consonant_clusters_and_english_is_or_are():
+    ru = _texts("ru", "Страховка для путешествий", "insurance", {"price": "от 250 ₽"}, "Оформите полис")
+    assert any("Со страховкой для путешествий" in t for t in ru)
+    assert not any("С страховкой" in t for t in ru)
+    en = _texts("en", "Winter jackets", "clothing", {"discount": "30%"}, "Shop jackets", 600)
+    assert any("These are the winter jackets" in t for t in en)
+    assert not any("This is the winter jackets" in t for t in en)
+
+
+def test_shop_wordings_stay_in_shops():
+    texts = _texts("en", "Car insurance", "insurance", {"discount": "10%", "quote_time": "in 5 minutes"}, "Get a quote")
+    assert not any("planned to buy" in t or "tag price" in t or "booking fee" in t for t in texts)
