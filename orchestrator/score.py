@@ -13,18 +13,20 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
+from orchestrator.attempts import AttemptLog, read_attempts
 from orchestrator.briefs import load_eval
 from orchestrator.errors import USER_ERRORS, AdsftError, InputError
 from orchestrator.paths import data_dir, home
 from orchestrator.prompting import build_prompt
 from providers import get_provider
-from providers.base import Completion, Provider
+from providers.base import AsyncComplete, Completion, Provider
 from rules import Brief, RulePack, load_pack
 from rules.text import CYRILLIC_RE, LATIN_RE
 
@@ -83,48 +85,31 @@ def bad_output(text: str, completion: Completion | None, language: str) -> str |
     return None
 
 
-class RateLimiter:
-    """At most `per_minute` starts per minute (a simple spacing limiter for our own request queue)."""
-
-    def __init__(self, per_minute: float | None) -> None:
-        self.gap = 60.0 / per_minute if per_minute else 0.0
-        self.next = 0.0
-        self.lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        if not self.gap:
-            return
-        async with self.lock:
-            now = time.monotonic()
-            delay = max(0.0, self.next - now)
-            self.next = max(now, self.next) + self.gap
-        if delay:
-            await asyncio.sleep(delay)
-
-
 class TokenBucket:
-    """At most `per_minute` tokens per minute: a request waits until the bucket holds what it needs (its
-    prompt, estimated at 4 characters a token, plus its max_tokens)."""
+    """An asyncio token bucket: `per_minute` tokens a minute, holding at most `capacity` (a full minute's
+    worth by default). A taker waits until the bucket holds what it asks for; the level may go negative,
+    and later takers wait for the refill. No lock: the level changes only between awaits on one loop."""
 
-    def __init__(self, per_minute: float | None) -> None:
+    def __init__(self, per_minute: float | None, capacity: float | None = None) -> None:
         self.rate = per_minute / 60.0 if per_minute else 0.0
-        self.capacity = per_minute or 0.0
+        self.capacity = capacity or per_minute or 0.0
         self.level = self.capacity
         self.stamp = time.monotonic()
-        self.lock = asyncio.Lock()
 
-    async def take(self, tokens: float) -> None:
+    async def take(self, tokens: float = 1.0) -> None:
         if not self.rate:
             return
-        tokens = min(tokens, self.capacity)
-        async with self.lock:
-            now = time.monotonic()
-            self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
-            self.stamp = now
-            wait = max(0.0, (tokens - self.level) / self.rate)
-            self.level -= tokens  # may go negative: later requests wait for the refill
-        if wait:
-            await asyncio.sleep(wait)
+        now = time.monotonic()
+        self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
+        self.stamp = now
+        self.level -= min(tokens, self.capacity)
+        if self.level < 0:
+            await asyncio.sleep(-self.level / self.rate)
+
+
+def request_bucket(per_minute: float | None) -> TokenBucket:
+    """--rpm: requests start evenly spaced (a bucket that holds one request)."""
+    return TokenBucket(per_minute, capacity=1.0)
 
 
 class Scorer:
@@ -163,10 +148,9 @@ class Scorer:
                 )
             )
             return
-        for line in self.attempts_path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                a = Attempt(**json.loads(line))
-                self.done.setdefault(a.brief_id, []).append(a)
+        for record in read_attempts(self.attempts_path):
+            a = Attempt(**record)
+            self.done.setdefault(a.brief_id, []).append(a)
 
     def finished(self, brief_id: str) -> bool:
         attempts = self.done.get(brief_id, [])
@@ -174,10 +158,10 @@ class Scorer:
             return len(attempts) >= self.config.samples
         return bool(attempts) and (attempts[-1].passed or len(attempts) >= self.config.k)
 
-    def _record(self, attempt: Attempt) -> None:
+    def _record(self, log: AttemptLog, attempt: Attempt) -> bool:
+        """Keep the attempt and append it to the run's file; True when a batch of lines is due an fsync."""
         self.done.setdefault(attempt.brief_id, []).append(attempt)
-        with self.attempts_path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(asdict(attempt), ensure_ascii=False) + "\n")
+        return log.write(asdict(attempt))
 
     def _messages(self, brief: Brief) -> list[dict]:
         if brief.id not in self.prompts:  # the prompt is rendered once per brief, then reused
@@ -223,14 +207,18 @@ class Scorer:
         }
 
     def run(self) -> Path:
-        if self.provider.capabilities.batch_generation:
-            self._run_batched()
-        else:
-            asyncio.run(self._run_async())
+        with AttemptLog(self.attempts_path) as log:
+            if self.provider.capabilities.batch_generation:
+                self._run_batched(log)
+            else:
+                asyncio.run(self._run_async(log))
         return self.attempts_path
 
-    def _run_batched(self, batch_size: int = 64) -> None:
-        total = len(self.briefs)
+    def _report(self, finished: int) -> None:
+        if self.progress:
+            self.progress("score", finished, len(self.briefs))
+
+    def _run_batched(self, log: AttemptLog, batch_size: int = 64) -> None:
         while True:
             pending = [b for b in self.briefs if not self.finished(b.id)]
             if not pending:
@@ -242,42 +230,69 @@ class Scorer:
                         self.config.model, [self._messages(b) for b in group], **self.params(group[0])
                     )
                     for brief, completion in zip(group, completions, strict=True):
-                        self._record(self._judge(brief, completion, None))
+                        self._record(log, self._judge(brief, completion, None))
                 except USER_ERRORS as exc:
                     for brief in group:
-                        self._record(self._judge(brief, None, f"provider error: {exc.message}"))
-                if self.progress:
-                    self.progress("score", sum(self.finished(b.id) for b in self.briefs), total)
+                        self._record(log, self._judge(brief, None, f"provider error: {exc.message}"))
+                log.sync()
+                self._report(sum(self.finished(b.id) for b in self.briefs))
 
-    async def _run_async(self) -> None:
-        limiter = RateLimiter(self.config.requests_per_minute)
-        bucket = TokenBucket(self.config.tokens_per_minute)
-        gate = asyncio.Semaphore(self.config.concurrency)
-        total = len(self.briefs)
+    @asynccontextmanager
+    async def _completions(self) -> AsyncIterator[AsyncComplete]:
+        """The provider's asyncio client when it has one; else its blocking `complete` on a thread per
+        request in flight."""
+        if self.provider.capabilities.async_complete:
+            async with self.provider.async_completions(self.config.concurrency) as complete:  # type: ignore[attr-defined]
+                yield complete
+            return
         loop = asyncio.get_running_loop()
-        # the SDK clients are synchronous: one thread per request in flight (the default pool is far smaller)
         pool = ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="score")
 
-        async def one(brief: Brief) -> None:
-            while not self.finished(brief.id):
-                async with gate:
-                    await limiter.wait()
-                    messages = self._messages(brief)
-                    await bucket.take(sum(len(m["content"]) for m in messages) / 4 + self.config.max_tokens)
-                    try:
-                        call = partial(self.provider.complete, self.config.model, messages, **self.params(brief))
-                        completion = await loop.run_in_executor(pool, call)
-                        attempt = self._judge(brief, completion, None)
-                    except USER_ERRORS as exc:
-                        attempt = self._judge(brief, None, f"provider error: {exc.message}")
-                self._record(attempt)
-            if self.progress:
-                self.progress("score", sum(self.finished(b.id) for b in self.briefs), total)
+        async def complete(model: str, messages: list[dict], **params: object) -> Completion:
+            return await loop.run_in_executor(pool, partial(self.provider.complete, model, messages, **params))
 
         try:
-            await asyncio.gather(*(one(b) for b in self.briefs))
+            yield complete
         finally:
             pool.shutdown(wait=False)
+
+    async def _run_async(self, log: AttemptLog) -> None:
+        """At most --concurrency requests in flight, each started when the RPM and TPM buckets allow; the
+        rules run in a worker thread (the event loop only moves bytes), and the attempts file is fsynced
+        by that thread once per batch of lines."""
+        requests = request_bucket(self.config.requests_per_minute)
+        tokens = TokenBucket(self.config.tokens_per_minute)
+        gate = asyncio.Semaphore(self.config.concurrency)
+        loop = asyncio.get_running_loop()
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge")
+        finished = sum(self.finished(b.id) for b in self.briefs)
+        syncing: list[asyncio.Future] = []
+
+        async def one(brief: Brief, complete: AsyncComplete) -> None:
+            nonlocal finished
+            if self.finished(brief.id):
+                return
+            while not self.finished(brief.id):
+                async with gate:
+                    await requests.take()
+                    messages = self._messages(brief)
+                    await tokens.take(sum(len(m["content"]) for m in messages) / 4 + self.config.max_tokens)
+                    try:
+                        completion, error = await complete(self.config.model, messages, **self.params(brief)), None
+                    except USER_ERRORS as exc:
+                        completion, error = None, f"provider error: {exc.message}"
+                attempt = await loop.run_in_executor(worker, self._judge, brief, completion, error)
+                if self._record(log, attempt) and not any(not f.done() for f in syncing):
+                    syncing[:] = [loop.run_in_executor(worker, log.sync)]
+            finished += 1
+            self._report(finished)
+
+        try:
+            async with self._completions() as complete:
+                await asyncio.gather(*(one(b, complete) for b in self.briefs))
+        finally:
+            await asyncio.gather(*syncing, return_exceptions=True)
+            worker.shutdown(wait=True)
 
 
 def run_score(config: ScoreConfig, progress: Callable[[str, int, int], None] | None = None) -> Path:

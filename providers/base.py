@@ -11,7 +11,9 @@ import hashlib
 import importlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from functools import partial
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -97,6 +99,7 @@ class Capabilities:
     dpo: bool = False  # takes preference (DPO) training data
     offline: bool = False  # needs no key and no network (the demo's and CI's backend)
     restart: bool = False  # a stopped job continues from its last good checkpoint (`adsft resume`)
+    async_complete: bool = False  # has async_completions(connections): completions on an asyncio client
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,47 @@ def chat_completion(result: Any, started: float) -> Completion:
         time.perf_counter() - started,
         str(choice.finish_reason) if choice.finish_reason else None,
     )
+
+
+AsyncComplete = Callable[..., Awaitable[Completion]]  # (model, messages, **params) -> Completion
+
+
+@asynccontextmanager
+async def async_chat_session(
+    provider: str, translate: Any, client_class: Any, http_client_class: Any, limits: Any, **options: Any
+) -> AsyncIterator[AsyncComplete]:
+    """An OpenAI-shaped SDK's asyncio client whose connection pool holds `limits` (sized by the caller to
+    the requests it keeps in flight), as a completion function; the client is closed on exit."""
+    client = client_class(http_client=http_client_class(limits=limits, timeout=options.get("timeout")), **options)
+    try:
+        yield partial(chat_completion_async, provider, translate, client)
+    finally:
+        await client.close()
+
+
+async def chat_completion_async(
+    provider: str, translate: Any, client: Any, model: str, messages: list[dict], **params: Any
+) -> Completion:
+    """One chat completion through an SDK's asyncio client (OpenAI's and Together's), its exceptions
+    translated exactly as `call_sdk` does for the synchronous clients."""
+    start = time.perf_counter()
+    try:
+        result = await client.chat.completions.create(model=model, messages=messages, **params)
+    except ProviderError:
+        raise
+    except Exception as exc:
+        translated = translate(exc, "generate")
+        if translated is not exc:
+            raise translated from None
+        if isinstance(exc, ValueError | TypeError | KeyError | AttributeError):
+            raise malformed(provider, "generate") from None
+        raise
+    if isinstance(result, str | bytes):
+        raise malformed(provider, "generate")
+    try:
+        return chat_completion(result, start)
+    except (AttributeError, IndexError, TypeError):
+        raise malformed(provider, "generate") from None
 
 
 def malformed(provider: str, action: str) -> ProviderError:
