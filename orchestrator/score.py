@@ -14,12 +14,13 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
+from orchestrator import judging
 from orchestrator.attempts import AttemptLog, read_attempts
 from orchestrator.briefs import load_eval
 from orchestrator.errors import USER_ERRORS, AdsftError, InputError
@@ -27,7 +28,7 @@ from orchestrator.paths import data_dir, home
 from orchestrator.prompting import build_prompt
 from providers import get_provider
 from providers.base import AsyncComplete, Completion, Provider
-from rules import Brief, RulePack, load_pack
+from rules import Brief, RulePack
 from rules.text import CYRILLIC_RE, LATIN_RE
 
 REFUSAL = re.compile(r"\b(I can(?:no|')t|I'm sorry|as an AI|не могу|извините, но)\b", re.IGNORECASE)
@@ -120,7 +121,6 @@ class Scorer:
         reason = self.provider.unavailable_reason()
         if reason:
             raise AdsftError(f"cannot score with {config.provider}: {reason}")
-        self.packs: dict[str, RulePack] = {}
         evaluation = load_eval(config.eval_file or data_dir() / "briefs" / "eval.jsonl")
         self.briefs = [b for b, _ in evaluation][: config.limit]
         self.references = {b.id: refs for b, refs in evaluation}
@@ -131,9 +131,7 @@ class Scorer:
         self._load_existing()
 
     def pack(self, language: str) -> RulePack:
-        if language not in self.packs:
-            self.packs[language] = load_pack(language)
-        return self.packs[language]
+        return judging.pack(language)
 
     def _load_existing(self) -> None:
         if not self.attempts_path.is_file():
@@ -176,20 +174,18 @@ class Scorer:
                 ]
         return messages
 
-    def _judge(self, brief: Brief, completion: Completion | None, error: str | None) -> Attempt:
+    def _precheck(self, brief: Brief, completion: Completion | None, error: str | None) -> tuple[str, str | None]:
+        """The attempt's text, and why it failed before the rules (None: the rules decide)."""
         text = completion.text.strip() if completion else ""
-        number = len(self.done.get(brief.id, [])) + 1
-        reason = error or bad_output(text, completion, brief.language)
-        violations: list[dict] = []
-        passed = False
-        if reason is None:
-            result = self.pack(brief.language).check(text, brief)
-            violations = [v.as_dict() for v in result.violations if v.level == "error"]
-            passed = result.passed
+        return text, error or bad_output(text, completion, brief.language)
+
+    def _attempt(
+        self, brief: Brief, completion: Completion | None, reason: str | None, passed: bool, violations: list[dict]
+    ) -> Attempt:
         return Attempt(
             brief.id,
-            number,
-            text,
+            len(self.done.get(brief.id, [])) + 1,
+            completion.text.strip() if completion else "",
             passed,
             reason,
             violations,
@@ -197,6 +193,18 @@ class Scorer:
             completion.tokens_out if completion else 0,
             completion.latency_s if completion else 0.0,
         )
+
+    def _judge(self, brief: Brief, completion: Completion | None, error: str | None) -> Attempt:
+        text, reason = self._precheck(brief, completion, error)
+        passed, violations = judging.check(brief.language, text, brief) if reason is None else (False, [])
+        return self._attempt(brief, completion, reason, passed, violations)
+
+    async def _judge_async(
+        self, judges: judging.Judges, brief: Brief, completion: Completion | None, error: str | None
+    ) -> Attempt:
+        text, reason = self._precheck(brief, completion, error)
+        passed, violations = (await judges.check(brief.language, text, brief)) if reason is None else (False, [])
+        return self._attempt(brief, completion, reason, passed, violations)
 
     def params(self, brief: Brief) -> dict:
         attempt = len(self.done.get(brief.id, []))
@@ -211,7 +219,8 @@ class Scorer:
             if self.provider.capabilities.batch_generation:
                 self._run_batched(log)
             else:
-                asyncio.run(self._run_async(log))
+                with judging.Judges({b.language for b in self.briefs if not self.finished(b.id)}) as judges:
+                    asyncio.run(self._run_async(log, judges))
         return self.attempts_path
 
     def _report(self, finished: int) -> None:
@@ -256,15 +265,15 @@ class Scorer:
         finally:
             pool.shutdown(wait=False)
 
-    async def _run_async(self, log: AttemptLog) -> None:
+    async def _run_async(self, log: AttemptLog, judges: judging.Judges) -> None:
         """At most --concurrency requests in flight, each started when the RPM and TPM buckets allow; the
-        rules run in a worker thread (the event loop only moves bytes), and the attempts file is fsynced
-        by that thread once per batch of lines."""
+        rules run in worker processes (the event loop only moves bytes), and the attempts file is fsynced
+        in a worker thread once per batch of lines."""
         requests = request_bucket(self.config.requests_per_minute)
         tokens = TokenBucket(self.config.tokens_per_minute)
         gate = asyncio.Semaphore(self.config.concurrency)
         loop = asyncio.get_running_loop()
-        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge")
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fsync")
         finished = sum(self.finished(b.id) for b in self.briefs)
         syncing: list[asyncio.Future] = []
 
@@ -281,7 +290,7 @@ class Scorer:
                         completion, error = await complete(self.config.model, messages, **self.params(brief)), None
                     except USER_ERRORS as exc:
                         completion, error = None, f"provider error: {exc.message}"
-                attempt = await loop.run_in_executor(worker, self._judge, brief, completion, error)
+                attempt = await self._judge_async(judges, brief, completion, error)
                 if self._record(log, attempt) and not any(not f.done() for f in syncing):
                     syncing[:] = [loop.run_in_executor(worker, log.sync)]
             finished += 1

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from providers.base import (
+    AsyncComplete,
     Capabilities,
     Checkpoint,
     Completion,
@@ -21,9 +22,9 @@ from providers.base import (
     JobRequest,
     JobState,
     ProviderFacts,
-    AsyncComplete,
     Status,
     async_chat_session,
+    async_http_client,
     call_sdk,
     chat_completion,
     exactly_once,
@@ -272,6 +273,6 @@ class OpenAIProvider:
         limits = import_sdk("httpx2").Limits(max_connections=connections, max_keepalive_connections=connections)
         options = {"api_key": key, "max_retries": self.max_retries, "timeout": self.timeout}
         async with async_chat_session(
-            "OpenAI", _translate, sdk.AsyncOpenAI, sdk.DefaultAsyncHttpxClient, limits, **options
+            "OpenAI", _translate, sdk.AsyncOpenAI, async_http_client(sdk), limits, **options
         ) as complete:
             yield complete

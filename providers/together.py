@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from providers.archive import unpack
 from providers.base import (
+    AsyncComplete,
     Capabilities,
     Checkpoint,
     Completion,
@@ -23,9 +24,9 @@ from providers.base import (
     JobRequest,
     JobState,
     ProviderFacts,
-    AsyncComplete,
     Status,
     async_chat_session,
+    async_http_client,
     call_sdk,
     chat_completion,
     exactly_once,
@@ -356,6 +357,6 @@ class TogetherProvider:
         limits = import_sdk("httpx").Limits(max_connections=connections, max_keepalive_connections=connections)
         options = {"api_key": key, "max_retries": self.max_retries, "timeout": self.timeout}
         async with async_chat_session(
-            "Together", _translate, sdk.AsyncTogether, sdk.DefaultAsyncHttpxClient, limits, **options
+            "Together", _translate, sdk.AsyncTogether, async_http_client(sdk), limits, **options
         ) as complete:
             yield complete
