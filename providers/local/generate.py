@@ -105,6 +105,29 @@ class Generator:
         self.model = model.eval()
         self.pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self.eos = self.tokenizer.eos_token_id
+        self.threads: int | None = None  # CPU threads for decoding, measured on first use
+
+    def _decode_threads(self) -> int:
+        """On a CPU, the faster of PyTorch's thread count and one thread for decode-sized matrix products:
+        a decode step is many small products, and on a busy or small machine the threads' hand-offs can
+        cost more than they save (measured once, on this machine, with this model's width)."""
+        if self.threads is None:
+            configured = torch.get_num_threads()
+            self.threads = configured
+            if self.device.type == "cpu" and configured > 1:
+                width = self.model.get_input_embeddings().weight.shape[1]
+                x, w = torch.randn(MAX_ROWS, width), torch.randn(4 * width, width)
+                timings = {}
+                for threads in (configured, 1):
+                    torch.set_num_threads(threads)
+                    torch.nn.functional.linear(x, w)
+                    start = time.perf_counter()
+                    for _ in range(20):
+                        torch.nn.functional.linear(x, w)
+                    timings[threads] = time.perf_counter() - start
+                torch.set_num_threads(configured)
+                self.threads = min(timings, key=timings.__getitem__)
+        return self.threads
 
     @torch.no_grad()
     def generate(
@@ -123,12 +146,18 @@ class Generator:
             rng = torch.Generator(device=self.device).manual_seed(seed)
         heartbeat = _Heartbeat(len(chats), max_new_tokens)
         outputs: list[tuple[list[int], bool, float]] = [([], False, 0.0)] * len(chats)
-        for group in buckets([len(ids) for ids in encoded]):
-            start = time.perf_counter()
-            decoded = self._decode([encoded[i] for i in group], max_new_tokens, temperature, top_p, rng, heartbeat)
-            latency = (time.perf_counter() - start) / len(group)
-            for i, (ids, stopped) in zip(group, decoded, strict=True):
-                outputs[i] = (ids, stopped, latency)
+        configured, threads = torch.get_num_threads(), self._decode_threads()
+        torch.set_num_threads(threads)
+        try:
+            for group in buckets([len(ids) for ids in encoded]):
+                start = time.perf_counter()
+                rows = [encoded[i] for i in group]
+                decoded = self._decode(rows, max_new_tokens, temperature, top_p, rng, heartbeat)
+                latency = (time.perf_counter() - start) / len(group)
+                for i, (ids, stopped) in zip(group, decoded, strict=True):
+                    outputs[i] = (ids, stopped, latency)
+        finally:
+            torch.set_num_threads(configured)
         return [
             Generated(
                 self.tokenizer.decode(ids, skip_special_tokens=True).strip(),
@@ -156,7 +185,12 @@ class Generator:
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         cache = DynamicCache()
         out = self.model(
-            inputs_embeds=embeds, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            position_ids=positions,
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=1,
         )
         return out.logits[:, -1], mask, positions[:, -1] + 1, out.past_key_values
 
@@ -204,8 +238,9 @@ class Generator:
                 input_ids=chosen.unsqueeze(1),
                 attention_mask=mask,
                 position_ids=positions.unsqueeze(1),
-                past_key_values=kv,
+                cache=kv,
                 use_cache=True,
+                logits_to_keep=1,
             )
             logits, kv, positions = out.logits[:, -1], out.past_key_values, positions + 1
         return list(zip(texts, stopped, strict=True))
