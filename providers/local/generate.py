@@ -33,13 +33,15 @@ class _Heartbeat:
         self.started = self.last = time.perf_counter()
         self.tokens = 0
 
-    def step(self, tokens: int, done_rows: int) -> None:
+    def step(self, number: int, tokens: int, done_rows: int) -> None:
+        """Step `number` (1-based) of a bucket wrote `tokens` tokens; `done_rows` messages are finished."""
         self.tokens += tokens
         now = time.perf_counter()
         if now - self.last >= self.every:
             self.last = now
             print(
-                f"generate: {done_rows}/{self.rows} messages done, {self.tokens / (now - self.started):.0f} tokens/s",
+                f"generate: token {number}/{self.max_new} for {self.rows} messages, {done_rows} done, "
+                f"{self.tokens / max(now - self.started, 1e-9):.0f} tokens/s",
                 file=sys.stderr,
                 flush=True,
             )
@@ -221,7 +223,7 @@ class Generator:
                     finished.append(slot)
                 elif token != self.pad:
                     texts[row].append(token)
-            heartbeat.step(len(active), sum(stopped))
+            heartbeat.step(step + 1, len(active), sum(stopped))
             if finished:
                 gone = set(finished)
                 keep = [s for s in range(len(active)) if s not in gone]
