@@ -228,6 +228,11 @@ class ChatCounter:
         slot = len(self.keys)
         for m in messages:
             fixed += 3
+            if len(m) == 2 and isinstance(m.get("role"), str) and isinstance(m.get("content"), str):
+                fixed += _role_tokens(self.tokenizer.encoding, m["role"])  # the usual message, at once
+                self.texts.append(m["content"])
+                self.owners.append(slot)
+                continue
             for field_name, value in m.items():
                 if not isinstance(value, str):
                     continue

@@ -43,6 +43,7 @@ EXTRA_KEYS = {
 }
 SAMPLE = 500  # examples the prompt/answer split is averaged over
 MESSAGE_KEYS = {"role", "content", "name", "function_call", "weight", "tool_calls", "tool_call_id"}
+PLAIN_KEYS = {"role", "content"}
 ROLES = {"system", "user", "assistant", "function", "tool"}
 MAX_KEPT_PER_CODE = 200
 
@@ -125,9 +126,29 @@ class ValidationReport:
         }
 
 
+def _plain_chat(messages: list) -> bool:
+    """The common case, checked fast: an optional system message, then user and assistant alternating
+    (at least one of each), every message only `role` and non-blank `content` without special tokens.
+    Whatever is not plain goes through the full checks below."""
+    start = 1 if isinstance(messages[0], dict) and messages[0].get("role") == "system" else 0
+    if len(messages) - start < 2:
+        return False
+    for k, m in enumerate(messages):
+        if not isinstance(m, dict) or m.keys() != PLAIN_KEYS:
+            return False
+        content = m["content"]
+        if not isinstance(content, str) or not content.strip() or SPECIAL_TOKEN_RE.search(content):
+            return False
+        if m["role"] != ("system" if k < start else ("user", "assistant")[(k - start) % 2]):
+            return False
+    return True
+
+
 def _conversation_problems(obj: dict, alternation: str) -> list[tuple[str, str, str]]:
     out: list[tuple[str, str, str]] = []
     messages = obj.get("messages")
+    if isinstance(messages, list) and messages and _plain_chat(messages):
+        return out
     if not isinstance(messages, list) or not messages:
         return [("missing_messages_list", "error", "`messages` must be a non-empty list")]
     roles = []

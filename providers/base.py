@@ -231,23 +231,23 @@ def chat_completion(result: Any, started: float) -> Completion:
 AsyncComplete = Callable[..., Awaitable[Completion]]  # (model, messages, **params) -> Completion
 
 
-def async_http_client(sdk: Any) -> Any:
-    """The SDK's asyncio HTTP client class: on aiohttp when it is installed (far less CPU per request
-    than the default httpx transport with many connections open), else the SDK's default."""
+def async_http_client(sdk: Any, limits: Any, timeout: float) -> Any:
+    """The SDK's asyncio HTTP client with this connection pool: on aiohttp when the SDK can use it (far
+    less CPU per request than the httpx transport with many connections open), else the SDK's default."""
     try:
         importlib.import_module("aiohttp")
-    except ImportError:
-        return sdk.DefaultAsyncHttpxClient
-    return sdk.DefaultAioHttpClient
+        return sdk.DefaultAioHttpClient(limits=limits, timeout=timeout)
+    except (ImportError, RuntimeError):  # RuntimeError: the SDK lacks its aiohttp bridge
+        return sdk.DefaultAsyncHttpxClient(limits=limits, timeout=timeout)
 
 
 @asynccontextmanager
 async def async_chat_session(
-    provider: str, translate: Any, client_class: Any, http_client_class: Any, limits: Any, **options: Any
+    provider: str, translate: Any, client_class: Any, http_client: Any, **options: Any
 ) -> AsyncIterator[AsyncComplete]:
-    """An OpenAI-shaped SDK's asyncio client whose connection pool holds `limits` (sized by the caller to
-    the requests it keeps in flight), as a completion function; the client is closed on exit."""
-    client = client_class(http_client=http_client_class(limits=limits, timeout=options.get("timeout")), **options)
+    """An OpenAI-shaped SDK's asyncio client on `http_client` (its pool sized by the caller to the
+    requests it keeps in flight), as a completion function; the client is closed on exit."""
+    client = client_class(http_client=http_client, **options)
     try:
         yield partial(chat_completion_async, provider, translate, client)
     finally:

@@ -273,6 +273,6 @@ class OpenAIProvider:
         limits = import_sdk("httpx2").Limits(max_connections=connections, max_keepalive_connections=connections)
         options = {"api_key": key, "max_retries": self.max_retries, "timeout": self.timeout}
         async with async_chat_session(
-            "OpenAI", _translate, sdk.AsyncOpenAI, async_http_client(sdk), limits, **options
+            "OpenAI", _translate, sdk.AsyncOpenAI, async_http_client(sdk, limits, self.timeout), **options
         ) as complete:
             yield complete

@@ -357,6 +357,6 @@ class TogetherProvider:
         limits = import_sdk("httpx").Limits(max_connections=connections, max_keepalive_connections=connections)
         options = {"api_key": key, "max_retries": self.max_retries, "timeout": self.timeout}
         async with async_chat_session(
-            "Together", _translate, sdk.AsyncTogether, async_http_client(sdk), limits, **options
+            "Together", _translate, sdk.AsyncTogether, async_http_client(sdk, limits, self.timeout), **options
         ) as complete:
             yield complete
