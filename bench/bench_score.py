@@ -7,7 +7,7 @@
    present), as output tokens per second.
 
     python bench/bench_score.py [--briefs 1000] [--k 5] [--concurrency 64] [--latency 0.2] [--local 64]
-                                [--model tiny|FOLDER] [--remote 0]
+                                [--model tiny|FOLDER] [--max-new 64] [--remote 0]
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def remote(args: argparse.Namespace, folder: Path) -> dict:
     }
 
 
-def local(n: int, model: str = "tiny") -> dict:
+def local(n: int, model: str = "tiny", max_new: int = 64) -> dict:
     from orchestrator.briefs import load_eval
     from orchestrator.paths import data_dir
     from orchestrator.prompting import build_prompt
@@ -103,10 +103,10 @@ def local(n: int, model: str = "tiny") -> dict:
     generator = Generator(model)
     generator.generate(chats[:2], max_new_tokens=8)  # warm up
     start = time.perf_counter()
-    batched = generator.generate(chats, max_new_tokens=64, temperature=0.8, seed=1)
+    batched = generator.generate(chats, max_new_tokens=max_new, temperature=0.8, seed=1)
     batched_s = time.perf_counter() - start
     start = time.perf_counter()
-    single = [generator.generate([c], max_new_tokens=64, temperature=0.8, seed=1)[0] for c in chats]
+    single = [generator.generate([c], max_new_tokens=max_new, temperature=0.8, seed=1)[0] for c in chats]
     single_s = time.perf_counter() - start
     batched_tokens = sum(r.tokens_out for r in batched)
     single_tokens = sum(r.tokens_out for r in single)
@@ -115,6 +115,7 @@ def local(n: int, model: str = "tiny") -> dict:
         "model": model,
         "device": str(generator.device),
         "prompts": len(chats),
+        "max_new_tokens": max_new,
         "batched_s": round(batched_s, 2),
         "one_by_one_s": round(single_s, 2),
         "batched_tok_s": round(batched_tokens / batched_s, 1),
@@ -133,13 +134,14 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--local", type=int, default=64, help="prompts for the local generation figure (0: skip)")
     parser.add_argument("--model", default="tiny", help="the local model folder to generate with (default: tiny)")
+    parser.add_argument("--max-new", type=int, default=64, help="tokens generated per prompt at most")
     parser.add_argument("--remote", type=int, default=1, help="1: measure remote scoring; 0: skip it")
     args = parser.parse_args()
     if args.remote:
         with tempfile.TemporaryDirectory() as tmp:
             print(json.dumps(remote(args, Path(tmp))), flush=True)
     if args.local:
-        print(json.dumps(local(args.local, args.model)), flush=True)
+        print(json.dumps(local(args.local, args.model, args.max_new)), flush=True)
 
 
 if __name__ == "__main__":

@@ -291,7 +291,8 @@ def _scan(
     with handle:
         for number, raw in enumerate(handle, 1):
             sha.update(raw)
-            if not raw.strip():
+            stripped = raw.strip()
+            if not stripped:
                 continue
 
             def issue(code: str, level: str, message: str, number: int = number) -> None:
@@ -311,7 +312,8 @@ def _scan(
                 issue("data_type", "error", f"each line must be a JSON object, not {type(obj).__name__}")
                 continue
             stats.examples += 1
-            fmt = next((f for f, keys in FORMAT_KEYS.items() if keys <= set(obj)), None)
+            plain = len(obj) == 1 and "messages" in obj  # the usual chat line: no other keys to look at
+            fmt = "chat" if plain else next((f for f, keys in FORMAT_KEYS.items() if keys <= set(obj)), None)
             if fmt is None:
                 issue(
                     "unknown_format",
@@ -324,7 +326,7 @@ def _scan(
                 stats.format = fmt
             elif fmt != stats.format:
                 issue("mixed_formats", "error", f"{fmt} example in a file that started as {stats.format}")
-            extra = sorted(set(obj) - FORMAT_KEYS[fmt] - EXTRA_KEYS[fmt])
+            extra = [] if plain else sorted(set(obj) - FORMAT_KEYS[fmt] - EXTRA_KEYS[fmt])
             if extra:
                 issue("extra_columns", "error", f"unrecognised key(s) {extra} for the {fmt} format")
             if fmt not in accepted:
@@ -336,7 +338,7 @@ def _scan(
             found = _shape_problems(obj, fmt, provider_facts.alternation)
             for code, level, message in found:
                 issue(code, level, message)
-            digest = hashlib.blake2b(raw.strip(), digest_size=16).digest()  # byte-identical examples
+            digest = hashlib.blake2b(stripped, digest_size=16).digest()  # byte-identical examples
             if seen is not None:
                 first = seen.get(digest)
                 if first is not None:
