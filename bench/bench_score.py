@@ -2,10 +2,12 @@
 
 1. Remote: 1,000 briefs, K=5, against the fake OpenAI-compatible server (its own process, 200 ms per
    answer), concurrency 64: wall time beside the ideal (requests x 0.2 s / 64); every request recorded.
-2. Local: batched generation (one padded batch) vs one-by-one generation of the same prompts with the
-   same model (the embedded tiny model on this CPU, or a GPU when present).
+2. Local: batched generation (length buckets, KV cache, finished rows dropped) vs one-by-one generation
+   of the same prompts with the same model and code (the embedded tiny model on this CPU, or a GPU when
+   present), as output tokens per second.
 
     python bench/bench_score.py [--briefs 1000] [--k 5] [--concurrency 64] [--latency 0.2] [--local 64]
+                                [--model tiny|FOLDER] [--max-new 64] [--remote 0]
 """
 
 from __future__ import annotations
@@ -87,34 +89,40 @@ def remote(args: argparse.Namespace, folder: Path) -> dict:
         "lost": served - recorded,
         "wall_s": round(wall, 2),
         "ideal_s": round(ideal, 2),
-        "wall_over_ideal": round(wall / ideal, 3),
+        "ratio_to_ideal": round(wall / ideal, 3),
     }
 
 
-def local(n: int) -> dict:
+def local(n: int, model: str = "tiny", max_new: int = 64) -> dict:
     from orchestrator.briefs import load_eval
     from orchestrator.paths import data_dir
     from orchestrator.prompting import build_prompt
     from providers.local.generate import Generator
 
     chats = [build_prompt(b) for b, _ in load_eval(data_dir() / "briefs" / "eval.jsonl")][:n]
-    generator = Generator("tiny")
+    generator = Generator(model)
     generator.generate(chats[:2], max_new_tokens=8)  # warm up
     start = time.perf_counter()
-    batched = generator.generate(chats, max_new_tokens=64, temperature=0.8, seed=1)
+    batched = generator.generate(chats, max_new_tokens=max_new, temperature=0.8, seed=1)
     batched_s = time.perf_counter() - start
     start = time.perf_counter()
-    single = [generator.generate([c], max_new_tokens=64, temperature=0.8, seed=1)[0] for c in chats]
+    single = [generator.generate([c], max_new_tokens=max_new, temperature=0.8, seed=1)[0] for c in chats]
     single_s = time.perf_counter() - start
+    batched_tokens = sum(r.tokens_out for r in batched)
+    single_tokens = sum(r.tokens_out for r in single)
     return {
         "bench": "generate_local",
+        "model": model,
         "device": str(generator.device),
         "prompts": len(chats),
+        "max_new_tokens": max_new,
         "batched_s": round(batched_s, 2),
         "one_by_one_s": round(single_s, 2),
-        "speedup": round(single_s / batched_s, 1),
-        "tokens_out_batched": sum(r.tokens_out for r in batched),
-        "tokens_out_one_by_one": sum(r.tokens_out for r in single),
+        "batched_tok_s": round(batched_tokens / batched_s, 1),
+        "one_by_one_tok_s": round(single_tokens / single_s, 1),
+        "speedup": round((batched_tokens / batched_s) / (single_tokens / single_s), 1),
+        "tokens_out_batched": batched_tokens,
+        "tokens_out_one_by_one": single_tokens,
     }
 
 
@@ -125,11 +133,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--local", type=int, default=64, help="prompts for the local generation figure (0: skip)")
+    parser.add_argument("--model", default="tiny", help="the local model folder to generate with (default: tiny)")
+    parser.add_argument("--max-new", type=int, default=64, help="tokens generated per prompt at most")
+    parser.add_argument("--remote", type=int, default=1, help="1: measure remote scoring; 0: skip it")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        print(json.dumps(remote(args, Path(tmp))), flush=True)
+    if args.remote:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(remote(args, Path(tmp))), flush=True)
     if args.local:
-        print(json.dumps(local(args.local)), flush=True)
+        print(json.dumps(local(args.local, args.model, args.max_new)), flush=True)
 
 
 if __name__ == "__main__":

@@ -13,19 +13,22 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
+from orchestrator import judging
+from orchestrator.attempts import AttemptLog, read_attempts
 from orchestrator.briefs import load_eval
 from orchestrator.errors import USER_ERRORS, AdsftError, InputError
 from orchestrator.paths import data_dir, home
 from orchestrator.prompting import build_prompt
 from providers import get_provider
-from providers.base import Completion, Provider
-from rules import Brief, RulePack, load_pack
+from providers.base import AsyncComplete, Completion, Provider
+from rules import Brief, RulePack
 from rules.text import CYRILLIC_RE, LATIN_RE
 
 REFUSAL = re.compile(r"\b(I can(?:no|')t|I'm sorry|as an AI|не могу|извините, но)\b", re.IGNORECASE)
@@ -83,48 +86,31 @@ def bad_output(text: str, completion: Completion | None, language: str) -> str |
     return None
 
 
-class RateLimiter:
-    """At most `per_minute` starts per minute (a simple spacing limiter for our own request queue)."""
-
-    def __init__(self, per_minute: float | None) -> None:
-        self.gap = 60.0 / per_minute if per_minute else 0.0
-        self.next = 0.0
-        self.lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        if not self.gap:
-            return
-        async with self.lock:
-            now = time.monotonic()
-            delay = max(0.0, self.next - now)
-            self.next = max(now, self.next) + self.gap
-        if delay:
-            await asyncio.sleep(delay)
-
-
 class TokenBucket:
-    """At most `per_minute` tokens per minute: a request waits until the bucket holds what it needs (its
-    prompt, estimated at 4 characters a token, plus its max_tokens)."""
+    """An asyncio token bucket: `per_minute` tokens a minute, holding at most `capacity` (a full minute's
+    worth by default). A taker waits until the bucket holds what it asks for; the level may go negative,
+    and later takers wait for the refill. No lock: the level changes only between awaits on one loop."""
 
-    def __init__(self, per_minute: float | None) -> None:
+    def __init__(self, per_minute: float | None, capacity: float | None = None) -> None:
         self.rate = per_minute / 60.0 if per_minute else 0.0
-        self.capacity = per_minute or 0.0
+        self.capacity = capacity or per_minute or 0.0
         self.level = self.capacity
         self.stamp = time.monotonic()
-        self.lock = asyncio.Lock()
 
-    async def take(self, tokens: float) -> None:
+    async def take(self, tokens: float = 1.0) -> None:
         if not self.rate:
             return
-        tokens = min(tokens, self.capacity)
-        async with self.lock:
-            now = time.monotonic()
-            self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
-            self.stamp = now
-            wait = max(0.0, (tokens - self.level) / self.rate)
-            self.level -= tokens  # may go negative: later requests wait for the refill
-        if wait:
-            await asyncio.sleep(wait)
+        now = time.monotonic()
+        self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
+        self.stamp = now
+        self.level -= min(tokens, self.capacity)
+        if self.level < 0:
+            await asyncio.sleep(-self.level / self.rate)
+
+
+def request_bucket(per_minute: float | None) -> TokenBucket:
+    """--rpm: requests start evenly spaced (a bucket that holds one request)."""
+    return TokenBucket(per_minute, capacity=1.0)
 
 
 class Scorer:
@@ -135,7 +121,6 @@ class Scorer:
         reason = self.provider.unavailable_reason()
         if reason:
             raise AdsftError(f"cannot score with {config.provider}: {reason}")
-        self.packs: dict[str, RulePack] = {}
         evaluation = load_eval(config.eval_file or data_dir() / "briefs" / "eval.jsonl")
         self.briefs = [b for b, _ in evaluation][: config.limit]
         self.references = {b.id: refs for b, refs in evaluation}
@@ -146,9 +131,7 @@ class Scorer:
         self._load_existing()
 
     def pack(self, language: str) -> RulePack:
-        if language not in self.packs:
-            self.packs[language] = load_pack(language)
-        return self.packs[language]
+        return judging.pack(language)
 
     def _load_existing(self) -> None:
         if not self.attempts_path.is_file():
@@ -163,10 +146,9 @@ class Scorer:
                 )
             )
             return
-        for line in self.attempts_path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                a = Attempt(**json.loads(line))
-                self.done.setdefault(a.brief_id, []).append(a)
+        for record in read_attempts(self.attempts_path):
+            a = Attempt(**record)
+            self.done.setdefault(a.brief_id, []).append(a)
 
     def finished(self, brief_id: str) -> bool:
         attempts = self.done.get(brief_id, [])
@@ -174,10 +156,10 @@ class Scorer:
             return len(attempts) >= self.config.samples
         return bool(attempts) and (attempts[-1].passed or len(attempts) >= self.config.k)
 
-    def _record(self, attempt: Attempt) -> None:
+    def _record(self, log: AttemptLog, attempt: Attempt) -> bool:
+        """Keep the attempt and append it to the run's file; True when a batch of lines is due an fsync."""
         self.done.setdefault(attempt.brief_id, []).append(attempt)
-        with self.attempts_path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(asdict(attempt), ensure_ascii=False) + "\n")
+        return log.write(asdict(attempt))
 
     def _messages(self, brief: Brief) -> list[dict]:
         if brief.id not in self.prompts:  # the prompt is rendered once per brief, then reused
@@ -192,20 +174,18 @@ class Scorer:
                 ]
         return messages
 
-    def _judge(self, brief: Brief, completion: Completion | None, error: str | None) -> Attempt:
+    def _precheck(self, brief: Brief, completion: Completion | None, error: str | None) -> tuple[str, str | None]:
+        """The attempt's text, and why it failed before the rules (None: the rules decide)."""
         text = completion.text.strip() if completion else ""
-        number = len(self.done.get(brief.id, [])) + 1
-        reason = error or bad_output(text, completion, brief.language)
-        violations: list[dict] = []
-        passed = False
-        if reason is None:
-            result = self.pack(brief.language).check(text, brief)
-            violations = [v.as_dict() for v in result.violations if v.level == "error"]
-            passed = result.passed
+        return text, error or bad_output(text, completion, brief.language)
+
+    def _attempt(
+        self, brief: Brief, completion: Completion | None, reason: str | None, passed: bool, violations: list[dict]
+    ) -> Attempt:
         return Attempt(
             brief.id,
-            number,
-            text,
+            len(self.done.get(brief.id, [])) + 1,
+            completion.text.strip() if completion else "",
             passed,
             reason,
             violations,
@@ -213,6 +193,18 @@ class Scorer:
             completion.tokens_out if completion else 0,
             completion.latency_s if completion else 0.0,
         )
+
+    def _judge(self, brief: Brief, completion: Completion | None, error: str | None) -> Attempt:
+        text, reason = self._precheck(brief, completion, error)
+        passed, violations = judging.check(brief.language, text, brief) if reason is None else (False, [])
+        return self._attempt(brief, completion, reason, passed, violations)
+
+    async def _judge_async(
+        self, judges: judging.Judges, brief: Brief, completion: Completion | None, error: str | None
+    ) -> Attempt:
+        text, reason = self._precheck(brief, completion, error)
+        passed, violations = (await judges.check(brief.language, text, brief)) if reason is None else (False, [])
+        return self._attempt(brief, completion, reason, passed, violations)
 
     def params(self, brief: Brief) -> dict:
         attempt = len(self.done.get(brief.id, []))
@@ -223,14 +215,19 @@ class Scorer:
         }
 
     def run(self) -> Path:
-        if self.provider.capabilities.batch_generation:
-            self._run_batched()
-        else:
-            asyncio.run(self._run_async())
+        with AttemptLog(self.attempts_path) as log:
+            if self.provider.capabilities.batch_generation:
+                self._run_batched(log)
+            else:
+                with judging.Judges({b.language for b in self.briefs if not self.finished(b.id)}) as judges:
+                    asyncio.run(self._run_async(log, judges))
         return self.attempts_path
 
-    def _run_batched(self, batch_size: int = 64) -> None:
-        total = len(self.briefs)
+    def _report(self, finished: int) -> None:
+        if self.progress:
+            self.progress("score", finished, len(self.briefs))
+
+    def _run_batched(self, log: AttemptLog, batch_size: int = 64) -> None:
         while True:
             pending = [b for b in self.briefs if not self.finished(b.id)]
             if not pending:
@@ -242,42 +239,69 @@ class Scorer:
                         self.config.model, [self._messages(b) for b in group], **self.params(group[0])
                     )
                     for brief, completion in zip(group, completions, strict=True):
-                        self._record(self._judge(brief, completion, None))
+                        self._record(log, self._judge(brief, completion, None))
                 except USER_ERRORS as exc:
                     for brief in group:
-                        self._record(self._judge(brief, None, f"provider error: {exc.message}"))
-                if self.progress:
-                    self.progress("score", sum(self.finished(b.id) for b in self.briefs), total)
+                        self._record(log, self._judge(brief, None, f"provider error: {exc.message}"))
+                log.sync()
+                self._report(sum(self.finished(b.id) for b in self.briefs))
 
-    async def _run_async(self) -> None:
-        limiter = RateLimiter(self.config.requests_per_minute)
-        bucket = TokenBucket(self.config.tokens_per_minute)
-        gate = asyncio.Semaphore(self.config.concurrency)
-        total = len(self.briefs)
+    @asynccontextmanager
+    async def _completions(self) -> AsyncIterator[AsyncComplete]:
+        """The provider's asyncio client when it has one; else its blocking `complete` on a thread per
+        request in flight."""
+        if self.provider.capabilities.async_complete:
+            async with self.provider.async_completions(self.config.concurrency) as complete:  # type: ignore[attr-defined]
+                yield complete
+            return
         loop = asyncio.get_running_loop()
-        # the SDK clients are synchronous: one thread per request in flight (the default pool is far smaller)
         pool = ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="score")
 
-        async def one(brief: Brief) -> None:
-            while not self.finished(brief.id):
-                async with gate:
-                    await limiter.wait()
-                    messages = self._messages(brief)
-                    await bucket.take(sum(len(m["content"]) for m in messages) / 4 + self.config.max_tokens)
-                    try:
-                        call = partial(self.provider.complete, self.config.model, messages, **self.params(brief))
-                        completion = await loop.run_in_executor(pool, call)
-                        attempt = self._judge(brief, completion, None)
-                    except USER_ERRORS as exc:
-                        attempt = self._judge(brief, None, f"provider error: {exc.message}")
-                self._record(attempt)
-            if self.progress:
-                self.progress("score", sum(self.finished(b.id) for b in self.briefs), total)
+        async def complete(model: str, messages: list[dict], **params: object) -> Completion:
+            return await loop.run_in_executor(pool, partial(self.provider.complete, model, messages, **params))
 
         try:
-            await asyncio.gather(*(one(b) for b in self.briefs))
+            yield complete
         finally:
             pool.shutdown(wait=False)
+
+    async def _run_async(self, log: AttemptLog, judges: judging.Judges) -> None:
+        """At most --concurrency requests in flight, each started when the RPM and TPM buckets allow; the
+        rules run in worker processes (the event loop only moves bytes), and the attempts file is fsynced
+        in a worker thread once per batch of lines."""
+        requests = request_bucket(self.config.requests_per_minute)
+        tokens = TokenBucket(self.config.tokens_per_minute)
+        gate = asyncio.Semaphore(self.config.concurrency)
+        loop = asyncio.get_running_loop()
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fsync")
+        finished = sum(self.finished(b.id) for b in self.briefs)
+        syncing: list[asyncio.Future] = []
+
+        async def one(brief: Brief, complete: AsyncComplete) -> None:
+            nonlocal finished
+            if self.finished(brief.id):
+                return
+            while not self.finished(brief.id):
+                async with gate:
+                    await requests.take()
+                    messages = self._messages(brief)
+                    await tokens.take(sum(len(m["content"]) for m in messages) / 4 + self.config.max_tokens)
+                    try:
+                        completion, error = await complete(self.config.model, messages, **self.params(brief)), None
+                    except USER_ERRORS as exc:
+                        completion, error = None, f"provider error: {exc.message}"
+                attempt = await self._judge_async(judges, brief, completion, error)
+                if self._record(log, attempt) and not any(not f.done() for f in syncing):
+                    syncing[:] = [loop.run_in_executor(worker, log.sync)]
+            finished += 1
+            self._report(finished)
+
+        try:
+            async with self._completions() as complete:
+                await asyncio.gather(*(one(b, complete) for b in self.briefs))
+        finally:
+            await asyncio.gather(*syncing, return_exceptions=True)
+            worker.shutdown(wait=True)
 
 
 def run_score(config: ScoreConfig, progress: Callable[[str, int, int], None] | None = None) -> Path:

@@ -36,6 +36,16 @@ class Encoder(Protocol):
     def count(self, text: str) -> int: ...
 
 
+def count_many(encoding: str, texts: list[str]) -> list[int]:
+    """Token counts of many texts in one call into the tokenizer (no list of ids is built in Python)."""
+    enc = _encoder(encoding)
+    if isinstance(enc, _HFEncoder):
+        return [len(e.ids) for e in enc.tokenizer.encode_batch(texts, add_special_tokens=False)]
+    import quicktok
+
+    return quicktok.count_batch(enc, texts, threads=1).tolist()
+
+
 @dataclass(frozen=True)
 class ModelTokenizer:
     """How to count one model's training examples."""
@@ -83,6 +93,10 @@ class ModelTokenizer:
         for m in messages:
             parts.append(f"<|start_header_id|>{m.get('role')}<|end_header_id|>\n\n{m.get('content') or ''}<|eot_id|>")
         return "".join(parts)
+
+    def batches(self) -> bool:
+        """Whether count_chat can be split into a fixed part and content counts (see ChatCounter)."""
+        return self.layout == "cookbook"
 
     def special_tokens(self) -> set[str]:
         enc = _encoder(self.encoding)
@@ -191,3 +205,51 @@ def resolve(model: str) -> ModelTokenizer:
         fix="pass a local tokenizer.json or Hugging Face model folder as --model, or a model of a known "
         "family (gpt-4o*, gpt-4.1*, gpt-3.5*, Llama 3.x, Qwen 2.5/3)",
     )
+
+
+class ChatCounter:
+    """Counts many examples with a few calls into the tokenizer: each example's fixed tokens (the
+    cookbook's per-message overhead and role tokens) at once, its texts gathered and counted `size` at a
+    time. Same totals as ModelTokenizer.count_chat; layouts that must be rendered whole are counted one
+    by one. `add` and `flush` give back (key, tokens) for the examples counted so far."""
+
+    def __init__(self, tokenizer: ModelTokenizer, size: int = 4096) -> None:
+        self.tokenizer = tokenizer
+        self.size = size
+        self.keys: list[object] = []
+        self.fixed: list[int] = []
+        self.owners: list[int] = []  # for each gathered text, the index of its example in `keys`
+        self.texts: list[str] = []
+
+    def add(self, key: object, messages: Chat) -> list[tuple[object, int]]:
+        if not self.tokenizer.batches():
+            return [(key, self.tokenizer.count_chat(messages))]
+        fixed = 3
+        slot = len(self.keys)
+        for m in messages:
+            fixed += 3
+            if len(m) == 2 and isinstance(m.get("role"), str) and isinstance(m.get("content"), str):
+                fixed += _role_tokens(self.tokenizer.encoding, m["role"])  # the usual message, at once
+                self.texts.append(m["content"])
+                self.owners.append(slot)
+                continue
+            for field_name, value in m.items():
+                if not isinstance(value, str):
+                    continue
+                if field_name == "role":
+                    fixed += _role_tokens(self.tokenizer.encoding, value)
+                elif field_name in ("content", "name"):
+                    fixed += field_name == "name"
+                    self.texts.append(value)
+                    self.owners.append(slot)
+        self.keys.append(key)
+        self.fixed.append(fixed)
+        return self.flush() if len(self.texts) >= self.size else []
+
+    def flush(self) -> list[tuple[object, int]]:
+        totals = self.fixed
+        for owner, n in zip(self.owners, count_many(self.tokenizer.encoding, self.texts), strict=True):
+            totals[owner] += n
+        done = list(zip(self.keys, totals, strict=True))
+        self.keys, self.fixed, self.owners, self.texts = [], [], [], []
+        return done

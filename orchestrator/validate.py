@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import InputError, Problem
-from orchestrator.tokens import SPECIAL_TOKEN_RE, ModelTokenizer, resolve
+from orchestrator.tokens import SPECIAL_TOKEN_RE, ChatCounter, ModelTokenizer, resolve
 from providers import default_provider, facts
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ EXTRA_KEYS = {
 }
 SAMPLE = 500  # examples the prompt/answer split is averaged over
 MESSAGE_KEYS = {"role", "content", "name", "function_call", "weight", "tool_calls", "tool_call_id"}
+PLAIN_KEYS = {"role", "content"}
 ROLES = {"system", "user", "assistant", "function", "tool"}
 MAX_KEPT_PER_CODE = 200
 
@@ -125,9 +126,29 @@ class ValidationReport:
         }
 
 
-def _conversation_problems(obj: dict, provider: str) -> list[tuple[str, str, str]]:
+def _plain_chat(messages: list) -> bool:
+    """The common case, checked fast: an optional system message, then user and assistant alternating
+    (at least one of each), every message only `role` and non-blank `content` without special tokens.
+    Whatever is not plain goes through the full checks below."""
+    start = 1 if isinstance(messages[0], dict) and messages[0].get("role") == "system" else 0
+    if len(messages) - start < 2:
+        return False
+    for k, m in enumerate(messages):
+        if not isinstance(m, dict) or m.keys() != PLAIN_KEYS:
+            return False
+        content = m["content"]
+        if not isinstance(content, str) or not content.strip() or SPECIAL_TOKEN_RE.search(content):
+            return False
+        if m["role"] != ("system" if k < start else ("user", "assistant")[(k - start) % 2]):
+            return False
+    return True
+
+
+def _conversation_problems(obj: dict, alternation: str) -> list[tuple[str, str, str]]:
     out: list[tuple[str, str, str]] = []
     messages = obj.get("messages")
+    if isinstance(messages, list) and messages and _plain_chat(messages):
+        return out
     if not isinstance(messages, list) or not messages:
         return [("missing_messages_list", "error", "`messages` must be a non-empty list")]
     roles = []
@@ -158,11 +179,10 @@ def _conversation_problems(obj: dict, provider: str) -> list[tuple[str, str, str
     body = roles[1:] if roles and roles[0] == "system" else roles
     alternating = turns == body and all(r == ("user" if k % 2 == 0 else "assistant") for k, r in enumerate(turns))
     if not alternating:
-        level = facts(provider).alternation
         out.append(
             (
                 "roles_not_alternating",
-                level,
+                alternation,
                 f"roles {roles}: after an optional system message, user and "
                 "assistant must alternate, starting with user",
             )
@@ -208,9 +228,9 @@ def _preference_problems(obj: dict) -> list[tuple[str, str, str]]:
     return out
 
 
-def _shape_problems(obj: dict, fmt: str, provider: str) -> list[tuple[str, str, str]]:
+def _shape_problems(obj: dict, fmt: str, alternation: str) -> list[tuple[str, str, str]]:
     if fmt == "chat":
-        return _conversation_problems(obj, provider)
+        return _conversation_problems(obj, alternation)
     if fmt == "instruction":
         return _instruction_problems(obj)
     if fmt == "preference":
@@ -239,6 +259,31 @@ def _scan(
     stats = FileStats(file)
     sha = hashlib.sha256()
     prompt_sum = answer_sum = 0
+    provider_facts = facts(report.provider)  # once: the registry looks providers up by entry point
+    accepted = provider_facts.shapes
+    counter = ChatCounter(tokenizer) if tokenizer is not None else None
+    first_issue = len(report.issues)
+
+    def counted(done: list[tuple[object, int]]) -> None:
+        for line, n in done:
+            stats.tokens += n
+            stats.max_tokens = max(stats.max_tokens, n)
+            if report.limit is not None:
+                stats.tokens_capped += min(n, report.limit)
+                if n > report.limit:
+                    stats.over_limit += 1
+                    report.add(
+                        Issue(
+                            file,
+                            int(line),  # type: ignore[call-overload]
+                            "too_long",
+                            "error",
+                            f"{n} tokens, over the {report.limit}-token limit of {report.model}",
+                        )
+                    )
+            else:
+                stats.tokens_capped += n
+
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -246,7 +291,8 @@ def _scan(
     with handle:
         for number, raw in enumerate(handle, 1):
             sha.update(raw)
-            if not raw.strip():
+            stripped = raw.strip()
+            if not stripped:
                 continue
 
             def issue(code: str, level: str, message: str, number: int = number) -> None:
@@ -266,7 +312,8 @@ def _scan(
                 issue("data_type", "error", f"each line must be a JSON object, not {type(obj).__name__}")
                 continue
             stats.examples += 1
-            fmt = next((f for f, keys in FORMAT_KEYS.items() if keys <= set(obj)), None)
+            plain = len(obj) == 1 and "messages" in obj  # the usual chat line: no other keys to look at
+            fmt = "chat" if plain else next((f for f, keys in FORMAT_KEYS.items() if keys <= set(obj)), None)
             if fmt is None:
                 issue(
                     "unknown_format",
@@ -279,20 +326,19 @@ def _scan(
                 stats.format = fmt
             elif fmt != stats.format:
                 issue("mixed_formats", "error", f"{fmt} example in a file that started as {stats.format}")
-            extra = sorted(set(obj) - FORMAT_KEYS[fmt] - EXTRA_KEYS[fmt])
+            extra = [] if plain else sorted(set(obj) - FORMAT_KEYS[fmt] - EXTRA_KEYS[fmt])
             if extra:
                 issue("extra_columns", "error", f"unrecognised key(s) {extra} for the {fmt} format")
-            accepted = facts(report.provider).shapes
             if fmt not in accepted:
                 issue(
                     "wrong_format",
                     "error",
                     f"{report.provider} fine-tuning takes {', '.join(sorted(accepted))} examples, not {fmt}",
                 )
-            found = _shape_problems(obj, fmt, report.provider)
+            found = _shape_problems(obj, fmt, provider_facts.alternation)
             for code, level, message in found:
                 issue(code, level, message)
-            digest = hashlib.blake2b(raw.strip(), digest_size=16).digest()  # byte-identical examples
+            digest = hashlib.blake2b(stripped, digest_size=16).digest()  # byte-identical examples
             if seen is not None:
                 first = seen.get(digest)
                 if first is not None:
@@ -301,24 +347,20 @@ def _scan(
                     seen[digest] = number
             if train_hashes is not None and digest in train_hashes:
                 issue("train_val_overlap", "error", "this validation example is also in the training file")
-            if tokenizer is not None and not any(level == "error" for _, level, _ in found):
+            if counter is not None and not any(level == "error" for _, level, _ in found):
                 chat = _chat_of(obj, fmt)
-                n = tokenizer.count_chat(chat)
                 if stats.sampled < SAMPLE:  # the prompt/answer split, averaged over the first examples
                     stats.sampled += 1
                     answer_sum += sum(
-                        tokenizer.count_text(str(m.get("content") or "")) for m in chat if m.get("role") == "assistant"
+                        counter.tokenizer.count_text(str(m.get("content") or ""))
+                        for m in chat
+                        if m.get("role") == "assistant"
                     )
-                    prompt_sum += tokenizer.count_chat([m for m in chat if m.get("role") != "assistant"])
-                stats.tokens += n
-                stats.max_tokens = max(stats.max_tokens, n)
-                if report.limit is not None:
-                    stats.tokens_capped += min(n, report.limit)
-                    if n > report.limit:
-                        stats.over_limit += 1
-                        issue("too_long", "error", f"{n} tokens, over the {report.limit}-token limit of {report.model}")
-                else:
-                    stats.tokens_capped += n
+                    prompt_sum += counter.tokenizer.count_chat([m for m in chat if m.get("role") != "assistant"])
+                counted(counter.add(number, chat))
+    if counter is not None:
+        counted(counter.flush())
+    report.issues[first_issue:] = sorted(report.issues[first_issue:], key=lambda i: i.line or 0)  # line order
     stats.sha256 = sha.hexdigest()
     if stats.sampled:
         stats.prompt_tokens_avg = prompt_sum / stats.sampled

@@ -8,10 +8,13 @@ wound down) becomes ProviderUnavailable, which a fallback chain moves past."""
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from providers.base import (
+    AsyncComplete,
     Capabilities,
     Checkpoint,
     Completion,
@@ -20,6 +23,8 @@ from providers.base import (
     JobState,
     ProviderFacts,
     Status,
+    async_chat_session,
+    async_http_client,
     call_sdk,
     chat_completion,
     exactly_once,
@@ -110,7 +115,9 @@ class OpenAIProvider:
         scoring_price_method="sft",
         alternation="warning",
     )
-    capabilities = Capabilities(pause_resume=True, checkpoints=True, download=False, estimate_price=False, dpo=True)
+    capabilities = Capabilities(
+        pause_resume=True, checkpoints=True, download=False, estimate_price=False, dpo=True, async_complete=True
+    )
 
     def __init__(self, max_retries: int = 2, timeout: float | None = None) -> None:
         self.max_retries = max_retries
@@ -255,3 +262,17 @@ class OpenAIProvider:
         start = time.perf_counter()
         result = self._call("generate", self.client.chat.completions.create, model=model, messages=messages, **params)
         return chat_completion(result, start)
+
+    @asynccontextmanager
+    async def async_completions(self, connections: int) -> AsyncIterator[AsyncComplete]:
+        """Completions on the SDK's asyncio client, its connection pool sized to `connections`."""
+        key = get_key(self.name)
+        if not key:
+            raise ProviderUnavailable("no OpenAI API key", fix=key_hint(self.name))
+        sdk = _sdk()
+        limits = import_sdk("httpx2").Limits(max_connections=connections, max_keepalive_connections=connections)
+        options = {"api_key": key, "max_retries": self.max_retries, "timeout": self.timeout}
+        async with async_chat_session(
+            "OpenAI", _translate, sdk.AsyncOpenAI, async_http_client(sdk, limits, self.timeout), **options
+        ) as complete:
+            yield complete

@@ -8,12 +8,15 @@ are checked before a job is created; Together's own price estimate is shown besi
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from providers.archive import unpack
 from providers.base import (
+    AsyncComplete,
     Capabilities,
     Checkpoint,
     Completion,
@@ -22,6 +25,8 @@ from providers.base import (
     JobState,
     ProviderFacts,
     Status,
+    async_chat_session,
+    async_http_client,
     call_sdk,
     chat_completion,
     exactly_once,
@@ -162,7 +167,9 @@ class TogetherProvider:
         scoring_price_method="inference",
         alternation="error",
     )
-    capabilities = Capabilities(pause_resume=False, checkpoints=True, download=True, estimate_price=True, dpo=True)
+    capabilities = Capabilities(
+        pause_resume=False, checkpoints=True, download=True, estimate_price=True, dpo=True, async_complete=True
+    )
 
     def __init__(self, max_retries: int = 5, timeout: float | None = None) -> None:
         self.max_retries = max_retries
@@ -339,3 +346,17 @@ class TogetherProvider:
         start = time.perf_counter()
         result = self._call("generate", self.client.chat.completions.create, model=model, messages=messages, **params)
         return chat_completion(result, start)
+
+    @asynccontextmanager
+    async def async_completions(self, connections: int) -> AsyncIterator[AsyncComplete]:
+        """Completions on the SDK's asyncio client, its connection pool sized to `connections`."""
+        key = get_key(self.name)
+        if not key:
+            raise ProviderUnavailable("no Together API key", fix=key_hint(self.name))
+        sdk = _sdk()
+        limits = import_sdk("httpx").Limits(max_connections=connections, max_keepalive_connections=connections)
+        options = {"api_key": key, "max_retries": self.max_retries, "timeout": self.timeout}
+        async with async_chat_session(
+            "Together", _translate, sdk.AsyncTogether, async_http_client(sdk, limits, self.timeout), **options
+        ) as complete:
+            yield complete

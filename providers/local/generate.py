@@ -1,5 +1,13 @@
-"""Batched generation with a base model and an optional adapter: left padding, sampling parameters,
-texts with token counts and latency. Used to score local models."""
+"""Batched generation with a base model and an optional adapter, used to score local models.
+
+The prompts are rendered and tokenized together, sorted by length and cut into buckets of similar
+lengths (little padding). Each bucket is decoded by one loop: the prompt is run once, then one token per
+step against the kept KV cache; a row that has finished (its end token) leaves the batch and the cache,
+so the last steps run only for the rows still writing. Sampling (temperature, nucleus) is done for the
+whole batch at once, with Gumbel noise drawn from a generator seeded by `seed` for every row of the
+bucket at every step, so the same prompts and seed give the same texts whichever rows finish first.
+On CUDA the model uses PyTorch's scaled-dot-product (flash) attention.
+"""
 
 from __future__ import annotations
 
@@ -11,30 +19,33 @@ from pathlib import Path
 
 import torch
 
+MAX_ROWS = 64  # rows decoded together in one bucket
+CANDIDATES = 256  # most likely tokens a nucleus is first looked for among
+SPREAD = 2.0  # a bucket's longest prompt is at most this many times its shortest (or MIN_ROWS are filled)
+MIN_ROWS = 8
+
 
 class _Heartbeat:
-    """A stopping criterion that never stops: it prints a line every few seconds while a batch decodes
-    (on a CPU one batch can take minutes; a log must never look hung)."""
+    """A progress line every few seconds while buckets decode (on a CPU this can take minutes; a log must
+    never look hung)."""
 
     def __init__(self, rows: int, max_new_tokens: int, every: float = 5.0) -> None:
         self.rows, self.max_new, self.every = rows, max_new_tokens, every
         self.started = self.last = time.perf_counter()
-        self.steps = 0
+        self.tokens = 0
 
-    def __call__(self, input_ids, scores, **kwargs) -> torch.Tensor:
-        self.steps += 1
+    def step(self, number: int, tokens: int, done_rows: int) -> None:
+        """Step `number` (1-based) of a bucket wrote `tokens` tokens; `done_rows` messages are finished."""
+        self.tokens += tokens
         now = time.perf_counter()
         if now - self.last >= self.every:
             self.last = now
-            speed = self.steps * self.rows / (now - self.started)
-            eta = (now - self.started) / self.steps * (self.max_new - self.steps)
             print(
-                f"generate: token {self.steps}/{self.max_new} for {self.rows} messages, {speed:.0f} tokens/s, "
-                f"ETA {eta:.0f} s at most",
+                f"generate: token {number}/{self.max_new} for {self.rows} messages, {done_rows} done, "
+                f"{self.tokens / max(now - self.started, 1e-9):.0f} tokens/s",
                 file=sys.stderr,
                 flush=True,
             )
-        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
 
 @dataclass(frozen=True)
@@ -46,13 +57,56 @@ class Generated:
     finish_reason: str
 
 
+def buckets(lengths: list[int], max_rows: int = MAX_ROWS) -> list[list[int]]:
+    """Row indices grouped by prompt length: sorted, at most `max_rows` a bucket, a new bucket when the
+    next prompt is over SPREAD times the bucket's shortest (once the bucket holds MIN_ROWS)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    groups: list[list[int]] = []
+    for i in order:
+        group = groups[-1] if groups else None
+        if (
+            group is None
+            or len(group) >= max_rows
+            or (len(group) >= MIN_ROWS and lengths[i] > SPREAD * max(1, lengths[group[0]]))
+        ):
+            groups.append([i])
+        else:
+            group.append(i)
+    return groups
+
+
+def sample(logits: torch.Tensor, temperature: float, top_p: float, noise: torch.Tensor | None) -> torch.Tensor:
+    """One token per row: the most likely one when temperature is 0; else a draw from the tempered
+    distribution cut to its top-p nucleus, by the Gumbel-max trick on the given uniform noise (one value
+    per row and vocabulary entry). The nucleus is looked for among the CANDIDATES most likely tokens
+    first (a partial sort), and over the whole vocabulary only for rows whose nucleus is wider: the draw
+    is the same either way."""
+    if temperature <= 0 or noise is None:
+        return logits.argmax(-1)
+    scores = logits.float() / temperature
+    gumbel = -torch.log(-torch.log(noise.clamp_(1e-10, 1.0 - 1e-7)))
+    if top_p >= 1.0:
+        return (scores + gumbel).argmax(-1)
+    k = min(CANDIDATES, scores.shape[-1])
+    top_scores, top_ids = scores.topk(k, -1)
+    probs = (top_scores - scores.logsumexp(-1, keepdim=True)).exp()
+    cumulative = probs.cumsum(-1)
+    if k < scores.shape[-1] and not bool((cumulative[:, -1] > top_p).all()):
+        top_scores, top_ids = scores.sort(-1, descending=True)  # a nucleus wider than the candidates
+        probs = top_scores.softmax(-1)
+        cumulative = probs.cumsum(-1)
+    outside = cumulative - probs > top_p  # the most likely token always stays
+    choice = (top_scores.masked_fill(outside, float("-inf")) + gumbel.gather(-1, top_ids)).argmax(-1)
+    return top_ids.gather(-1, choice.unsqueeze(-1)).squeeze(-1)
+
+
 class Generator:
     def __init__(self, base: str, adapter: str | None = None) -> None:
         from providers.local.train import _device, load_base
 
         self.device = _device(0)
-        self.tokenizer, model = load_base(base, self.device, torch.float32)
-        self.tokenizer.padding_side = "left"
+        attention = "sdpa" if self.device.type == "cuda" else None
+        self.tokenizer, model = load_base(base, self.device, torch.float32, attention=attention)
         self.soft = None
         if adapter:
             from peft import PeftModel
@@ -62,6 +116,31 @@ class Generator:
             model = PeftModel.from_pretrained(model, adapter)
             self.soft = load_soft_prompt(Path(adapter))
         self.model = model.eval()
+        self.pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        self.eos = self.tokenizer.eos_token_id
+        self.threads: int | None = None  # CPU threads for decoding, measured on first use
+
+    def _decode_threads(self) -> int:
+        """On a CPU, the faster of PyTorch's thread count and one thread for decode-sized matrix products:
+        a decode step is many small products, and on a busy or small machine the threads' hand-offs can
+        cost more than they save (measured once, on this machine, with this model's width)."""
+        if self.threads is None:
+            configured = torch.get_num_threads()
+            self.threads = configured
+            if self.device.type == "cpu" and configured > 1:
+                width = self.model.get_input_embeddings().weight.shape[1]
+                x, w = torch.randn(MAX_ROWS, width), torch.randn(4 * width, width)
+                timings = {}
+                for threads in (configured, 1):
+                    torch.set_num_threads(threads)
+                    torch.nn.functional.linear(x, w)
+                    start = time.perf_counter()
+                    for _ in range(20):
+                        torch.nn.functional.linear(x, w)
+                    timings[threads] = time.perf_counter() - start
+                torch.set_num_threads(configured)
+                self.threads = min(timings, key=timings.__getitem__)
+        return self.threads
 
     @torch.no_grad()
     def generate(
@@ -72,56 +151,112 @@ class Generator:
         top_p: float = 0.95,
         seed: int | None = None,
     ) -> list[Generated]:
-        """One completion per chat, all chats in one padded batch."""
-        if seed is not None:
-            torch.manual_seed(seed)
+        """One completion per chat, in the order of `chats`."""
         prompts = [self.tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in chats]
-        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-        start = time.perf_counter()
-        kwargs = {
-            "max_new_tokens": max_new_tokens,
-            "do_sample": temperature > 0,
-            "pad_token_id": self.tokenizer.pad_token_id,
-            "eos_token_id": self.tokenizer.eos_token_id,
-        }
-        if temperature > 0:
-            kwargs.update(temperature=temperature, top_p=top_p)
-        from transformers import StoppingCriteriaList
+        encoded = self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
+        rng = None
+        if seed is not None and temperature > 0:
+            rng = torch.Generator(device=self.device).manual_seed(seed)
+        heartbeat = _Heartbeat(len(chats), max_new_tokens)
+        outputs: list[tuple[list[int], bool, float]] = [([], False, 0.0)] * len(chats)
+        configured, threads = torch.get_num_threads(), self._decode_threads()
+        torch.set_num_threads(threads)
+        try:
+            for group in buckets([len(ids) for ids in encoded]):
+                start = time.perf_counter()
+                rows = [encoded[i] for i in group]
+                decoded = self._decode(rows, max_new_tokens, temperature, top_p, rng, heartbeat)
+                latency = (time.perf_counter() - start) / len(group)
+                for i, (ids, stopped) in zip(group, decoded, strict=True):
+                    outputs[i] = (ids, stopped, latency)
+        finally:
+            torch.set_num_threads(configured)
+        return [
+            Generated(
+                self.tokenizer.decode(ids, skip_special_tokens=True).strip(),
+                len(encoded[i]),
+                len(ids),
+                latency,
+                "stop" if stopped else "length",
+            )
+            for i, (ids, stopped, latency) in enumerate(outputs)
+        ]
 
-        kwargs["stopping_criteria"] = StoppingCriteriaList([_Heartbeat(len(chats), max_new_tokens)])
+    def _prefill(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, object]:
+        """Run the left-padded prompts (after the soft prompt, if any) once; the last logits, the mask,
+        the next positions and the KV cache."""
+        from transformers import DynamicCache
+
+        width = max(len(r) for r in rows)
+        ids = torch.tensor([[self.pad] * (width - len(r)) + r for r in rows], device=self.device)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=self.device)
+        embeds = self.model.get_input_embeddings()(ids)
         if self.soft is not None:
-            embeds = self.model.get_input_embeddings()(enc["input_ids"])
-            soft = self.soft.to(embeds.dtype).to(self.device).unsqueeze(0).expand(embeds.shape[0], -1, -1)
-            mask = torch.cat(
-                [
-                    torch.ones(soft.shape[:2], dtype=enc["attention_mask"].dtype, device=self.device),
-                    enc["attention_mask"],
-                ],
-                dim=1,
+            soft = self.soft.to(embeds.dtype).to(self.device).unsqueeze(0).expand(len(rows), -1, -1)
+            embeds = torch.cat([soft, embeds], 1)
+            mask = torch.cat([torch.ones(soft.shape[:2], dtype=mask.dtype, device=self.device), mask], 1)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache()
+        out = self.model(
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            position_ids=positions,
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        return out.logits[:, -1], mask, positions[:, -1] + 1, out.past_key_values
+
+    def _decode(
+        self,
+        rows: list[list[int]],
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float,
+        rng: torch.Generator | None,
+        heartbeat: _Heartbeat,
+    ) -> list[tuple[list[int], bool]]:
+        """Decode one bucket: a token per step for the rows still writing, each finished row dropped."""
+        logits, mask, positions, kv = self._prefill(rows)
+        texts: list[list[int]] = [[] for _ in rows]
+        stopped = [False] * len(rows)
+        active = list(range(len(rows)))  # the bucket's rows still in the batch, in batch order
+        for step in range(max_new_tokens):
+            noise = None
+            if temperature > 0:  # noise for every row of the bucket, so a row's draw ignores who has left
+                noise = torch.rand((len(rows), logits.shape[-1]), generator=rng, device=self.device)
+                noise = noise[torch.tensor(active, device=self.device)] if len(active) < len(rows) else noise
+            chosen = sample(logits, temperature, top_p, noise)
+            finished = []
+            for slot, (row, token) in enumerate(zip(active, chosen.tolist(), strict=True)):
+                if token == self.eos:
+                    stopped[row] = True
+                    finished.append(slot)
+                elif token != self.pad:
+                    texts[row].append(token)
+            heartbeat.step(step + 1, len(active), sum(stopped))
+            if finished:
+                gone = set(finished)
+                keep = [s for s in range(len(active)) if s not in gone]
+                if not keep:
+                    break
+                index = torch.tensor(keep, device=self.device)
+                active = [active[s] for s in keep]
+                kv.batch_select_indices(index)
+                mask, positions, chosen = mask[index], positions[index], chosen[index]
+            if step == max_new_tokens - 1:
+                break
+            mask = torch.cat([mask, mask.new_ones((len(active), 1))], 1)
+            out = self.model(
+                input_ids=chosen.unsqueeze(1),
+                attention_mask=mask,
+                position_ids=positions.unsqueeze(1),
+                cache=kv,
+                use_cache=True,
+                logits_to_keep=1,
             )
-            out = self.model.generate(inputs_embeds=torch.cat([soft, embeds], 1), attention_mask=mask, **kwargs)
-            new = out
-        else:
-            out = self.model.generate(**enc, **kwargs)
-            new = out[:, enc["input_ids"].shape[1] :]
-        latency = (time.perf_counter() - start) / max(1, len(chats))
-        results = []
-        for i, row in enumerate(new):
-            ids = row.tolist()
-            stopped = self.tokenizer.eos_token_id in ids
-            if stopped:
-                ids = ids[: ids.index(self.tokenizer.eos_token_id)]
-            ids = [t for t in ids if t != self.tokenizer.pad_token_id]
-            results.append(
-                Generated(
-                    self.tokenizer.decode(ids, skip_special_tokens=True).strip(),
-                    int(enc["attention_mask"][i].sum()),
-                    len(ids),
-                    latency,
-                    "stop" if stopped else "length",
-                )
-            )
-        return results
+            logits, kv, positions = out.logits[:, -1], out.past_key_values, positions + 1
+        return list(zip(texts, stopped, strict=True))
 
 
 @cache

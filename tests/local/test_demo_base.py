@@ -100,11 +100,9 @@ def test_progress_without_a_terminal_is_timed_lines(capsys):
     assert "score 0/3" in err and "score 3/3" in err  # the first and the final line, whatever the pace
 
 
-def test_generation_heartbeat_prints_lines_and_never_stops(capsys):
-    import torch
-
+def test_generation_heartbeat_prints_lines(capsys):
     from providers.local.generate import _Heartbeat
 
     beat = _Heartbeat(rows=4, max_new_tokens=10, every=0.0)
-    stop = beat(torch.zeros(4, 3, dtype=torch.long), None)
-    assert not stop.any() and "generate: token 1/10 for 4 messages" in capsys.readouterr().err
+    beat.step(1, 4, 0)
+    assert "generate: token 1/10 for 4 messages, 0 done" in capsys.readouterr().err

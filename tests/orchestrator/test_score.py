@@ -206,3 +206,36 @@ def test_report_leads_with_the_summary_and_shows_examples(server, eval_file, tmp
     html = paths["html"].read_text(encoding="utf-8")
     assert html.index("neither model is usable") < html.index('id="verdict"')
     assert "New text" in html and 'id="examples"' in html
+
+
+def test_a_torn_last_line_is_dropped_and_only_that_attempt_is_asked_again(server, eval_file, tmp_path, capsys):
+    server.completion_text = "The BEST deal ever!!!"
+    score(capsys, eval_file, tmp_path / "run")
+    attempts = tmp_path / "run" / "attempts.jsonl"
+    data = attempts.read_bytes()
+    attempts.write_bytes(data[:-15])  # the process died while writing its last attempt
+    before = server.count("POST", "/chat/completions")
+    code, out = score(capsys, eval_file, tmp_path / "run")
+    assert code == 0 and server.count("POST", "/chat/completions") == before + 1
+    lines = attempts.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 12 and all(json.loads(line)["brief_id"] for line in lines)
+    assert json.loads(out.out)["attempts"] == 12
+
+
+def test_together_scores_on_its_asyncio_client(eval_file, tmp_path, capsys, monkeypatch):
+    cloud = FakeCloud("together").start()
+    try:
+        monkeypatch.setenv("TOGETHER_BASE_URL", cloud.base_url)
+        monkeypatch.setenv("TOGETHER_API_KEY", "together-score-test")
+        cloud.completion_text = CLEAN
+        model = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
+        run = str(tmp_path / "run")
+        args = ["--eval", str(eval_file), "--run", run, "--k", "2", "--json"]
+        code = main(["score", "--provider", "together", "--model", model, *args])
+        out = capsys.readouterr()
+        assert code == 0, out.err
+        summary = json.loads(out.out)
+        assert code == 0 and summary["pass_at_1"] == 0.5 and summary["attempts"] == 6
+        assert cloud.count("POST", "/chat/completions") == 6
+    finally:
+        cloud.stop()
