@@ -173,10 +173,25 @@ def _term_value(n: float, unit: str) -> float:
     return n * _TERM_DAYS[unit]
 
 
-def mentions(text: str) -> list[Mention]:
+_MENTIONS: dict[str, tuple[Mention, ...]] = {}
+_DIGIT_RE = re.compile(r"\d")
+
+
+def mentions(text: str) -> tuple[Mention, ...]:
+    """Every numeric claim in ``text``; remembered per text (a brief's values and a message are read by
+    several rules, and briefs recur across messages)."""
+    found = _MENTIONS.get(text)
+    if found is None:
+        if len(_MENTIONS) > 20_000:
+            _MENTIONS.clear()
+        found = _MENTIONS[text] = tuple(_read_mentions(text))
+    return found
+
+
+def _read_mentions(text: str) -> list[Mention]:
     """Every numeric claim in ``text`` (times of day are skipped: they are not claims)."""
     out: list[Mention] = []
-    for m in _MAIN_RE.finditer(text):
+    for m in _MAIN_RE.finditer(text) if _DIGIT_RE.search(text) else ():  # every form but words needs a digit
         start, end = m.span()
         if m.group("time"):
             hours, minutes = m.group("time").split(":")
