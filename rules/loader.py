@@ -6,6 +6,7 @@ replace a rule by giving one with the same id.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,13 @@ from rules.errors import PackError, Problem
 from rules.pack import RulePack
 
 PACKS_DIR = Path(__file__).parent / "packs"
-_RULE = TypeAdapter(schema.Rule)
+
+
+@cache
+def _rule_adapter() -> TypeAdapter:  # built on the first compile: a load from the cache never needs it
+    return TypeAdapter(schema.Rule)
+
+
 _TOP_KEYS = {"pack", "rules", "extends", "disable"}
 
 
@@ -100,7 +107,7 @@ def _rule_problems(raw: Any, i: int, file: str, lines: dict[tuple, int]) -> tupl
             Problem(msg, file, _line(lines, (*where, "type")), label, fix=f"use one of: {', '.join(schema.RULE_TYPES)}")
         ]
     try:
-        return _RULE.validate_python(raw), []
+        return _rule_adapter().validate_python(raw), []
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

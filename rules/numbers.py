@@ -34,7 +34,7 @@ _MONTH_WORD = (
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 )
 
-_MAIN_RE = re.compile(
+_MAIN_SOURCE = (
     rf"(?P<time>(?<![\d.:])\d{{1,2}}:\d{{2}}(?![\d:]))"
     rf"|(?P<iso>(?<!\d)(?P<iy>\d{{4}})-(?P<im>\d{{2}})-(?P<id>\d{{2}})(?!\d))"
     rf"|(?P<dmy>(?<![\d.,])(?P<dd>\d{{1,2}})\.(?P<dm>\d{{2}})(?:\.(?P<dy>\d{{2,4}}))?(?![\d.,]*\d)"
@@ -43,9 +43,14 @@ _MAIN_RE = re.compile(
     rf"|(?P<wordday>(?<![a-zа-я])(?P<wm2>{_MONTH_WORD}){_SEP}(?P<wd2>\d{{1,2}})(?:st|nd|rd|th)?(?!\d))"
     rf"|(?P<pre>(?P<pcur>[$€£₽]){_SEP}?(?P<pnum>{_NUM})(?:{_SEP}?(?P<pmult>{_MULT}|m|b)(?![a-zа-я]))?)"
     rf"|(?P<num>(?<![\w.,])(?P<n>{_NUM})(?![\d])(?:{_SEP}?(?P<mult>{_MULT})(?![a-zа-я]))?"
-    rf"(?:{_SEP}?(?P<unit>{_PERCENT}|{_MONEY}|{_TERM}|{_DATA})(?![a-zа-я]))?)",
-    re.IGNORECASE,
+    rf"(?:{_SEP}?(?P<unit>{_PERCENT}|{_MONEY}|{_TERM}|{_DATA})(?![a-zа-я]))?)"
 )
+
+
+@cache
+def _main_re() -> re.Pattern[str]:  # compiled on first use: a cold check without briefs never needs it
+    return re.compile(_MAIN_SOURCE, re.IGNORECASE)
+
 
 _RU_NUMBER_WORDS = {
     "ноль": 0,
@@ -191,7 +196,7 @@ def mentions(text: str) -> tuple[Mention, ...]:
 def _read_mentions(text: str) -> list[Mention]:
     """Every numeric claim in ``text`` (times of day are skipped: they are not claims)."""
     out: list[Mention] = []
-    for m in _MAIN_RE.finditer(text) if _DIGIT_RE.search(text) else ():  # every form but words needs a digit
+    for m in _main_re().finditer(text) if _DIGIT_RE.search(text) else ():  # every form but words needs a digit
         start, end = m.span()
         if m.group("time"):
             hours, minutes = m.group("time").split(":")
