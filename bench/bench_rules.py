@@ -9,11 +9,13 @@
   run and with the pack cache warm.
 - ``pack_load``: load time of each pack in a fresh process, from the cache and compiled anew.
 - ``workers``: ``adsft check --workers 2`` beside ``--workers 1`` on the same file (wall time).
+- ``peer``: proselint on a sample of the same English messages.
 
 Messages are mixes of one to three sentences of the labelled sets (never the blind split), each with
 the brief of the message its first sentence came from, at most 300 characters.
 
     python bench/bench_rules.py [--messages 20000] [--old /tmp/oldeng] [--workers-messages 200000]
+                                [--proselint-sample 1000] [--only throughput|peer|cold_check|pack_load|workers]
 """
 
 from __future__ import annotations
@@ -132,6 +134,35 @@ def throughput(args: argparse.Namespace, tmp: Path) -> None:
             print(json.dumps(line), flush=True)
 
 
+def proselint(sample: int) -> None:
+    """proselint (an English prose linter) on the same English messages: a sample, it is slow."""
+    try:
+        from proselint.checks import __register__
+        from proselint.config import DEFAULT
+        from proselint.registry import CheckRegistry
+        from proselint.tools import LintFile
+    except ImportError:
+        print(json.dumps({"bench": "rules", "peer": "proselint", "skipped": "pip install proselint"}), flush=True)
+        return
+    sys.path.insert(0, str(ROOT))
+    from rules import load_pack
+
+    CheckRegistry().register_many(__register__)
+    texts = [r["text"] for r in corpus("en", sample)]
+    pack = load_pack("en")
+    for row in corpus("en", 2000, seed=1):  # our per-word caches warm, as in any long run
+        pack.check(row["text"])
+    rates = {}
+    for name, fn in (("proselint", lambda m: LintFile("<bench>", m).lint(DEFAULT)), ("ours", pack.check)):
+        start = time.process_time()
+        for text in texts:
+            fn(text)
+        rates[name] = len(texts) / (time.process_time() - start)
+    line = {"bench": "rules", "measure": "peer", "peer": "proselint", "pack": "en", "messages": sample}
+    line |= {"peer_msgs_per_cpu_s": round(rates["proselint"], 1), "ours_msgs_per_cpu_s": round(rates["ours"])}
+    print(json.dumps(line | {"ratio_to_proselint": round(rates["ours"] / rates["proselint"], 1)}), flush=True)
+
+
 def child_cpu(argv: list[str], stdin: str = "", env: dict | None = None) -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(argv, input=stdin, text=True, capture_output=True, cwd=ROOT, env=env)
@@ -195,12 +226,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--old", help="a checkout of another engine to measure beside ours")
     parser.add_argument("--workers-messages", type=int, default=200_000, help="0 skips the workers measure")
-    parser.add_argument("--only", choices=("throughput", "cold_check", "pack_load", "workers"))
+    parser.add_argument("--proselint-sample", type=int, default=1_000, help="0 skips proselint")
+    parser.add_argument("--only", choices=("throughput", "peer", "cold_check", "pack_load", "workers"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         if args.only in (None, "throughput"):
             throughput(args, tmp)
+        if args.only in (None, "peer") and args.proselint_sample:
+            proselint(args.proselint_sample)
         if args.only in (None, "cold_check"):
             cold_check(tmp)
         if args.only in (None, "pack_load"):
