@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from rules import cache as pack_cache
@@ -19,6 +18,9 @@ from rules.checks import Check
 from rules.checks_text import compile_rule
 from rules.errors import PackError, Problem
 from rules.pack import RulePack
+
+if TYPE_CHECKING:
+    import yaml
 
 PACKS_DIR = Path(__file__).parent / "packs"
 
@@ -56,6 +58,8 @@ def _read_bytes(path: Path) -> bytes:
 
 def read_yaml(path: Path, data: bytes | None = None) -> tuple[Any, dict[tuple, int]]:
     """Parse YAML and remember the line of every mapping key and sequence item (1-based)."""
+    import yaml  # only a pack being compiled is parsed: a load from the cache never needs it
+
     try:
         text = (_read_bytes(path) if data is None else data).decode("utf-8")
     except UnicodeDecodeError as exc:

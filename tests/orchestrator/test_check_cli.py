@@ -181,3 +181,18 @@ def test_workers_default_to_the_cores_but_not_for_a_small_input():
     assert workers_for(None, 10) == 1
     assert workers_for(None, PER_WORKER * 64) == min(64, available_cores())
     assert workers_for(3, PER_WORKER * 64) == 3
+
+
+def test_check_imports_no_heavy_library():
+    message = json.dumps({"text": "Оформите карту сегодня."}, ensure_ascii=False) + "\n"
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "orchestrator.cli", "check", "-", "--json"],
+        input=message,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines() if "|" in line}
+    assert "rules" in imported and "pymorphy3" in imported
+    assert imported.isdisjoint({"pandas", "torch", "transformers", "numpy", "openai", "together"})
