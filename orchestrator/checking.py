@@ -192,11 +192,9 @@ def check_items(packs: RulePack | PackChooser, items: list[Item], workers: int =
     return CheckReport(list(check_stream(packs, items, workers)))
 
 
-def json_line(item: Item, result: CheckResult) -> str:
-    return json.dumps({"id": item.id, **result.as_dict()}, ensure_ascii=False)
-
-
 def iter_json(report: CheckReport) -> Iterator[str]:
+    from orchestrator.parallel_check import json_line
+
     for item, result in report.results:
         yield json_line(item, result)
 

@@ -51,22 +51,22 @@ def check(
 ) -> None:
     """Check ad messages against a rule pack; exit 1 when any message has an error-level violation."""
     from orchestrator.briefs import load_briefs
-    from orchestrator.checking import CheckReport, PackChooser, json_line, read_messages
-    from orchestrator.parallel_check import check_stream, workers_for
+    from orchestrator.checking import CheckReport, PackChooser, read_messages
+    from orchestrator.parallel_check import check_stream, json_stream, workers_for
     from rules import load_pack
 
     chooser = PackChooser(pack, load_pack)
     items = read_messages(source, load_briefs(briefs) if briefs else None)
-    results = check_stream(chooser, items, workers_for(workers, len(items)))
+    processes = workers_for(workers, len(items))
     if as_json:  # one line per message as soon as it is checked, in input order
         failed = 0
-        for item, result in results:
-            print(json_line(item, result))
-            failed += not result.passed
+        for line, passed in json_stream(chooser, items, processes):
+            print(line)
+            failed += not passed
     else:
         from orchestrator import render
 
-        report = CheckReport(list(results))
+        report = CheckReport(list(check_stream(chooser, items, processes)))
         render.check_report(report, show_clean)
         failed = report.failed
     if failed:

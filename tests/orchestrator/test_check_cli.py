@@ -196,3 +196,19 @@ def test_check_imports_no_heavy_library():
     imported = {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines() if "|" in line}
     assert "rules" in imported and "pymorphy3" in imported
     assert imported.isdisjoint({"pandas", "torch", "transformers", "numpy", "openai", "together"})
+
+
+def test_spawned_workers_give_the_same_results(monkeypatch):
+    import multiprocessing
+
+    import orchestrator.parallel_check as parallel
+    from orchestrator.checking import read_messages
+    from rules import load_pack
+
+    items = read_messages(str(SAMPLES / "messages_en.jsonl"))
+    pack = load_pack("en")
+    monkeypatch.setattr(parallel, "CHUNK", 20)
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    two = list(parallel.json_stream(pack, items, 2))
+    one = list(parallel.json_stream(pack, items, 1))
+    assert two == one and len(one) == len(items)
