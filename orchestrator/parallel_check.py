@@ -73,8 +73,12 @@ def _check_chunk(task: tuple[int, int] | list[Item]) -> list:
 def _pool_tasks(
     packs: RulePack | PackChooser, items: list[Item], workers: int, as_json: bool
 ) -> Iterator[tuple[list[Item], list]]:
-    global _items
-    bounds = [(i, min(i + CHUNK, len(items))) for i in range(0, len(items), CHUNK)]
+    global _items, _packs, _as_json
+    # the first chunk is checked here: the workers then inherit loaded packs and warm per-word caches
+    # (dictionaries are loaded once, not once per worker)
+    _packs, _as_json = packs, as_json
+    yield items[:CHUNK], _check_chunk(items[:CHUNK])
+    bounds = [(i, min(i + CHUNK, len(items))) for i in range(CHUNK, len(items), CHUNK)]
     if "fork" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("fork")
         tasks: list = bounds
