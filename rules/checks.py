@@ -130,7 +130,6 @@ class LexiconGroup:
         self.except_channels: frozenset[str] = frozenset()
         self.languages: frozenset[str] = frozenset()
         self.lexicon = Lexicon.merge([c.lexicon for c in checks])
-        self.lexicon.build_automaton()
 
     def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
         if self.lexicon.first_forms.isdisjoint(view.word_set):

@@ -8,7 +8,6 @@ that share a word with the lexicon are walked word by word.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from itertools import product
 
 from rules.morph import forms_of
 from rules.text import WORD_RE, View, normalise
@@ -33,33 +32,13 @@ class Lexicon:
     def __init__(self, phrases: list[Phrase]) -> None:
         self.phrases = phrases
         index: dict[str, list[tuple[int, int]]] = {}
-        self._anchors = [_anchor(p) for p in phrases]
         for i, phrase in enumerate(phrases):
-            anchor = self._anchors[i]
+            anchor = _anchor(phrase)
             for form in phrase.forms[anchor]:
                 index.setdefault(form, []).append((i, anchor))
         self.index = index
         self.first_forms = frozenset(index)
         self.single = frozenset(f for p in phrases if len(p.forms) == 1 for f in p.forms[0])
-        self._automaton = None
-        self._keys: list[tuple[int, tuple[int, ...]]] = []
-
-    def build_automaton(self) -> None:
-        """One Aho–Corasick automaton over every inflected form of every phrase (as words between
-        spaces), so all phrases are found in one C-level pass over the message's words."""
-        import ahocorasick
-
-        owners: dict[str, list[int]] = {}
-        for i, phrase in enumerate(self.phrases):
-            for words in product(*(sorted(forms) for forms in phrase.forms)):
-                owners.setdefault(" " + " ".join(words) + " ", []).append(i)
-        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-        self._keys = []
-        for key, found in owners.items():
-            automaton.add_word(key, len(self._keys))
-            self._keys.append((len(key), tuple(found)))
-        automaton.make_automaton()
-        self._automaton = automaton
 
     @classmethod
     def build(cls, entries: list[tuple[str, str | None, bool]], language: str) -> Lexicon:
@@ -92,8 +71,6 @@ class Lexicon:
         hits = view.word_set.intersection(self.first_forms)
         if not hits:
             return []
-        if self._automaton is not None and not first_only:
-            return self._choose(self._candidates(view.words), view)
         words = view.words
         n_words = len(words)
         candidates: list[tuple[int, int, Phrase]] = []  # (first word, -length, phrase)
@@ -114,30 +91,6 @@ class Lexicon:
         if not candidates:
             return []
         candidates.sort(key=lambda c: (c[0], c[1]))
-        return self._choose(candidates, view)
-
-    def _candidates(self, words: list[str]) -> list[tuple[int, int, Phrase]]:
-        """Every phrase occurrence, ordered as the word-by-word walk finds them: by first word, longest
-        first, then by the position of the phrase's anchor word and the phrase's order in the pack."""
-        joined = " " + " ".join(words) + " "
-        found = []
-        keys, phrases, anchors = self._keys, self.phrases, self._anchors
-        for end, value in self._automaton.iter(joined):  # type: ignore[union-attr]
-            length, owners = keys[value]
-            start = joined.count(" ", 0, end - length + 2) - 1  # words before the match
-            for i in owners:
-                phrase = phrases[i]
-                n = len(phrase.forms)
-                found.append((start, -n, start + anchors[i], i, phrase))
-        if not found:
-            return []
-        found.sort(key=lambda c: c[:4])
-        return [(start, neg_n, phrase) for start, neg_n, _, _, phrase in found]
-
-    def _choose(self, candidates: list[tuple[int, int, Phrase]], view: View) -> list[tuple[int, int, Phrase]]:
-        """Non-overlapping matches per owner, earliest and longest first, as absolute offsets."""
-        if not candidates:
-            return []
         spans = view.spans
         found: list[tuple[int, int, Phrase]] = []
         taken: dict[int, int] = {}  # per owner: the last word already covered by a match
