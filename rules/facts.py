@@ -77,10 +77,13 @@ _PERIOD_RE = re.compile("|".join(f"(?P<{name}>(?<![a-zа-яё])(?:{p})(?![a-zа-
 _KEY_PERIODS = (("year", ("annual", "year", "годов")), ("month", ("month", "месяч")), ("day", ("daily", "day")))
 
 
+_CLAUSE_SPLIT_RE = re.compile(r"[.!?;,\n]")
+
+
 def _period_near(text: str, start: int, end: int) -> str | None:
     """The period word nearest to a claim within its clause (a few words before or after), or None."""
-    before = re.split(r"[.!?;,\n]", text[max(0, start - 30) : start])[-1]
-    after = re.split(r"[.!?;,\n]", text[end : end + 30])[0]
+    before = _CLAUSE_SPLIT_RE.split(text[max(0, start - 30) : start])[-1]
+    after = _CLAUSE_SPLIT_RE.split(text[end : end + 30])[0]
     best: tuple[int, str] | None = None
     for chunk, distance in ((after, lambda m: m.start()), (before, lambda m: len(before) - m.end())):
         for m in _PERIOD_RE.finditer(chunk):

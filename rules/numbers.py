@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from rules.morph import russian_forms
 from rules.text import normalise
@@ -110,6 +110,7 @@ class Mention:
     end: int
 
 
+@lru_cache(maxsize=4096)  # a pure function of the unit as written: "руб.", "%", "месяцев"
 def _unit_kind(unit: str) -> tuple[str, str | None]:
     u = normalise(unit).rstrip(".")
     if re.fullmatch(_PERCENT, u, re.IGNORECASE):
@@ -145,9 +146,14 @@ _TERM_DAYS = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1, "week": 7, "month": 
 _DATA_GB = {"k": 1 / 1024**2, "m": 1 / 1024, "g": 1.0, "t": 1024.0}
 
 
+_SEP_RE = re.compile(_SEP)
+_THOUSANDS_RE = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
+
+
+@lru_cache(maxsize=4096)
 def _number(raw: str) -> float:
-    digits = re.sub(_SEP, "", raw)
-    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", digits):  # "1,000" and "1,000.50": thousands
+    digits = _SEP_RE.sub("", raw)
+    if _THOUSANDS_RE.fullmatch(digits):  # "1,000" and "1,000.50": thousands
         digits = digits.replace(",", "")
     return float(digits.replace(",", "."))
 
