@@ -1,130 +1,246 @@
-"""Rule engine throughput on one core: messages/s for the full built-in packs over >= 100k messages,
-beside (a) a naive baseline — one precompiled ``re.search`` per lexicon entry, over the same inflected
-forms, lexicon rules only — and (b) proselint on the same English messages (a sample: it is slow).
-Also pack load time (with morphological expansion, measured in a fresh process).
+"""Rule engine speed, ours beside baselines measured in the same run. Prints one JSON object per line.
 
-Messages are built deterministically from the bundled labelled sentences: random sentence mixes,
-clean and with errors, at most 300 characters. Prints one JSON object per line.
+- ``throughput``: messages per CPU second (one core) for the ru and en packs, with the messages' briefs
+  (the facts rules run) and without, beside (a) the naive loop — one precompiled ``re.search`` per
+  lexicon entry over the same inflected forms, lexicon rules only — and (b) where ``--old`` names a
+  checkout of an earlier engine (``git worktree add /tmp/oldeng 29e4580``), that engine on the same
+  messages. Every engine runs in its own process, repeated alternately; the best run of each counts.
+- ``cold_check``: CPU time (user+sys) of ``adsft check -`` on one message, with a cache-building first
+  run and with the pack cache warm.
+- ``pack_load``: load time of each pack in a fresh process, from the cache and compiled anew.
+- ``workers``: ``adsft check --workers 2`` beside ``--workers 1`` on the same file (wall time).
+- ``peer``: proselint on a sample of the same English messages.
 
-    python bench/bench_rules.py [--messages 100000] [--proselint-sample 2000]
+Messages are mixes of one to three sentences of the labelled sets (never the blind split), each with
+the brief of the message its first sentence came from, at most 300 characters.
+
+    python bench/bench_rules.py [--messages 20000] [--old /tmp/oldeng] [--workers-messages 200000]
+                                [--proselint-sample 1000] [--only throughput|peer|cold_check|pack_load|workers]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
+import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from rules import load_pack  # noqa: E402
+SETS = ("labelled_messages", "rules_dev", "rules_dev2")  # rules_test is the blind split: never read
 
 
-def corpus(language: str, n: int, seed: int = 7) -> list[str]:
-    rows = [json.loads(x) for x in (ROOT / "datasets/samples/labelled_messages.jsonl").read_text().splitlines()]
-    sentences = [
-        s.strip() for r in rows if r["language"] == language for s in re.split(r"(?<=[.!?])\s+", r["text"]) if s.strip()
-    ]
+def corpus(language: str, n: int, seed: int = 7) -> list[dict]:
+    """``n`` messages as {"text", "brief"} (brief: a dict or None)."""
+    sentences: list[tuple[str, dict | None]] = []
+    for name in SETS:
+        for line in (ROOT / "datasets" / "samples" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row["language"] != language:
+                continue
+            text = row.get("text") or " ".join(p for p in (row.get("title"), row.get("body"), row.get("cta")) if p)
+            sentences += [(s.strip(), row.get("brief")) for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
     rng = random.Random(seed)
     out = []
     while len(out) < n:
-        k = rng.choice((1, 2, 2, 3))
-        text = " ".join(rng.sample(sentences, k))
-        out.append(text[:300])
+        picked = rng.sample(sentences, rng.choice((1, 2, 2, 3)))
+        out.append({"text": " ".join(s for s, _ in picked)[:300], "brief": picked[0][1]})
     return out
 
 
-def naive_baseline(pack) -> list[re.Pattern[str]]:
+# Runs in a child process with one engine's checkout first on sys.path: times pack.check on the corpus.
+_MEASURE = """
+import json, sys, time
+root, language, path, with_briefs, repeats = sys.argv[1:6]
+sys.path.insert(0, root)
+from rules import Brief, load_pack
+pack = load_pack(language)
+rows = json.load(open(path, encoding="utf-8"))
+briefs = {}
+items = []
+for row in rows:
+    b = row["brief"] if with_briefs == "1" else None
+    key = json.dumps(b, sort_keys=True) if b else None
+    if key is not None and key not in briefs:
+        briefs[key] = Brief(**b)
+    items.append((row["text"], briefs.get(key)))
+for text, brief in items[:2000]:  # warm the per-word caches every engine keeps
+    pack.check(text, brief)
+best = 0.0
+for _ in range(int(repeats)):
+    start = time.process_time()
+    for text, brief in items:
+        pack.check(text, brief)
+    best = max(best, len(items) / (time.process_time() - start))
+print(best)
+"""
+
+
+def measure(root: Path, language: str, path: Path, with_briefs: bool, repeats: int = 1) -> float:
+    args = [sys.executable, "-c", _MEASURE, str(root), language, str(path), "1" if with_briefs else "0", str(repeats)]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return float(subprocess.check_output(args, cwd=root, text=True, env=env).strip())
+
+
+def naive_rate(language: str, rows: list[dict]) -> tuple[float, int]:
+    """The naive loop: one regex per lexicon entry (its inflected forms), lexicon rules only."""
+    sys.path.insert(0, str(ROOT))
+    from rules import load_pack
+
     regexes = []
-    for check in pack.checks:
+    for check in load_pack(language).checks:
         lexicon = getattr(check, "lexicon", None)
-        if lexicon is None:
-            continue
-        for phrase in lexicon.phrases:
+        for phrase in lexicon.phrases if lexicon is not None else ():
             words = [f"(?:{'|'.join(map(re.escape, sorted(forms)))})" for forms in phrase.forms]
             regexes.append(re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)", re.IGNORECASE))
-    return regexes
+    texts = [r["text"] for r in rows[:5000]]
+    start = time.process_time()
+    for text in texts:
+        [m for r in regexes if (m := r.search(text))]
+    return len(texts) / (time.process_time() - start), len(regexes)
 
 
-def timed(fn, items) -> float:
-    start = time.perf_counter()
-    for item in items:
-        fn(item)
-    return time.perf_counter() - start
-
-
-def load_time(name: str) -> float:
-    code = (
-        f"import time; t = time.perf_counter(); from rules import load_pack; load_pack({name!r}); "
-        "print(time.perf_counter() - t)"
-    )
-    return float(subprocess.check_output([sys.executable, "-c", code], cwd=ROOT, text=True))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--messages", type=int, default=100_000)
-    parser.add_argument("--proselint-sample", type=int, default=2_000)
-    args = parser.parse_args()
+def throughput(args: argparse.Namespace, tmp: Path) -> None:
     for language in ("ru", "en"):
-        pack = load_pack(language)
-        messages = corpus(language, args.messages)
-        ours = timed(pack.check, messages)
-        failed = sum(not pack.check(m).passed for m in messages[:5000]) / min(5000, len(messages))
-        regexes = naive_baseline(pack)
-
-        def naive(text: str, regexes=regexes) -> list:
-            return [m for r in regexes if (m := r.search(text))]
-
-        naive_n = min(len(messages), 20_000)
-        naive_s = timed(naive, messages[:naive_n])
-        ours_rate = len(messages) / ours
-        naive_rate = naive_n / naive_s
-        print(
-            json.dumps(
-                {
-                    "bench": "rules",
-                    "pack": language,
-                    "messages": len(messages),
-                    "share_with_errors": round(failed, 3),
-                    "ours_msgs_per_s": round(ours_rate),
-                    "naive_lexicon_only_msgs_per_s": round(naive_rate),
-                    "naive_entries": len(regexes),
-                    "speedup_vs_naive": round(ours_rate / naive_rate, 1),
-                    "pack_load_s": round(load_time(language), 3),
-                }
-            )
-        )
-        if language == "en":
-            print(json.dumps(proselint_line(pack, messages[: args.proselint_sample], ours_rate)))
+        rows = corpus(language, args.messages)
+        path = tmp / f"{language}.json"
+        path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+        naive, entries = naive_rate(language, rows)
+        for with_briefs in (True, False):
+            engines = {"ours": ROOT} | ({"old": Path(args.old)} if args.old else {})
+            best = dict.fromkeys(engines, 0.0)
+            for _ in range(args.repeats):  # alternate, so that a busy spell of the machine hits all
+                for name, root in engines.items():
+                    best[name] = max(best[name], measure(root, language, path, with_briefs))
+            line = {
+                "bench": "rules",
+                "measure": "throughput",
+                "pack": language,
+                "briefs": with_briefs,
+                "messages": len(rows),
+                "ours_msgs_per_cpu_s": round(best["ours"]),
+                "naive_lexicon_only_msgs_per_cpu_s": round(naive),
+                "naive_entries": entries,
+                "ratio_to_naive": round(best["ours"] / naive, 2),
+            }
+            if args.old:
+                line |= {"old_msgs_per_cpu_s": round(best["old"]), "ratio_to_old": round(best["ours"] / best["old"], 3)}
+            print(json.dumps(line), flush=True)
 
 
-def proselint_line(pack, messages: list[str], ours_rate: float) -> dict:
+def proselint(sample: int) -> None:
+    """proselint (an English prose linter) on the same English messages: a sample, it is slow."""
     try:
         from proselint.checks import __register__
         from proselint.config import DEFAULT
         from proselint.registry import CheckRegistry
         from proselint.tools import LintFile
     except ImportError:
-        return {"bench": "rules", "peer": "proselint", "skipped": "pip install proselint"}
+        print(json.dumps({"bench": "rules", "peer": "proselint", "skipped": "pip install proselint"}), flush=True)
+        return
+    sys.path.insert(0, str(ROOT))
+    from rules import load_pack
+
     CheckRegistry().register_many(__register__)
-    seconds = timed(lambda m: LintFile("<bench>", m).lint(DEFAULT), messages)
-    rate = len(messages) / seconds
-    return {
-        "bench": "rules",
-        "pack": "en",
-        "peer": "proselint",
-        "peer_messages": len(messages),
-        "peer_msgs_per_s": round(rate, 1),
-        "ours_msgs_per_s": round(ours_rate),
-        "speedup_vs_proselint": round(ours_rate / rate, 1),
-    }
+    texts = [r["text"] for r in corpus("en", sample)]
+    pack = load_pack("en")
+    for row in corpus("en", 2000, seed=1):  # our per-word caches warm, as in any long run
+        pack.check(row["text"])
+    rates = {}
+    for name, fn in (("proselint", lambda m: LintFile("<bench>", m).lint(DEFAULT)), ("ours", pack.check)):
+        start = time.process_time()
+        for text in texts:
+            fn(text)
+        rates[name] = len(texts) / (time.process_time() - start)
+    line = {"bench": "rules", "measure": "peer", "peer": "proselint", "pack": "en", "messages": sample}
+    line |= {"peer_msgs_per_cpu_s": round(rates["proselint"], 1), "ours_msgs_per_cpu_s": round(rates["ours"])}
+    print(json.dumps(line | {"ratio_to_proselint": round(rates["ours"] / rates["proselint"], 1)}), flush=True)
+
+
+def child_cpu(argv: list[str], stdin: str = "", env: dict | None = None) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(argv, input=stdin, text=True, capture_output=True, cwd=ROOT, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+def cold_check(tmp: Path, runs: int = 5) -> None:
+    adsft = str(Path(sys.executable).with_name("adsft"))
+    message = json.dumps({"text": "Оформите карту сегодня и получайте кэшбэк 5% на всё."}, ensure_ascii=False)
+    env = {**os.environ, "ADSFT_RULES_CACHE": str(tmp / "cold-cache")}
+    building = child_cpu([adsft, "check", "-"], message + "\n", env)
+    warm = min(child_cpu([adsft, "check", "-"], message + "\n", env) for _ in range(runs))
+    bare = min(child_cpu([sys.executable, "-c", "pass"]) for _ in range(runs))
+    line = {"bench": "rules", "measure": "cold_check", "building_cache_cpu_s": round(building, 3)}
+    print(json.dumps(line | {"warm_cache_cpu_s": round(warm, 3), "bare_python_cpu_s": round(bare, 3)}), flush=True)
+
+
+_LOAD = """
+import sys, time
+from rules import load_pack
+start = time.perf_counter(); load_pack(sys.argv[1]); print(time.perf_counter() - start)
+"""
+
+
+def pack_load(tmp: Path, runs: int = 3) -> None:
+    for language in ("ru", "en"):
+        times = {}
+        for mode in ("off", str(tmp / "load-cache")):
+            env = {**os.environ, "ADSFT_RULES_CACHE": mode}
+            load = [sys.executable, "-c", _LOAD, language]
+            subprocess.run(load, cwd=ROOT, env=env, capture_output=True, check=True)  # fills the cache
+            times[mode] = min(float(subprocess.check_output(load, cwd=ROOT, env=env, text=True)) for _ in range(runs))
+        cached, fresh = times[str(tmp / "load-cache")], times["off"]
+        line = {"bench": "rules", "measure": "pack_load", "pack": language, "from_cache_s": round(cached, 4)}
+        print(json.dumps(line | {"compiled_s": round(fresh, 3), "speedup": round(fresh / cached, 1)}), flush=True)
+
+
+def workers(tmp: Path, n: int) -> None:
+    rows = corpus("ru", n // 2, seed=3) + corpus("en", n - n // 2, seed=4)
+    path = tmp / "many.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        for i, row in enumerate(rows):
+            fh.write(json.dumps({"id": str(i), **row}, ensure_ascii=False) + "\n")
+    adsft = str(Path(sys.executable).with_name("adsft"))
+    wall = {}
+    outputs = {}
+    for count in (1, 2):
+        start = time.perf_counter()
+        done = subprocess.run([adsft, "check", str(path), "--json", "--workers", str(count)], capture_output=True)
+        wall[count] = time.perf_counter() - start
+        outputs[count] = done.stdout
+    line = {"bench": "rules", "measure": "workers", "messages": n, "one_worker_s": round(wall[1], 1)}
+    line |= {"two_workers_s": round(wall[2], 1), "speedup": round(wall[1] / wall[2], 2)}
+    print(json.dumps(line | {"same_output": outputs[1] == outputs[2], "cores": os.cpu_count()}), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--old", help="a checkout of another engine to measure beside ours")
+    parser.add_argument("--workers-messages", type=int, default=200_000, help="0 skips the workers measure")
+    parser.add_argument("--proselint-sample", type=int, default=1_000, help="0 skips proselint")
+    parser.add_argument("--only", choices=("throughput", "peer", "cold_check", "pack_load", "workers"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        if args.only in (None, "throughput"):
+            throughput(args, tmp)
+        if args.only in (None, "peer") and args.proselint_sample:
+            proselint(args.proselint_sample)
+        if args.only in (None, "cold_check"):
+            cold_check(tmp)
+        if args.only in (None, "pack_load"):
+            pack_load(tmp)
+        if args.only in (None, "workers") and args.workers_messages:
+            workers(tmp, args.workers_messages)
 
 
 if __name__ == "__main__":

@@ -186,15 +186,17 @@ class PackChooser:
         return pack
 
 
-def check_items(packs: RulePack | PackChooser, items: list[Item]) -> CheckReport:
-    if isinstance(packs, RulePack):
-        return CheckReport([(item, packs.check(item.message, item.brief)) for item in items])
-    return CheckReport([(item, packs.for_item(item).check(item.message, item.brief)) for item in items])
+def check_items(packs: RulePack | PackChooser, items: list[Item], workers: int = 1) -> CheckReport:
+    from orchestrator.parallel_check import check_stream
+
+    return CheckReport(list(check_stream(packs, items, workers)))
 
 
 def iter_json(report: CheckReport) -> Iterator[str]:
+    from orchestrator.parallel_check import json_line
+
     for item, result in report.results:
-        yield json.dumps({"id": item.id, **result.as_dict()}, ensure_ascii=False)
+        yield json_line(item, result)
 
 
 def read_labelled(paths: list[str]) -> list[dict]:

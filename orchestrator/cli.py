@@ -44,23 +44,32 @@ def check(
     ] = "auto",
     briefs: Annotated[str | None, typer.Option(help="Briefs (JSONL/YAML) for `brief_id` lookups.")] = None,
     show_clean: Annotated[bool, typer.Option(help="Also print messages with no violation.")] = False,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Processes to check with (default: the cores available).")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Check ad messages against a rule pack; exit 1 when any message has an error-level violation."""
-    from orchestrator import render
     from orchestrator.briefs import load_briefs
-    from orchestrator.checking import PackChooser, check_items, iter_json, read_messages
+    from orchestrator.checking import CheckReport, PackChooser, read_messages
+    from orchestrator.parallel_check import check_stream, json_stream, workers_for
     from rules import load_pack
 
     chooser = PackChooser(pack, load_pack)
     items = read_messages(source, load_briefs(briefs) if briefs else None)
-    report = check_items(chooser, items)
-    if as_json:
-        for line in iter_json(report):
+    processes = workers_for(workers, len(items))
+    if as_json:  # one line per message as soon as it is checked, in input order
+        failed = 0
+        for line, passed in json_stream(chooser, items, processes):
             print(line)
+            failed += not passed
     else:
+        from orchestrator import render
+
+        report = CheckReport(list(check_stream(chooser, items, processes)))
         render.check_report(report, show_clean)
-    if report.failed:
+        failed = report.failed
+    if failed:
         raise typer.Exit(1)
 
 
@@ -220,9 +229,7 @@ def demo(
     from orchestrator import render
     from orchestrator.demo import DemoConfig, run_demo
 
-    summary = run_demo(
-        DemoConfig(model=model, language=language, examples=examples, briefs=briefs, k=k, usable=usable)
-    )
+    summary = run_demo(DemoConfig(model=model, language=language, examples=examples, briefs=briefs, k=k, usable=usable))
     render.out.rule("demo summary")
     for step, outcome in summary.steps:
         render.out.print(f"  {step:<14} {outcome}")

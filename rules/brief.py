@@ -14,7 +14,7 @@ AttributeValue = bool | int | float | str
 class Brief(BaseModel):
     """One product brief. Unknown fields are an error that names the field."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     id: str = Field(min_length=1)
     language: Language

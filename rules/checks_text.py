@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable, Iterable
-from importlib.metadata import entry_points
 from typing import Any
 
 from rules import schema
@@ -199,6 +198,8 @@ CustomRule = Callable[[str, Any, dict], Iterable[tuple]]
 
 def resolve_function(name: str) -> CustomRule:
     """An ``adsft.rules`` entry point by name, or ``module:callable``."""
+    from importlib.metadata import entry_points  # a cold start without custom rules never needs it
+
     for ep in entry_points(group="adsft.rules"):
         if ep.name == name:
             return ep.load()

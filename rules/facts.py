@@ -25,11 +25,11 @@ class FactsReport:
     agreed: list[tuple[Mention, list[str]]] = field(default_factory=list)
 
 
-def _attribute_facts(value: object) -> list[Mention]:
+def _attribute_facts(value: object) -> tuple[Mention, ...]:
     if isinstance(value, bool):
-        return []
+        return ()
     if isinstance(value, int | float):
-        return [Mention("number", float(value), None, 0, 0)]
+        return (Mention("number", float(value), None, 0, 0),)
     return mentions(str(value))
 
 
@@ -44,10 +44,11 @@ def _stem_mentioned(value: str, words: list[str]) -> bool:
     return True
 
 
-_BRIEF_FACTS: dict[int, tuple[Brief, dict[str, list[Mention]], list[Mention]]] = {}
+BriefFacts = tuple[dict[str, tuple[Mention, ...]], tuple[Mention, ...]]
+_BRIEF_FACTS: dict[int, tuple[Brief, dict[str, tuple[Mention, ...]], tuple[Mention, ...]]] = {}
 
 
-def brief_facts(brief: Brief) -> tuple[dict[str, list[Mention]], list[Mention]]:
+def brief_facts(brief: Brief) -> BriefFacts:
     """The brief's facts per attribute, and the numbers in its other text; parsed once per brief object
     (a brief is checked against many candidate messages)."""
     hit = _BRIEF_FACTS.get(id(brief))
@@ -76,10 +77,13 @@ _PERIOD_RE = re.compile("|".join(f"(?P<{name}>(?<![a-zа-яё])(?:{p})(?![a-zа-
 _KEY_PERIODS = (("year", ("annual", "year", "годов")), ("month", ("month", "месяч")), ("day", ("daily", "day")))
 
 
+_CLAUSE_SPLIT_RE = re.compile(r"[.!?;,\n]")
+
+
 def _period_near(text: str, start: int, end: int) -> str | None:
     """The period word nearest to a claim within its clause (a few words before or after), or None."""
-    before = re.split(r"[.!?;,\n]", text[max(0, start - 30) : start])[-1]
-    after = re.split(r"[.!?;,\n]", text[end : end + 30])[0]
+    before = _CLAUSE_SPLIT_RE.split(text[max(0, start - 30) : start])[-1]
+    after = _CLAUSE_SPLIT_RE.split(text[end : end + 30])[0]
     best: tuple[int, str] | None = None
     for chunk, distance in ((after, lambda m: m.start()), (before, lambda m: len(before) - m.end())):
         for m in _PERIOD_RE.finditer(chunk):
@@ -169,7 +173,7 @@ def _wrong_period(text: str, claim: Mention, agreeing: list[str], brief: Brief) 
 _NEXT_WORD_RE = re.compile(r"[\s\u00a0-]*([^\W\d_]+)")
 
 
-def _same_noun(text: str, claim: Mention, brief: Brief, by_attr: dict[str, list[Mention]]) -> list[str]:
+def _same_noun(text: str, claim: Mention, brief: Brief, by_attr: dict[str, tuple[Mention, ...]]) -> list[str]:
     """Attributes a bare number speaks of by name: the word after it shares a stem with the attribute's
     key ("5 colours" against ``colours: 3``, "ages 12" against ``min_age: 13``)."""
     after = _NEXT_WORD_RE.match(text, claim.end)

@@ -88,6 +88,8 @@ class Lexicon:
                         break
             if first_only and candidates:
                 break
+        if not candidates:
+            return []
         candidates.sort(key=lambda c: (c[0], c[1]))
         spans = view.spans
         found: list[tuple[int, int, Phrase]] = []

@@ -6,20 +6,30 @@ replace a rule by giving one with the same id.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from rules import cache as pack_cache
 from rules import schema
 from rules.checks import Check
 from rules.checks_text import compile_rule
 from rules.errors import PackError, Problem
 from rules.pack import RulePack
 
+if TYPE_CHECKING:
+    import yaml
+
 PACKS_DIR = Path(__file__).parent / "packs"
-_RULE = TypeAdapter(schema.Rule)
+
+
+@cache
+def _rule_adapter() -> TypeAdapter:  # built on the first compile: a load from the cache never needs it
+    return TypeAdapter(schema.Rule)
+
+
 _TOP_KEYS = {"pack", "rules", "extends", "disable"}
 
 
@@ -39,16 +49,23 @@ def pack_path(name: str | Path) -> Path:
     return path
 
 
-def read_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
-    """Parse YAML and remember the line of every mapping key and sequence item (1-based)."""
+def _read_bytes(path: Path) -> bytes:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_bytes()
+    except OSError as exc:
+        raise PackError(f"cannot read {path}: {exc.strerror}", fix="check the path") from None
+
+
+def read_yaml(path: Path, data: bytes | None = None) -> tuple[Any, dict[tuple, int]]:
+    """Parse YAML and remember the line of every mapping key and sequence item (1-based)."""
+    import yaml  # only a pack being compiled is parsed: a load from the cache never needs it
+
+    try:
+        text = (_read_bytes(path) if data is None else data).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PackError(
             f"{path} is not UTF-8 text", [Problem(str(exc), str(path))], fix="save the file as UTF-8"
         ) from None
-    except OSError as exc:
-        raise PackError(f"cannot read {path}: {exc.strerror}", fix="check the path") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -94,7 +111,7 @@ def _rule_problems(raw: Any, i: int, file: str, lines: dict[tuple, int]) -> tupl
             Problem(msg, file, _line(lines, (*where, "type")), label, fix=f"use one of: {', '.join(schema.RULE_TYPES)}")
         ]
     try:
-        return _RULE.validate_python(raw), []
+        return _rule_adapter().validate_python(raw), []
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -105,11 +122,28 @@ def _rule_problems(raw: Any, i: int, file: str, lines: dict[tuple, int]) -> tupl
         return None, problems
 
 
-def load_pack(name: str | Path) -> RulePack:
-    """Load a built-in pack (``"ru"``, ``"en"``) or a YAML file. Raises PackError with every problem."""
+def load_pack(name: str | Path, use_cache: bool = True) -> RulePack:
+    """Load a built-in pack (``"ru"``, ``"en"``) or a YAML file. Raises PackError with every problem.
+
+    A pack compiled before from the same files is read from the cache (see rules.cache)."""
     path = pack_path(name)
+    raw = _read_bytes(path)
+    if use_cache:
+        found = pack_cache.load(path, raw)
+        if isinstance(found, RulePack):
+            return found
+    sources: list[Path] = []
+    pack = _compile(path, raw, sources)
+    if use_cache:
+        pack_cache.store(path, raw, sources, pack)
+    return pack
+
+
+def _compile(path: Path, raw: bytes, sources: list[Path]) -> RulePack:
+    """Build a pack from its YAML, and the packs it extends; ``sources`` gets every file read."""
     file = str(path)
-    data, lines = read_yaml(path)
+    sources.append(path)
+    data, lines = read_yaml(path, raw)
     problems: list[Problem] = []
     if not isinstance(data, dict):
         raise PackError(
@@ -127,7 +161,10 @@ def load_pack(name: str | Path) -> RulePack:
             )
     base: RulePack | None = None
     if data.get("extends"):
-        base = load_pack(data["extends"] if data["extends"] in builtin_packs() else path.parent / str(data["extends"]))
+        base_path = pack_path(
+            data["extends"] if data["extends"] in builtin_packs() else path.parent / str(data["extends"])
+        )
+        base = _compile(base_path, _read_bytes(base_path), sources)
     info_raw = data.get("pack") or ({"id": path.stem, "language": base.language} if base else None)
     info = None
     try:

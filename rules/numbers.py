@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from rules.morph import russian_forms
 from rules.text import normalise
@@ -34,7 +34,7 @@ _MONTH_WORD = (
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 )
 
-_MAIN_RE = re.compile(
+_MAIN_SOURCE = (
     rf"(?P<time>(?<![\d.:])\d{{1,2}}:\d{{2}}(?![\d:]))"
     rf"|(?P<iso>(?<!\d)(?P<iy>\d{{4}})-(?P<im>\d{{2}})-(?P<id>\d{{2}})(?!\d))"
     rf"|(?P<dmy>(?<![\d.,])(?P<dd>\d{{1,2}})\.(?P<dm>\d{{2}})(?:\.(?P<dy>\d{{2,4}}))?(?![\d.,]*\d)"
@@ -43,9 +43,14 @@ _MAIN_RE = re.compile(
     rf"|(?P<wordday>(?<![a-zа-я])(?P<wm2>{_MONTH_WORD}){_SEP}(?P<wd2>\d{{1,2}})(?:st|nd|rd|th)?(?!\d))"
     rf"|(?P<pre>(?P<pcur>[$€£₽]){_SEP}?(?P<pnum>{_NUM})(?:{_SEP}?(?P<pmult>{_MULT}|m|b)(?![a-zа-я]))?)"
     rf"|(?P<num>(?<![\w.,])(?P<n>{_NUM})(?![\d])(?:{_SEP}?(?P<mult>{_MULT})(?![a-zа-я]))?"
-    rf"(?:{_SEP}?(?P<unit>{_PERCENT}|{_MONEY}|{_TERM}|{_DATA})(?![a-zа-я]))?)",
-    re.IGNORECASE,
+    rf"(?:{_SEP}?(?P<unit>{_PERCENT}|{_MONEY}|{_TERM}|{_DATA})(?![a-zа-я]))?)"
 )
+
+
+@cache
+def _main_re() -> re.Pattern[str]:  # compiled on first use: a cold check without briefs never needs it
+    return re.compile(_MAIN_SOURCE, re.IGNORECASE)
+
 
 _RU_NUMBER_WORDS = {
     "ноль": 0,
@@ -105,6 +110,7 @@ class Mention:
     end: int
 
 
+@lru_cache(maxsize=4096)  # a pure function of the unit as written: "руб.", "%", "месяцев"
 def _unit_kind(unit: str) -> tuple[str, str | None]:
     u = normalise(unit).rstrip(".")
     if re.fullmatch(_PERCENT, u, re.IGNORECASE):
@@ -140,9 +146,14 @@ _TERM_DAYS = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1, "week": 7, "month": 
 _DATA_GB = {"k": 1 / 1024**2, "m": 1 / 1024, "g": 1.0, "t": 1024.0}
 
 
+_SEP_RE = re.compile(_SEP)
+_THOUSANDS_RE = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
+
+
+@lru_cache(maxsize=4096)
 def _number(raw: str) -> float:
-    digits = re.sub(_SEP, "", raw)
-    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", digits):  # "1,000" and "1,000.50": thousands
+    digits = _SEP_RE.sub("", raw)
+    if _THOUSANDS_RE.fullmatch(digits):  # "1,000" and "1,000.50": thousands
         digits = digits.replace(",", "")
     return float(digits.replace(",", "."))
 
@@ -173,10 +184,25 @@ def _term_value(n: float, unit: str) -> float:
     return n * _TERM_DAYS[unit]
 
 
-def mentions(text: str) -> list[Mention]:
+_MENTIONS: dict[str, tuple[Mention, ...]] = {}
+_DIGIT_RE = re.compile(r"\d")
+
+
+def mentions(text: str) -> tuple[Mention, ...]:
+    """Every numeric claim in ``text``; remembered per text (a brief's values and a message are read by
+    several rules, and briefs recur across messages)."""
+    found = _MENTIONS.get(text)
+    if found is None:
+        if len(_MENTIONS) > 20_000:
+            _MENTIONS.clear()
+        found = _MENTIONS[text] = tuple(_read_mentions(text))
+    return found
+
+
+def _read_mentions(text: str) -> list[Mention]:
     """Every numeric claim in ``text`` (times of day are skipped: they are not claims)."""
     out: list[Mention] = []
-    for m in _MAIN_RE.finditer(text):
+    for m in _main_re().finditer(text) if _DIGIT_RE.search(text) else ():  # every form but words needs a digit
         start, end = m.span()
         if m.group("time"):
             hours, minutes = m.group("time").split(":")

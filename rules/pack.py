@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from rules import schema
 from rules.brief import Brief
-from rules.checks import Check, LexiconGroup, plan
+from rules.checks import Check, plan
 from rules.model import CheckResult, Message, Violation
 from rules.text import Context
 
@@ -29,7 +30,7 @@ class RulePack:
         self.checks = checks
         self._by_id = {c.id: c for c in checks}
         self._plan = plan(checks)
-        self._plans: dict[tuple[str | None, str], list[Check | LexiconGroup]] = {}
+        self._plans: dict[tuple[str | None, str], list[tuple[Callable, str, bool]]] = {}
         self._names = tuple(info.names)
         self._unless = {c.id: frozenset(c.spec.unless) for c in checks if c.spec.unless}
         self._rank = {category: i for i, category in enumerate(info.precedence)}
@@ -52,16 +53,16 @@ class RulePack:
         ctx = Context(msg, brief, self.language, channel, self._names)
         text_view = ctx.text_view
         out: list[Violation] = []
-        for check in self._plan_for(ctx.channel, ctx.language):
-            if check.scope == "text":
-                check.run(ctx, text_view, out)
+        for run, scope, fallback in self._plan_for(ctx.channel, ctx.language):
+            if scope == "text":
+                run(ctx, text_view, out)
                 continue
-            view = ctx.view(check.scope)
+            view = ctx.view(scope)
             if view is None:
-                if not check.fallback_to_text:
+                if not fallback:
                     continue
                 view = text_view
-            check.run(ctx, view, out)
+            run(ctx, view, out)
         if len(out) > 1:
             out = self._settle(out)
         if self._unless and out:
@@ -94,12 +95,13 @@ class RulePack:
 
         return [v for v in unique if v.category not in rank or not beaten(v)]
 
-    def _plan_for(self, channel: str | None, language: str) -> list[Check | LexiconGroup]:
+    def _plan_for(self, channel: str | None, language: str) -> list[tuple[Callable, str, bool]]:
+        """The checks that apply to a channel and language, as (run, scope, fall back to the text)."""
         key = (channel, language)
         found = self._plans.get(key)
         if found is None:
             found = self._plans[key] = [
-                c
+                (c.run, c.scope, c.fallback_to_text)
                 for c in self._plan
                 if (not c.channels or channel in c.channels)
                 and channel not in c.except_channels

@@ -60,7 +60,10 @@ class View:
         """Absolute (start, end) of every word, aligned with ``words``."""
         if self._tokens is None:
             off = self.offset
-            self._tokens = [(m.start() + off, m.end() + off) for m in WORD_RE.finditer(self.norm)]
+            if off:
+                self._tokens = [(m.start() + off, m.end() + off) for m in WORD_RE.finditer(self.norm)]
+            else:
+                self._tokens = [m.span() for m in WORD_RE.finditer(self.norm)]
         return self._tokens
 
 
@@ -184,7 +187,10 @@ class Context:
         if strings is None:
             return True
         norm = self.text_view.norm
-        return any(s in norm for s in strings)
+        for s in strings:  # noqa: SIM110 (a plain loop: cheaper than any() over a generator)
+            if s in norm:
+                return True
+        return False
 
     def view(self, scope: str) -> View | None:
         try:

@@ -152,3 +152,63 @@ def test_rules_eval_prints_precision_recall_and_clean_blocked(tmp_path, capsys):
     bad.write_text('{"id": "1", "text": "x"}\nnot json\n', encoding="utf-8")
     code, _, err = run(capsys, "rules", "eval", str(bad))
     assert code == 2 and "bad.jsonl:1" in err and "bad.jsonl:2" in err
+
+
+def test_check_with_workers_gives_the_same_lines_in_the_same_order(tmp_path, capsys, monkeypatch):
+    import orchestrator.parallel_check as parallel
+
+    monkeypatch.setattr(parallel, "PER_WORKER", 50)  # this small input still goes to two processes
+    monkeypatch.setattr(parallel, "CHUNK", 16)
+    rows = []
+    for name in ("messages_ru.jsonl", "messages_en.jsonl"):
+        rows += [json.loads(line) for line in (SAMPLES / name).read_text(encoding="utf-8").splitlines()]
+    path = tmp_path / "many.jsonl"
+    path.write_text(
+        "".join(json.dumps({**r, "id": f"{i}"}, ensure_ascii=False) + "\n" for i, r in enumerate(rows * 2)),
+        encoding="utf-8",
+    )
+    assert parallel.workers_for(2, len(rows) * 2) == 2
+    code_one, one, _ = run(capsys, "check", str(path), "--json", "--workers", "1")
+    code_two, two, _ = run(capsys, "check", str(path), "--json", "--workers", "2")
+    assert code_one == code_two == 1
+    assert one == two
+    assert [json.loads(line)["id"] for line in two.splitlines()] == [str(i) for i in range(len(rows) * 2)]
+
+
+def test_workers_default_to_the_cores_but_not_for_a_small_input():
+    from orchestrator.parallel_check import PER_WORKER, available_cores, workers_for
+
+    assert workers_for(None, 10) == 1
+    assert workers_for(None, PER_WORKER * 64) == min(64, available_cores())
+    assert workers_for(3, PER_WORKER * 64) == 3
+
+
+def test_check_imports_no_heavy_library():
+    message = json.dumps({"text": "Оформите карту сегодня."}, ensure_ascii=False) + "\n"
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "orchestrator.cli", "check", "-", "--json"],
+        input=message,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines() if "|" in line}
+    assert "rules" in imported and "pymorphy3" in imported
+    assert imported.isdisjoint({"pandas", "torch", "transformers", "numpy", "openai", "together"})
+
+
+def test_spawned_workers_give_the_same_results(monkeypatch):
+    import multiprocessing
+
+    import orchestrator.parallel_check as parallel
+    from orchestrator.checking import read_messages
+    from rules import load_pack
+
+    items = read_messages(str(SAMPLES / "messages_en.jsonl"))
+    pack = load_pack("en")
+    monkeypatch.setattr(parallel, "CHUNK", 20)
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    two = list(parallel.json_stream(pack, items, 2))
+    one = list(parallel.json_stream(pack, items, 1))
+    assert two == one and len(one) == len(items)
