@@ -336,10 +336,11 @@ def rules_eval(
 
 
 def _register_job_commands() -> None:
-    from orchestrator import eval_cli, jobs_cli
+    from orchestrator import dpo_cli, eval_cli, jobs_cli
 
     jobs_cli.register(app)
     eval_cli.register(app)
+    dpo_cli.register(app)
 
 
 _register_job_commands()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orchestrator import preference
 from orchestrator.errors import InputError, Problem
 from orchestrator.tokens import SPECIAL_TOKEN_RE, ModelTokenizer, resolve
 from providers import default_provider, facts
@@ -187,34 +188,13 @@ def _instruction_problems(obj: dict) -> list[tuple[str, str, str]]:
     return out
 
 
-def _preference_problems(obj: dict) -> list[tuple[str, str, str]]:
-    out: list[tuple[str, str, str]] = []
-    source = obj.get("input")
-    messages = source.get("messages") if isinstance(source, dict) else None
-    if not isinstance(messages, list) or not messages:
-        out.append(("missing_messages_list", "error", "`input.messages` must be a non-empty list"))
-    for key in ("preferred_output", "non_preferred_output"):
-        value = obj.get(key)
-        ok = (
-            isinstance(value, list)
-            and len(value) == 1
-            and isinstance(value[0], dict)
-            and value[0].get("role") == "assistant"
-            and isinstance(value[0].get("content"), str)
-            and value[0]["content"].strip()
-        )
-        if not ok:
-            out.append(("bad_preference_output", "error", f"`{key}` must be one assistant message with text"))
-    return out
-
-
 def _shape_problems(obj: dict, fmt: str, provider: str) -> list[tuple[str, str, str]]:
     if fmt == "chat":
         return _conversation_problems(obj, provider)
     if fmt == "instruction":
         return _instruction_problems(obj)
     if fmt == "preference":
-        return _preference_problems(obj)
+        return preference.problems(obj)
     return []
 
 
@@ -304,6 +284,8 @@ def _scan(
             if tokenizer is not None and not any(level == "error" for _, level, _ in found):
                 chat = _chat_of(obj, fmt)
                 n = tokenizer.count_chat(chat)
+                if fmt == "preference":  # the trainer reads the prompt with each output
+                    n += preference.rejected_tokens(obj, tokenizer)
                 if stats.sampled < SAMPLE:  # the prompt/answer split, averaged over the first examples
                     stats.sampled += 1
                     answer_sum += sum(
