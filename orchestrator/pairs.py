@@ -161,7 +161,7 @@ def _split(brief_ids: list[str], fraction: float, seed: int) -> set[str]:
     """The briefs whose pairs go to validation: a seeded share of whole briefs (none below 10 briefs)."""
     ids = sorted(brief_ids)
     random.Random(seed).shuffle(ids)
-    count = int(round(fraction * len(ids))) if len(ids) >= 10 else 0
+    count = round(fraction * len(ids)) if len(ids) >= 10 else 0
     return set(ids[:count])
 
 

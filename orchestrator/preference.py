@@ -39,7 +39,9 @@ def _input_problems(source: object) -> Found:
     for i, m in enumerate(messages, 1):
         if not isinstance(m, dict) or m.get("role") not in INPUT_ROLES:
             role = m.get("role") if isinstance(m, dict) else None
-            out.append(("unrecognized_role", "error", f"input message {i} has role {role!r}; use system/user/assistant"))
+            out.append(
+                ("unrecognized_role", "error", f"input message {i} has role {role!r}; use system, user or assistant")
+            )
             continue
         content = m.get("content")
         if not isinstance(content, str) or not content.strip():

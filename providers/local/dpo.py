@@ -157,7 +157,9 @@ def _references(store: JobStore, peft_model, batches, val_batches, pad_id: int, 
     train = reference_logps(peft_model, batches, pad_id, device)
     val = reference_logps(peft_model, val_batches, pad_id, device)
     torch.save({"train": train, "val": val}, path)
-    store.event("info", f"reference log-probabilities of {len(batches)} batches in {time.perf_counter() - started:.0f} s")
+    store.event(
+        "info", f"reference log-probabilities of {len(batches)} batches in {time.perf_counter() - started:.0f} s"
+    )
     return train, val
 
 
