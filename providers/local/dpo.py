@@ -118,6 +118,7 @@ def dpo_loss(policy: torch.Tensor, reference: torch.Tensor, lengths: torch.Tenso
     loss = -F.logsigmoid(margin).mean()
     if sft_weight:
         loss = loss + sft_weight * (-policy[:n] / lengths[:n].clamp(min=1)).mean()
+    margin = margin.detach()
     return loss, {"margin": float(margin.mean()), "accuracy": float((margin > 0).float().mean())}
 
 
