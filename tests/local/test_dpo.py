@@ -33,8 +33,7 @@ def pairs_file(train_file, tmp_path_factory):
 def margins(model_dir, adapter, pairs_file) -> float:
     """Mean log pi(y+) - log pi(y-) over the pairs, for the base (adapter None) or base + adapter."""
     tokenizer, model = load_base(str(model_dir), torch.device("cpu"), torch.float32)
-    from peft import PeftModel, get_peft_model
-    from peft import LoraConfig
+    from peft import LoraConfig, PeftModel, get_peft_model
 
     peft_model = (
         PeftModel.from_pretrained(model, str(adapter))
