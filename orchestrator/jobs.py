@@ -156,7 +156,7 @@ def submit(
                     ledger.update_job(pending.id, phase="refused", status="failed", error=redact(exc.message))
                 continue
         if provider.capabilities.estimate_price and result.job.training_file:
-            result.provider_estimate_usd = _provider_estimate(provider, spec, model, result.job, key)
+            result.provider_estimate_usd = _provider_estimate(provider, spec, model, result.job, key, parent)
         return result
     raise ProviderUnavailable(
         "no provider in the chain could take the job",
@@ -250,9 +250,11 @@ def _create(
     return refreshed
 
 
-def _provider_estimate(provider: Provider, spec: JobSpec, model: str, job: JobRow, key: str) -> float | None:
+def _provider_estimate(
+    provider: Provider, spec: JobSpec, model: str, job: JobRow, key: str, parent: JobRow | None
+) -> float | None:
     try:
-        return provider.estimate_price(_request(spec, model, key, job.training_file or "", job.validation_file))
+        return provider.estimate_price(_request(spec, model, key, job.training_file or "", job.validation_file, parent))
     except USER_ERRORS:
         return None
 
