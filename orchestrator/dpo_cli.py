@@ -89,6 +89,7 @@ def improve(
     max_per_prompt: Annotated[int, typer.Option(help="Pairs per mining brief at most.")] = 2,
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Only pairs against this rule.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of every step.")] = 0,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Train on a provider that bills per token.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """SFT job -> score -> pairs -> DPO job -> score -> compare, as one command that continues where it stopped."""
@@ -109,6 +110,7 @@ def improve(
         max_per_prompt=max_per_prompt,
         rules=tuple(rule or ()),
         seed=seed,
+        yes=yes,
     )
     result = run_improve(config)
     if as_json:
@@ -117,6 +119,8 @@ def improve(
     render.out.rule("improve: SFT against SFT+DPO")
     for name, step in result["steps"].items():
         render.out.print(f"  {name:<10} {step}")
+    per_rule = ", ".join(f"{rule} {n}" for rule, n in list(result["pairs_per_rule"].items())[:8])
+    render.out.print(f"pairs per rule broken: {per_rule}")
     render.out.print(result["verdict"])
     render.out.print(f"report: {result['report']}")
 
