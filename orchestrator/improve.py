@@ -37,7 +37,7 @@ from orchestrator.synth import SynthConfig, synthesize
 @dataclass
 class ImproveConfig:
     model: str = "smollm2"
-    provider: str = "local"
+    provider: str | None = None  # None: the registry's offline provider (needs no key)
     folder: Path | None = None  # default: ADSFT_HOME/improve/<model>
     language: str = "en"
     examples: int = 64  # clean synthetic SFT examples
@@ -86,6 +86,7 @@ class Pipeline:
 
 
 def run_improve(cfg: ImproveConfig) -> dict:
+    cfg.provider = cfg.provider or providers.offline_provider()
     folder = (cfg.folder or home() / "improve" / cfg.model.replace("/", "_")).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     _check(cfg, folder)
