@@ -54,7 +54,8 @@ class ImproveConfig:
     yes: bool = False  # a provider that bills per token trains two paid jobs: the user says so
 
     def settings(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k not in ("folder", "yes")}
+        """What decides the run's results, as JSON reads it back."""
+        return json.loads(json.dumps({k: v for k, v in asdict(self).items() if k not in ("folder", "yes")}))
 
 
 Step = Callable[[], dict]
