@@ -150,7 +150,7 @@ def estimate_cmd(
     epochs: Annotated[str, typer.Option(help="auto or a number.")] = "auto",
     n_evals: Annotated[int, typer.Option(help="Evaluations over the validation file (where they are billed).")] = 0,
     method: Annotated[
-        str, typer.Option(help="lora or full (the price tier, where a provider prices by method).")
+        str, typer.Option(help="lora, full or dpo (the price tier, where a provider prices by method).")
     ] = "lora",
     prices: Annotated[str | None, typer.Option(help="Your price file (overrides the built-in catalog).")] = None,
     local_tokens_per_second: Annotated[float | None, typer.Option(help="Measured local training throughput.")] = None,
