@@ -159,7 +159,7 @@ def estimate_cmd(
     epochs: Annotated[str, typer.Option(help="auto or a number.")] = "auto",
     n_evals: Annotated[int, typer.Option(help="Evaluations over the validation file (where they are billed).")] = 0,
     method: Annotated[
-        str, typer.Option(help="lora or full (the price tier, where a provider prices by method).")
+        str, typer.Option(help="lora, full or dpo (the price tier, where a provider prices by method).")
     ] = "lora",
     prices: Annotated[str | None, typer.Option(help="Your price file (overrides the built-in catalog).")] = None,
     local_tokens_per_second: Annotated[float | None, typer.Option(help="Measured local training throughput.")] = None,
@@ -343,10 +343,11 @@ def rules_eval(
 
 
 def _register_job_commands() -> None:
-    from orchestrator import eval_cli, jobs_cli
+    from orchestrator import dpo_cli, eval_cli, jobs_cli
 
     jobs_cli.register(app)
     eval_cli.register(app)
+    dpo_cli.register(app)
 
 
 _register_job_commands()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from orchestrator import preference
 from orchestrator.errors import BudgetExceeded, InputError, Problem
 from orchestrator.pricing import Catalog
 from orchestrator.tokens import resolve
@@ -170,6 +171,9 @@ def row(
     if info.billing == "gpu_hours":
         return _gpu_row(provider, model, catalog, t, n_epochs, local_tps, gpu_hour_usd, notes)
     key = info.price_method if info.price_method != "sft_by_method" else f"sft_{'full' if method == 'full' else 'lora'}"
+    if method == "dpo":
+        key, note = preference.price_key(info, catalog, provider, model, key)
+        notes.append(note)
     price = catalog.price(provider, model, key)
     if info.billing == "tokens_capped":
         evals, billed = 0, openai_billed_tokens(t.train_capped, n_epochs)

@@ -17,6 +17,7 @@ from typing import Any
 
 from tenacity import retry, retry_if_result, stop_after_delay, wait_exponential
 
+from orchestrator import preference
 from orchestrator.errors import USER_ERRORS, AdsftError, BudgetExceeded, InputError, ProviderError, ProviderUnavailable
 from orchestrator.estimate import Row, checked
 from orchestrator.estimate import row as estimate_row
@@ -26,7 +27,7 @@ from orchestrator.paths import home
 from orchestrator.pricing import Catalog, load_catalog
 from orchestrator.validate import ValidationReport
 from providers import auto_chain, get_provider
-from providers.base import TERMINAL, JobRequest, JobState, Provider, now
+from providers.base import TERMINAL, JobRequest, JobState, Provider, StartFrom, now
 from providers.keys import get_key, redact
 
 
@@ -81,10 +82,15 @@ def submit(
     catalog = catalog or load_catalog()
     budget = max_cost if max_cost is not None else spec.budget_usd
     result = SubmitResult(None, dry_run=dry_run)
+    parent = _parent(ledger, spec)
     for name in chain(spec, providers):
         provider = get_provider(name)
         reason = provider.unavailable_reason()
         model = spec.model_for(name)
+        if parent is not None and parent.provider != name:
+            reason = reason or f"from_job {parent.id} ran on {parent.provider}"
+        if spec.method == "dpo" and not provider.capabilities.dpo:
+            reason = reason or "it does not train DPO"
         if reason or not model:
             result.skipped.append((name, reason or "the spec names no model for this provider"))
             continue
@@ -101,6 +107,7 @@ def submit(
             continue
         # one pass over each file: validation, exact tokens and the SHA-256 the key and uploads use
         report = checked(spec.training_file, spec.validation_file, name, model, catalog)
+        preference.check_method(report, spec.method)
         hp = spec.hyperparameters
         rows = [
             estimate_row(
@@ -108,7 +115,7 @@ def submit(
                 catalog,
                 epochs=hp.n_epochs or "auto",
                 n_evals=hp.n_evals or 0,
-                method="full" if spec.method == "full" else "lora",
+                method=spec.method if spec.method in ("full", "dpo") else "lora",
             )
         ]
         result.estimates.extend(rows)
@@ -141,7 +148,7 @@ def submit(
                 ledger.forget_key(key)
                 existing = None
             try:
-                result.job = _create(provider, ledger, spec, name, model, key, cost, existing, digests)
+                result.job = _create(provider, ledger, spec, name, model, key, cost, existing, digests, parent)
             except ProviderUnavailable as exc:
                 result.skipped.append((name, exc.message))
                 pending = ledger.job_by_key(key)
@@ -149,12 +156,27 @@ def submit(
                     ledger.update_job(pending.id, phase="refused", status="failed", error=redact(exc.message))
                 continue
         if provider.capabilities.estimate_price and result.job.training_file:
-            result.provider_estimate_usd = _provider_estimate(provider, spec, model, result.job, key)
+            result.provider_estimate_usd = _provider_estimate(provider, spec, model, result.job, key, parent)
         return result
     raise ProviderUnavailable(
         "no provider in the chain could take the job",
         fix="; ".join(f"{p}: {r}" for p, r in result.skipped) or "name a provider",
     )
+
+
+def _parent(ledger: Ledger, spec: JobSpec) -> JobRow | None:
+    """The finished job a DPO spec starts from (`from_job`), or None."""
+    if spec.from_job is None:
+        return None
+    parent = ledger.job(spec.from_job)
+    if parent is None:
+        raise InputError(f"from_job {spec.from_job!r} is not in the ledger", fix="see `adsft list`")
+    if parent.status != "succeeded" or not parent.remote_id or not parent.result_model:
+        raise InputError(
+            f"from_job {parent.id} has not succeeded ({parent.status}); a DPO job starts from a finished one",
+            fix=f"wait with `adsft watch {parent.id}`",
+        )
+    return parent
 
 
 def _waiting(ledger: Ledger, key: str, notify: Callable[[str], None] | None) -> Callable[[Any], None]:
@@ -172,7 +194,9 @@ def _digests(report: ValidationReport) -> tuple[str, str | None]:
     return report.files[0].sha256, report.files[1].sha256 if len(report.files) > 1 else None
 
 
-def _request(spec: JobSpec, model: str, key: str, train_id: str, val_id: str | None) -> JobRequest:
+def _request(
+    spec: JobSpec, model: str, key: str, train_id: str, val_id: str | None, parent: JobRow | None = None
+) -> JobRequest:
     return JobRequest(
         model=model,
         training_file=train_id,
@@ -181,6 +205,7 @@ def _request(spec: JobSpec, model: str, key: str, train_id: str, val_id: str | N
         hyperparameters=spec.hyperparameters_for(),
         suffix=spec.suffix,
         seed=spec.seed,
+        start_from=StartFrom(parent.remote_id or "", parent.result_model) if parent is not None else None,
     )
 
 
@@ -194,6 +219,7 @@ def _create(
     cost: float,
     existing: JobRow | None,
     digests: tuple[str, str | None],
+    parent: JobRow | None = None,
 ) -> JobRow:
     train_id = _upload_once(provider, ledger, spec.training_file, digests[0])
     val_id = (
@@ -201,7 +227,7 @@ def _create(
         if spec.validation_file and digests[1]
         else None
     )
-    request = _request(spec, model, key, train_id, val_id)
+    request = _request(spec, model, key, train_id, val_id, parent)
     state: JobState | None = None
     if existing is not None and existing.phase == "intent":  # a crash came between create and record
         job = existing
@@ -224,9 +250,11 @@ def _create(
     return refreshed
 
 
-def _provider_estimate(provider: Provider, spec: JobSpec, model: str, job: JobRow, key: str) -> float | None:
+def _provider_estimate(
+    provider: Provider, spec: JobSpec, model: str, job: JobRow, key: str, parent: JobRow | None
+) -> float | None:
     try:
-        return provider.estimate_price(_request(spec, model, key, job.training_file or "", job.validation_file))
+        return provider.estimate_price(_request(spec, model, key, job.training_file or "", job.validation_file, parent))
     except USER_ERRORS:
         return None
 

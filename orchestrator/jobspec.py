@@ -45,7 +45,9 @@ class JobSpec(Strict):
     models: dict[str, str] = Field(default_factory=dict)  # per-provider model ids
     training_file: Path
     validation_file: Path | None = None
-    method: Literal["lora", "full", "dora", "adalora", "prompt_lora", "qlora"] = "lora"
+    method: Literal["lora", "full", "dora", "adalora", "prompt_lora", "qlora", "dpo"] = "lora"
+    beta: float | None = Field(default=None, gt=0, le=10)  # dpo: how far the model may move from its reference
+    from_job: str | None = None  # dpo: start from this (SFT) job of the ledger, which is also the reference
     lora: Lora = Field(default_factory=Lora)
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
     suffix: str | None = Field(default=None, max_length=40)
@@ -56,6 +58,8 @@ class JobSpec(Strict):
     def _has_model(self) -> JobSpec:
         if not self.model and not self.models:
             raise ValueError("name a `model` (or per-provider `models`)")
+        if self.method != "dpo" and (self.beta is not None or self.from_job is not None):
+            raise ValueError("`beta` and `from_job` are for `method: dpo`")
         return self
 
     def model_for(self, provider: str) -> str | None:
@@ -64,6 +68,8 @@ class JobSpec(Strict):
     def hyperparameters_for(self) -> dict:
         hp = self.hyperparameters.model_dump(exclude_none=True)
         hp.update({"lora": self.method != "full", "method": self.method})
+        if self.beta is not None:
+            hp["beta"] = self.beta
         hp.update({f"lora_{k}": v for k, v in self.lora.model_dump(exclude_none=True).items()})
         if self.hyperparameters.early_stopping_patience:
             hp["early_stopping_enabled"] = True

@@ -74,10 +74,20 @@ def _v3_leases(db: sqlite3.Connection) -> None:
     )
 
 
+def _v4_steps(db: sqlite3.Connection) -> None:
+    """Steps of multi-step commands (`adsft improve`): what each finished with, so a rerun continues."""
+    _script(
+        db,
+        "CREATE TABLE steps (pipeline TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL, result TEXT,"
+        " started_at REAL NOT NULL, finished_at REAL, PRIMARY KEY (pipeline, name))",
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("initial", _v1),
     ("local worker", _v2_worker),
     ("submit leases", _v3_leases),
+    ("pipeline steps", _v4_steps),
 ]
 LEASE_STALE_S = 30.0  # a lease whose heartbeat is older than this (or whose process died) may be taken over
 
@@ -340,6 +350,30 @@ class Ledger:
         return self._all("SELECT * FROM checkpoints WHERE job_id=? ORDER BY step", (job_id,))
 
     # leases -----------------------------------------------------------------------------------------
+    # steps of multi-step commands ------------------------------------------------------------------
+    def step(self, pipeline: str, name: str) -> dict[str, Any] | None:
+        row = self._one("SELECT * FROM steps WHERE pipeline = ? AND name = ?", (pipeline, name))
+        if row is None:
+            return None
+        return {**dict(row), "result": json.loads(row["result"]) if row["result"] else None}
+
+    def steps(self, pipeline: str) -> list[dict[str, Any]]:
+        rows = self._all("SELECT * FROM steps WHERE pipeline = ? ORDER BY started_at", (pipeline,))
+        return [{**dict(r), "result": json.loads(r["result"]) if r["result"] else None} for r in rows]
+
+    def step_started(self, pipeline: str, name: str) -> None:
+        self._write(
+            "INSERT INTO steps (pipeline, name, status, started_at) VALUES (?, ?, 'running', ?) "
+            "ON CONFLICT (pipeline, name) DO UPDATE SET status = 'running', started_at = excluded.started_at",
+            (pipeline, name, time.time()),
+        )
+
+    def step_finished(self, pipeline: str, name: str, status: str, result: dict[str, Any]) -> None:
+        self._write(
+            "UPDATE steps SET status = ?, result = ?, finished_at = ? WHERE pipeline = ? AND name = ?",
+            (status, json.dumps(result, ensure_ascii=False), time.time(), pipeline, name),
+        )
+
     def try_lease(
         self, name: str, owner: str, note: str = "", stale_after: float = LEASE_STALE_S
     ) -> sqlite3.Row | None:

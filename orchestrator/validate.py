@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orchestrator import preference
 from orchestrator.errors import InputError, Problem
 from orchestrator.tokens import SPECIAL_TOKEN_RE, ChatCounter, ModelTokenizer, resolve
 from providers import default_provider, facts
@@ -207,34 +208,13 @@ def _instruction_problems(obj: dict) -> list[tuple[str, str, str]]:
     return out
 
 
-def _preference_problems(obj: dict) -> list[tuple[str, str, str]]:
-    out: list[tuple[str, str, str]] = []
-    source = obj.get("input")
-    messages = source.get("messages") if isinstance(source, dict) else None
-    if not isinstance(messages, list) or not messages:
-        out.append(("missing_messages_list", "error", "`input.messages` must be a non-empty list"))
-    for key in ("preferred_output", "non_preferred_output"):
-        value = obj.get(key)
-        ok = (
-            isinstance(value, list)
-            and len(value) == 1
-            and isinstance(value[0], dict)
-            and value[0].get("role") == "assistant"
-            and isinstance(value[0].get("content"), str)
-            and value[0]["content"].strip()
-        )
-        if not ok:
-            out.append(("bad_preference_output", "error", f"`{key}` must be one assistant message with text"))
-    return out
-
-
 def _shape_problems(obj: dict, fmt: str, alternation: str) -> list[tuple[str, str, str]]:
     if fmt == "chat":
         return _conversation_problems(obj, alternation)
     if fmt == "instruction":
         return _instruction_problems(obj)
     if fmt == "preference":
-        return _preference_problems(obj)
+        return preference.problems(obj)
     return []
 
 
@@ -357,7 +337,11 @@ def _scan(
                         if m.get("role") == "assistant"
                     )
                     prompt_sum += counter.tokenizer.count_chat([m for m in chat if m.get("role") != "assistant"])
-                counted(counter.add(number, chat))
+                if fmt == "preference":  # the trainer reads the prompt with each output: both counted
+                    n = counter.tokenizer.count_chat(chat) + preference.rejected_tokens(obj, counter.tokenizer)
+                    counted([(number, n)])
+                else:
+                    counted(counter.add(number, chat))
     if counter is not None:
         counted(counter.flush())
     report.issues[first_issue:] = sorted(report.issues[first_issue:], key=lambda i: i.line or 0)  # line order

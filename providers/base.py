@@ -143,6 +143,15 @@ class JobRequest:
     hyperparameters: dict[str, Any]
     suffix: str | None = None
     seed: int | None = None
+    start_from: StartFrom | None = None  # DPO: the finished (SFT) job it continues from
+
+
+@dataclass(frozen=True)
+class StartFrom:
+    """A finished job of the same provider that a new job continues from (and, for DPO, its reference)."""
+
+    remote_id: str
+    result_model: str | None
 
 
 @runtime_checkable

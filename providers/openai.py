@@ -91,6 +91,14 @@ def _translate(exc: Exception, action: str) -> Exception:
     return exc
 
 
+def _method(request: JobRequest, hp: dict[str, Any]) -> dict[str, Any]:
+    """The job's `method`: supervised, or DPO with its `beta` among the hyperparameters."""
+    if request.hyperparameters.get("method") == "dpo":
+        beta = request.hyperparameters.get("beta")
+        return {"type": "dpo", "dpo": {"hyperparameters": {**hp, **({"beta": beta} if beta is not None else {})}}}
+    return {"type": "supervised", "supervised": {"hyperparameters": hp}}
+
+
 def _checked_id(obj: Any, action: str) -> str:
     """The object's id; a reply without one (an empty or foreign JSON body) is a malformed reply."""
     value = getattr(obj, "id", None)
@@ -192,15 +200,18 @@ class OpenAIProvider:
             if k in ("n_epochs", "batch_size", "learning_rate_multiplier") and v is not None
         }
         sdk = _sdk()
+        method = _method(request, hp)
+        # a DPO job continues from its SFT job by fine-tuning that job's model further
+        model = request.start_from.result_model if request.start_from and request.start_from.result_model else None
 
         def attempt() -> JobState:
             job = self._call(
                 "create the job",
                 self.once.fine_tuning.jobs.create,
-                model=request.model,
+                model=model or request.model,
                 training_file=request.training_file,
                 validation_file=request.validation_file or sdk.omit,
-                method={"type": "supervised", "supervised": {"hyperparameters": hp}},
+                method=method,
                 suffix=request.suffix or sdk.omit,
                 seed=request.seed if request.seed is not None else sdk.omit,
                 metadata={KEY_METADATA: request.idempotency_key[:64]},

@@ -239,15 +239,28 @@ class TogetherProvider:
 
     def _create_kwargs(self, request: JobRequest) -> dict[str, Any]:
         hp = {k: v for k, v in request.hyperparameters.items() if k in CREATE_ARGS and v is not None}
-        hp.setdefault("train_on_inputs", "auto")
-        return {
+        kwargs: dict[str, Any] = {
             "training_file": request.training_file,
             "model": request.model,
             "validation_file": request.validation_file or "",
             "suffix": request.suffix,
             "random_seed": request.seed,
-            **hp,
         }
+        if request.hyperparameters.get("method") != "dpo":
+            hp.setdefault("train_on_inputs", "auto")
+            return {**kwargs, **hp}
+        hp.pop("train_on_inputs", None)  # SFT only: the SDK refuses it for DPO
+        kwargs["training_method"] = "dpo"
+        if request.hyperparameters.get("beta") is not None:
+            kwargs["dpo_beta"] = request.hyperparameters["beta"]
+        if request.start_from is not None:
+            # continue from the SFT job: the SDK takes a model or a checkpoint, not both, and reads the base
+            # model's limits for the checkpoint, which it cannot look up by a job id
+            kwargs.update(model=None, from_checkpoint=request.start_from.remote_id)
+            kwargs["model_limits"] = self._call(
+                "read the model's limits", self.client.fine_tuning.model_limits, model_name=request.model
+            )
+        return {**kwargs, **hp}
 
     def create_job(self, request: JobRequest) -> JobState:
         kwargs = self._create_kwargs(request)
@@ -338,7 +351,8 @@ class TogetherProvider:
             training_type={"type": "Lora", "lora_r": hp.get("lora_r") or 8}
             if hp.get("lora", True)
             else {"type": "Full"},
-            training_method={"method": "sft"},
+            training_method={"method": "dpo" if hp.get("method") == "dpo" else "sft"},
+            from_checkpoint=request.start_from.remote_id if request.start_from else _sdk().omit,
         )
         return getattr(result, "estimated_total_price", None)
 

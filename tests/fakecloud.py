@@ -119,6 +119,7 @@ class FakeCloud:
         self.flavour = flavour
         self.latency = latency
         self.files: dict[str, dict] = {}
+        self.contents: dict[str, bytes] = {}  # OpenAI file bytes, by id
         self.checksums: dict[str, str] = {}
         self.jobs: dict[str, Job] = {}
         self.faults: list[Fault] = []
@@ -325,8 +326,32 @@ class FakeCloud:
                 else None
             ),
             "metadata": job.metadata,
-            "method": {"type": "supervised"},
+            "method": job.hyper or {"type": "supervised"},
         }
+
+    def _openai_method_problem(self, req: dict) -> str | None:
+        """What the fine-tuning API says about a job's `method` (supervised or dpo, as documented): DPO takes
+        preference lines (`input`, `preferred_output`, `non_preferred_output`) and a `beta` in (0, 2]."""
+        method = req.get("method") or {"type": "supervised"}
+        kind = method.get("type")
+        if kind not in ("supervised", "dpo"):
+            return f"method.type {kind!r} is not supported"
+        extra = set(method) - {"type", kind}
+        if extra:
+            return f"unexpected key(s) in method: {sorted(extra)}"
+        hyper = (method.get(kind) or {}).get("hyperparameters") or {}
+        allowed = {"n_epochs", "batch_size", "learning_rate_multiplier"} | ({"beta"} if kind == "dpo" else set())
+        if set(hyper) - allowed:
+            return f"unexpected hyperparameter(s) for {kind}: {sorted(set(hyper) - allowed)}"
+        if kind == "dpo" and "beta" in hyper and not 0 < float(hyper["beta"]) <= 2:
+            return "beta must be in (0, 2]"
+        first = (self.contents.get(req.get("training_file"), b"").splitlines() or [b"{}"])[0]
+        line = json.loads(first or b"{}")
+        if kind == "dpo" and not {"input", "preferred_output", "non_preferred_output"} <= set(line):
+            return "the training file is not in the preference format a DPO job needs"
+        if kind == "supervised" and "messages" not in line:
+            return "the training file is not in the chat format a supervised job needs"
+        return None
 
     def _openai(self, method: str, path: str, query: dict, body: bytes, headers: dict):
         if path == "/v1/files" and method == "POST":
@@ -342,6 +367,7 @@ class FakeCloud:
                     "purpose": purpose or "fine-tune",
                     "status": "processed",
                 }
+                self.contents[file_id] = content
             return 200, self.files[file_id], None, None
         if path == "/v1/files" and method == "GET":
             purpose = (query.get("purpose") or [None])[0]
@@ -350,6 +376,9 @@ class FakeCloud:
             return 200, {"object": "list", "data": data, "has_more": False}, None, None
         if path == "/v1/fine_tuning/jobs" and method == "POST":
             req = json.loads(body)
+            refused = self._openai_method_problem(req)
+            if refused:
+                return 400, {"error": {"message": refused, "type": "invalid_request_error", "code": None}}, None, None
             job = self._new_job(
                 req["model"],
                 req["training_file"],
@@ -461,11 +490,32 @@ class FakeCloud:
             "n_epochs": job.hyper.get("n_epochs", 1),
             "suffix": job.hyper.get("suffix"),
             "random_seed": job.hyper.get("random_seed"),
+            "training_method": job.hyper.get("training_method") or {"method": "sft"},
+            "from_checkpoint": job.hyper.get("from_checkpoint"),
             "token_count": 250000 if done else None,
             "total_price": 1_230_000_000 if done else None,
             "events": events,
             "user_id": "user-test",
         }
+
+    def _together_method_problem(self, req: dict) -> tuple[str | None, str]:
+        """Together's rules for a job's training method (sft or dpo) and its start (`model` or
+        `from_checkpoint` of a finished job, never both); the model the job trains."""
+        method = (req.get("training_method") or {"method": "sft"}).get("method")
+        if method not in ("sft", "dpo"):
+            return f"training_method {method!r} is not supported", ""
+        start = req.get("from_checkpoint")
+        if start and req.get("model"):
+            return "specify either a model or a checkpoint, not both", ""
+        model = req.get("model") or ""
+        if start:
+            parent = self.jobs.get(start.split(":")[0])
+            if parent is None or parent.status != "completed":
+                return f"checkpoint {start!r} is not a completed fine-tuning job", ""
+            model = parent.model
+        if not model:
+            return "specify a model or a checkpoint", ""
+        return None, model
 
     def _together(self, method: str, path: str, query: dict, body: bytes, headers: dict, root: str):
         if path == "/v1/files" and method == "POST":
@@ -552,7 +602,10 @@ class FakeCloud:
             )
         if path == "/v1/fine-tunes" and method == "POST":
             req = json.loads(body)
-            job = self._new_job(req["model"], req["training_file"], req.get("validation_file") or None, {}, req, "ft-")
+            refused, model = self._together_method_problem(req)
+            if refused:
+                return 400, {"error": {"message": refused}}, None, None
+            job = self._new_job(model, req["training_file"], req.get("validation_file") or None, {}, req, "ft-")
             return 200, self._together_job(job), None, None
         if path == "/v1/fine-tunes" and method == "GET":
             return 200, {"data": [self._together_job(j) for j in self.jobs.values()]}, None, None

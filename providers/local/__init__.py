@@ -34,7 +34,7 @@ from providers.base import (
     Status,
 )
 from providers.errors import ProviderError, ProviderInputError, ProviderUnavailable
-from providers.local.defaults import train_settings
+from providers.local.defaults import dpo_settings, train_settings
 from providers.local.jobstore import JobStore
 from providers.paths import home
 
@@ -79,7 +79,7 @@ class LocalProvider:
     facts = ProviderFacts(
         default_model="Llama-3.2-1B",
         billing="gpu_hours",
-        shapes=("chat", "instruction"),
+        shapes=("chat", "instruction", "preference"),
         min_examples=1,
         model_pattern=r".*",
         aliases=ALIASES,
@@ -88,7 +88,7 @@ class LocalProvider:
         price_method="gpu_hour",
         scoring_price_method=None,
         alternation="warning",
-        methods=("lora", "dora", "adalora", "prompt_lora", "qlora"),  # providers.local.adapters
+        methods=("lora", "dora", "adalora", "prompt_lora", "qlora", "dpo"),  # adapters; dpo: providers.local.dpo
     )
     capabilities = Capabilities(
         pause_resume=False,
@@ -96,6 +96,7 @@ class LocalProvider:
         download=True,
         estimate_price=False,
         batch_generation=True,
+        dpo=True,
         offline=True,
         restart=True,
     )
@@ -155,7 +156,14 @@ class LocalProvider:
             "epochs": hp.get("n_epochs"),
             "learning_rate": hp.get("learning_rate"),
         }
-        config = train_settings(request.model, {k: v for k, v in chosen.items() if v is not None})
+        chosen = {k: v for k, v in chosen.items() if v is not None}
+        if hp.get("method") == "dpo":  # providers.local.dpo: from the SFT job's adapter, which is the reference
+            chosen.update({"beta": hp.get("beta")} if hp.get("beta") is not None else {})
+            if request.start_from is not None:
+                chosen["reference_adapter"] = request.start_from.result_model
+            config = dpo_settings(request.model, chosen)
+        else:
+            config = train_settings(request.model, chosen)
         # an alias is resolved here, in the submitting process: the worker gets a model folder
         config.update(
             base_model=resolve_model(request.model),

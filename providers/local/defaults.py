@@ -33,6 +33,27 @@ MODELS["smollm2"] = {
 MODELS["smollm2-135m"] = MODELS["smollm2"]
 
 
+# DPO (providers/local/dpo.py): a lower learning rate than SFT (the policy starts from a trained adapter), a few
+# pairs per step. `sft_weight` adds the preferred answer's likelihood to the loss (0: plain DPO).
+DPO: dict[str, Any] = {"beta": 0.1, "sft_weight": 0.0, "epochs": 2, "learning_rate": 5e-4, "rows_per_batch": 4}
+DPO_MODELS: dict[str, dict[str, Any]] = {
+    "tiny": {"epochs": 6, "learning_rate": 3e-3, "rows_per_batch": 4, "r": 64, "alpha": 64.0},
+    # the preferred answer's likelihood beside the preference (RPO-style): keeps a 135M student's wording fluent
+    "smollm2": {"epochs": 2, "learning_rate": 5e-4, "rows_per_batch": 4, "top_layers": 6, "sft_weight": 0.2},
+}
+DPO_MODELS["embedded"] = DPO_MODELS["tiny"]
+DPO_MODELS["smollm2-135m"] = DPO_MODELS["smollm2"]
+
+
+def dpo_settings(model: str, chosen: dict[str, Any]) -> dict[str, Any]:
+    """The settings for a DPO job on `model`: what was chosen, else the model's DPO recipe, else the defaults."""
+    settings: dict[str, Any] = {k: v for k, v in LORA.items() if k != "target_modules"}
+    settings.update(DPO)
+    settings.update(DPO_MODELS.get(model, {}))
+    settings.update(chosen)
+    return settings
+
+
 def train_settings(model: str, chosen: dict[str, Any]) -> dict[str, Any]:
     """The settings for a job on `model`: what was chosen, else the model's recipe, else the defaults."""
     settings: dict[str, Any] = {k: v for k, v in LORA.items() if k != "target_modules"}

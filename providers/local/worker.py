@@ -19,9 +19,14 @@ def main(folder: str) -> int:
     store = JobStore(Path(folder))
     spec = store.spec()
     try:
-        from providers.local.train import TrainConfig, train
+        if spec["config"].get("method") == "dpo":
+            from providers.local.dpo import DPOConfig, train_dpo
 
-        result = train(TrainConfig(**spec["config"]), store)
+            result = train_dpo(DPOConfig.of(spec["config"]), store)
+        else:
+            from providers.local.train import TrainConfig, train
+
+            result = train(TrainConfig(**spec["config"]), store)
         return 0 if result["status"] in ("succeeded", "cancelled") else 1
     except Exception as exc:
         message = _explain(exc)

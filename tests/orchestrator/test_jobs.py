@@ -209,4 +209,4 @@ def test_ledger_is_wal_with_migrations(tmp_path):
     ledger = Ledger(tmp_path / "l.sqlite")
     assert ledger.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     version = sqlite3.connect(tmp_path / "l.sqlite").execute("PRAGMA user_version").fetchone()[0]
-    assert version == 3
+    assert version == 4
