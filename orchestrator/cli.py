@@ -220,9 +220,7 @@ def demo(
     from orchestrator import render
     from orchestrator.demo import DemoConfig, run_demo
 
-    summary = run_demo(
-        DemoConfig(model=model, language=language, examples=examples, briefs=briefs, k=k, usable=usable)
-    )
+    summary = run_demo(DemoConfig(model=model, language=language, examples=examples, briefs=briefs, k=k, usable=usable))
     render.out.rule("demo summary")
     for step, outcome in summary.steps:
         render.out.print(f"  {step:<14} {outcome}")

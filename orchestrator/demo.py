@@ -217,7 +217,9 @@ def _result(cfg: DemoConfig, c: Comparison, runs: dict, provider: str, train_s: 
     shown = regen.ci_high is not None and math.isfinite(regen.ci_high) and regen.ci_high < 0
     if not shown:  # no saving is claimed for a gain the regeneration counts do not show
         saving, ci, lower_bound = None, [None, None], False
-    break_even = math.ceil(fine_tune_usd / saving) if saving and saving > 0 else None
+    break_even = _break_even(fine_tune_usd, saving)
+    # the break-even volume's CI comes from the saving's: the larger saving gives the smaller volume
+    break_even_ci = [_break_even(fine_tune_usd, ci[1]), _break_even(fine_tune_usd, ci[0])]
     result = {
         "model": cfg.model,
         "language": cfg.language,
@@ -236,6 +238,13 @@ def _result(cfg: DemoConfig, c: Comparison, runs: dict, provider: str, train_s: 
         "savings_per_1000_ci": [_money(v, 1000) for v in ci],
         "savings_is_lower_bound": lower_bound,
         "break_even_messages": break_even,
+        "break_even_ci": break_even_ci,
+        "rules": [
+            {"rule": d.metric, "base": d.a, "tuned": d.b, "ci_low": _round(d.ci_low), "ci_high": _round(d.ci_high)}
+            for d in c.rules
+        ],
+        "rules_fixed": [d.metric for d in c.rules if d.ci_high is not None and d.ci_high < 0],
+        "rules_broken": [d.metric for d in c.rules if d.ci_low is not None and d.ci_low > 0],
         "examples": _examples(runs),
     }
     result["verdict"] = verdict(result, cfg.usable)
@@ -251,6 +260,13 @@ def _cost_per_accepted(run: Path) -> tuple[float | None, float | None]:
         return None, None
     accepted = sum(o.passed for o in rows)
     return (sum(costs) / accepted if accepted else None), sum(costs)
+
+
+def _break_even(fine_tune_usd: float, saving_per_message: float | None) -> int | None:
+    """Accepted messages after which the fine-tune has paid for itself (None: it never does)."""
+    if not saving_per_message or saving_per_message <= 0:
+        return None
+    return math.ceil(fine_tune_usd / saving_per_message)
 
 
 def _finite(value: float | None) -> float | None:
@@ -285,6 +301,10 @@ def verdict(result: dict, usable: float) -> str:
         parts.append("tuned worse: it needs more regenerations than the base")
     else:
         parts.append("tuned not shown better: the 95% CI of the difference includes 0")
+    if result.get("rules_fixed"):
+        parts.append("fixed: " + ", ".join(result["rules_fixed"]))
+    if result.get("rules_broken"):
+        parts.append("broke: " + ", ".join(result["rules_broken"]))
     saving = result.get("savings_per_1000_usd")
     if saving is None:
         parts.append("no saving per accepted message is shown")
