@@ -19,7 +19,7 @@ from pathlib import Path
 
 import providers
 from orchestrator import jobs, render
-from orchestrator.briefs import load_eval
+from orchestrator.briefs import load_briefs, load_eval
 from orchestrator.checking import check_items, read_messages
 from orchestrator.compare import Comparison, compare
 from orchestrator.errors import AdsftError
@@ -115,15 +115,34 @@ def _check(language: str) -> str:
 
 def _synth(cfg: DemoConfig, data: Path) -> str:
     render.err.rule(f"synth: {cfg.examples} clean {cfg.language} training examples from the bundled briefs")
-    with render.progress() as update:
+    with render.progress() as update:  # twice the examples: the student keeps those that use the brief's CTA
         synth = synthesize(
-            SynthConfig(out=data, n=cfg.examples, seed=cfg.seed, languages=(cfg.language,), fmt="chat"), update
+            SynthConfig(out=data, n=2 * cfg.examples, seed=cfg.seed, languages=(cfg.language,), fmt="chat"), update
         )
     render.synth_summary(synth)
+    kept = keep_brief_cta(data / "train.jsonl", cfg.examples)
     return (
-        f"{synth.candidates} candidates, {synth.passed} clean, {synth.selected} selected "
-        f"({synth.train} train / {synth.validation} validation)"
+        f"{synth.candidates} candidates, {synth.passed} clean, {synth.selected} selected, "
+        f"{kept} train examples that use the brief's call to action / {synth.validation} validation"
     )
+
+
+def keep_brief_cta(train: Path, n: int) -> int:
+    """Keep the first `n` training examples whose message uses the call to action its brief names.
+
+    A brief that names a CTA wants that CTA; a 135M student learns to copy it from a few dozen examples
+    only when every example does. Examples of briefs without a CTA are kept as they are."""
+    ctas = sorted({b.cta for b in load_briefs(data_dir() / "briefs" / "catalog.jsonl").values() if b.cta}, key=len)
+    kept = []
+    for line in train.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        prompt = " ".join(m["content"] for m in row["messages"] if m["role"] != "assistant").lower()
+        answer = next(m["content"] for m in row["messages"] if m["role"] == "assistant").lower()
+        named = [c.lower() for c in ctas if c.lower() in prompt]
+        if not named or any(c in answer for c in named):
+            kept.append(line)
+    train.write_text("\n".join(kept[:n]) + "\n", encoding="utf-8")
+    return len(kept[:n])
 
 
 def _validate(data: Path) -> str:

@@ -2,7 +2,11 @@
 reference metrics on the same messages for both runs."""
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from orchestrator.cli import main
 from orchestrator.compare import compare
@@ -76,3 +80,23 @@ def test_fine_tuned_models_are_priced_from_their_base(server, eval_file, tmp_pat
     capsys.readouterr()
     s = summarize(run)
     assert code == 0 and s.cost_per_brief_usd is not None and s.cost_per_brief_usd > 0
+
+
+@pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")), reason="no Chromium here")
+def test_report_screenshot_in_headless_chromium(server, eval_file, tmp_path, capsys):  # noqa: F811
+    from orchestrator.report import write_report
+
+    a, b = _two_runs(server, eval_file, tmp_path, capsys)
+    page = write_report(compare(a, b), tmp_path / "r", "tuned better")["html"]
+    shot = tmp_path / "report.png"
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    quiet = ("--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync")
+    size = "--window-size=1000,2400"
+    subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", *quiet, size, f"--screenshot={shot}", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a rendered page, not a blank one
