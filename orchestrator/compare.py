@@ -127,6 +127,10 @@ def compare(run_a: str | Path, run_b: str | Path, seed: int = 0) -> Comparison:
 
         value_a, value_b = per_accepted(data_a), per_accepted(data_b)
         low, high = _bootstrap(data_a, data_b, lambda a, b: per_accepted(b) - per_accepted(a), rng)
+        none_accepted = [name for name, v in zip(names, (value_a, value_b), strict=True) if not np.isfinite(v)]
+        verdict = _verdict(value_b - value_a, low, high, None, "lower", names)
+        if none_accepted:
+            verdict = f"unbounded for {' and '.join(none_accepted)}: no message accepted"
         diffs.append(
             Difference(
                 "cost per accepted message (USD)",
@@ -137,7 +141,7 @@ def compare(run_a: str | Path, run_b: str | Path, seed: int = 0) -> Comparison:
                 high,
                 None,
                 "lower",
-                _verdict(value_b - value_a, low, high, None, "lower", names),
+                verdict,
             )
         )
     else:

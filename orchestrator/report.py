@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 import time
 from pathlib import Path
 
@@ -28,7 +29,7 @@ REF_KEYS = (
 
 
 def _fmt(value) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     if isinstance(value, float):
         return f"{value:.4g}"
