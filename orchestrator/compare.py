@@ -3,7 +3,7 @@ paired sign-flip permutation test, and a verdict per metric."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ class Comparison:
     b: RunSummary
     paired_briefs: int
     differences: list[Difference]
+    rules: list[Difference] = field(default_factory=list)  # per rule: briefs whose first attempt broke it
 
     def as_dict(self) -> dict:
         return {
@@ -38,6 +39,7 @@ class Comparison:
             "b": self.b.as_dict(),
             "paired_briefs": self.paired_briefs,
             "differences": [asdict(d) for d in self.differences],
+            "rules": [asdict(d) for d in self.rules],
         }
 
 
@@ -60,8 +62,12 @@ def _sign_flip(d: np.ndarray, rng: np.random.Generator, n: int = 5000) -> float:
 
 
 def _verdict(diff: float, low: float, high: float, p: float | None, better: str, names: tuple[str, str]) -> str:
+    """A winner only when the 95% CI excludes 0 and, where there is one, the permutation test agrees
+    (p < 0.05): with few briefs a percentile bootstrap alone is too eager."""
     if not np.isfinite(low) or (low <= 0 <= high):
         return "no significant difference"
+    if p is not None and p >= 0.05:
+        return f"no significant difference (p={p:.3g})"
     improved = (diff < 0) if better == "lower" else (diff > 0)
     winner = names[1] if improved else names[0]
     return f"{winner} better" + (f" (p={p:.3g})" if p is not None else "")
@@ -108,22 +114,7 @@ def compare(run_a: str | Path, run_b: str | Path, seed: int = 0) -> Comparison:
         ("mean regenerations", regen_a, regen_b, "lower"),
         ("pass@1", pass_a, pass_b, "higher"),
     ):
-        d = xb - xa
-        low, high = _bootstrap(xa, xb, lambda a, b: (b - a).mean(), rng)
-        p = _sign_flip(d, rng)
-        diffs.append(
-            Difference(
-                metric,
-                float(xa.mean()),
-                float(xb.mean()),
-                float(d.mean()),
-                low,
-                high,
-                p,
-                better,
-                _verdict(float(d.mean()), low, high, p, better, names),
-            )
-        )
+        diffs.append(_paired(metric, xa, xb, better, names, rng))
     if all(o.cost_usd is not None for o in A + B):
         ca = np.array([o.cost_usd for o in A])
         cb = np.array([o.cost_usd for o in B])
@@ -136,6 +127,10 @@ def compare(run_a: str | Path, run_b: str | Path, seed: int = 0) -> Comparison:
 
         value_a, value_b = per_accepted(data_a), per_accepted(data_b)
         low, high = _bootstrap(data_a, data_b, lambda a, b: per_accepted(b) - per_accepted(a), rng)
+        none_accepted = [name for name, v in zip(names, (value_a, value_b), strict=True) if not np.isfinite(v)]
+        verdict = _verdict(value_b - value_a, low, high, None, "lower", names)
+        if none_accepted:
+            verdict = f"unbounded for {' and '.join(none_accepted)}: no message accepted"
         diffs.append(
             Difference(
                 "cost per accepted message (USD)",
@@ -146,7 +141,7 @@ def compare(run_a: str | Path, run_b: str | Path, seed: int = 0) -> Comparison:
                 high,
                 None,
                 "lower",
-                _verdict(value_b - value_a, low, high, None, "lower", names),
+                verdict,
             )
         )
     else:
@@ -163,7 +158,44 @@ def compare(run_a: str | Path, run_b: str | Path, seed: int = 0) -> Comparison:
                 "not priced (local or unknown model)",
             )
         )
-    return Comparison(sa, sb, len(common), diffs)
+    return Comparison(sa, sb, len(common), diffs, _rule_differences(by_a, by_b, common, names, rng))
+
+
+def _paired(
+    metric: str, xa: np.ndarray, xb: np.ndarray, better: str, names: tuple[str, str], rng: np.random.Generator
+) -> Difference:
+    """The mean paired difference B - A with its bootstrap CI, permutation p and verdict."""
+    d = xb - xa
+    low, high = _bootstrap(xa, xb, lambda a, b: (b - a).mean(), rng)
+    p = _sign_flip(d, rng)
+    mean = float(d.mean())
+    verdict = _verdict(mean, low, high, p, better, names)
+    return Difference(metric, float(xa.mean()), float(xb.mean()), mean, low, high, p, better, verdict)
+
+
+def _first_rules(attempts: list[dict]) -> set[str]:
+    first = min(attempts, key=lambda a: a["attempt"])
+    return {v["rule"] for v in first["violations"] if v.get("level", "error") == "error"}
+
+
+def _rule_differences(
+    by_a: dict[str, list[dict]],
+    by_b: dict[str, list[dict]],
+    common: list[str],
+    names: tuple[str, str],
+    rng: np.random.Generator,
+) -> list[Difference]:
+    """Which rules the change fixed or broke: per rule, the share of briefs whose first attempt broke it
+    (one fair sample per brief and model), paired by brief, most frequent first."""
+    first_a = [_first_rules(by_a[b]) for b in common]
+    first_b = [_first_rules(by_b[b]) for b in common]
+    fired = {r for rules in first_a + first_b for r in rules}
+    out = []
+    for rule in fired:
+        xa = np.array([rule in rules for rules in first_a], float)
+        xb = np.array([rule in rules for rules in first_b], float)
+        out.append(_paired(rule, xa, xb, "lower", names, rng))
+    return sorted(out, key=lambda d: (-(d.a or 0) - (d.b or 0), d.metric))
 
 
 def distribution(summary_run: str | Path) -> dict[int, int]:

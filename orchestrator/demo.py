@@ -19,7 +19,7 @@ from pathlib import Path
 
 import providers
 from orchestrator import jobs, render
-from orchestrator.briefs import load_eval
+from orchestrator.briefs import load_briefs, load_eval
 from orchestrator.checking import check_items, read_messages
 from orchestrator.compare import Comparison, compare
 from orchestrator.errors import AdsftError
@@ -115,15 +115,34 @@ def _check(language: str) -> str:
 
 def _synth(cfg: DemoConfig, data: Path) -> str:
     render.err.rule(f"synth: {cfg.examples} clean {cfg.language} training examples from the bundled briefs")
-    with render.progress() as update:
+    with render.progress() as update:  # twice the examples: the student keeps those that use the brief's CTA
         synth = synthesize(
-            SynthConfig(out=data, n=cfg.examples, seed=cfg.seed, languages=(cfg.language,), fmt="chat"), update
+            SynthConfig(out=data, n=2 * cfg.examples, seed=cfg.seed, languages=(cfg.language,), fmt="chat"), update
         )
     render.synth_summary(synth)
+    kept = keep_brief_cta(data / "train.jsonl", cfg.examples)
     return (
-        f"{synth.candidates} candidates, {synth.passed} clean, {synth.selected} selected "
-        f"({synth.train} train / {synth.validation} validation)"
+        f"{synth.candidates} candidates, {synth.passed} clean, {synth.selected} selected, "
+        f"{kept} train examples that use the brief's call to action / {synth.validation} validation"
     )
+
+
+def keep_brief_cta(train: Path, n: int) -> int:
+    """Keep the first `n` training examples whose message uses the call to action its brief names.
+
+    A brief that names a CTA wants that CTA; a 135M student learns to copy it from a few dozen examples
+    only when every example does. Examples of briefs without a CTA are kept as they are."""
+    ctas = sorted({b.cta for b in load_briefs(data_dir() / "briefs" / "catalog.jsonl").values() if b.cta}, key=len)
+    kept = []
+    for line in train.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        prompt = " ".join(m["content"] for m in row["messages"] if m["role"] != "assistant").lower()
+        answer = next(m["content"] for m in row["messages"] if m["role"] == "assistant").lower()
+        named = [c.lower() for c in ctas if c.lower() in prompt]
+        if not named or any(c in answer for c in named):
+            kept.append(line)
+    train.write_text("\n".join(kept[:n]) + "\n", encoding="utf-8")
+    return len(kept[:n])
 
 
 def _validate(data: Path) -> str:
@@ -217,7 +236,9 @@ def _result(cfg: DemoConfig, c: Comparison, runs: dict, provider: str, train_s: 
     shown = regen.ci_high is not None and math.isfinite(regen.ci_high) and regen.ci_high < 0
     if not shown:  # no saving is claimed for a gain the regeneration counts do not show
         saving, ci, lower_bound = None, [None, None], False
-    break_even = math.ceil(fine_tune_usd / saving) if saving and saving > 0 else None
+    break_even = _break_even(fine_tune_usd, saving)
+    # the break-even volume's CI comes from the saving's: the larger saving gives the smaller volume
+    break_even_ci = [_break_even(fine_tune_usd, ci[1]), _break_even(fine_tune_usd, ci[0])]
     result = {
         "model": cfg.model,
         "language": cfg.language,
@@ -236,6 +257,13 @@ def _result(cfg: DemoConfig, c: Comparison, runs: dict, provider: str, train_s: 
         "savings_per_1000_ci": [_money(v, 1000) for v in ci],
         "savings_is_lower_bound": lower_bound,
         "break_even_messages": break_even,
+        "break_even_ci": break_even_ci,
+        "rules": [
+            {"rule": d.metric, "base": d.a, "tuned": d.b, "ci_low": _round(d.ci_low), "ci_high": _round(d.ci_high)}
+            for d in c.rules
+        ],
+        "rules_fixed": [d.metric for d in c.rules if d.ci_high is not None and d.ci_high < 0],
+        "rules_broken": [d.metric for d in c.rules if d.ci_low is not None and d.ci_low > 0],
         "examples": _examples(runs),
     }
     result["verdict"] = verdict(result, cfg.usable)
@@ -251,6 +279,13 @@ def _cost_per_accepted(run: Path) -> tuple[float | None, float | None]:
         return None, None
     accepted = sum(o.passed for o in rows)
     return (sum(costs) / accepted if accepted else None), sum(costs)
+
+
+def _break_even(fine_tune_usd: float, saving_per_message: float | None) -> int | None:
+    """Accepted messages after which the fine-tune has paid for itself (None: it never does)."""
+    if not saving_per_message or saving_per_message <= 0:
+        return None
+    return math.ceil(fine_tune_usd / saving_per_message)
 
 
 def _finite(value: float | None) -> float | None:
@@ -285,6 +320,10 @@ def verdict(result: dict, usable: float) -> str:
         parts.append("tuned worse: it needs more regenerations than the base")
     else:
         parts.append("tuned not shown better: the 95% CI of the difference includes 0")
+    if result.get("rules_fixed"):
+        parts.append("fixed: " + ", ".join(result["rules_fixed"]))
+    if result.get("rules_broken"):
+        parts.append("broke: " + ", ".join(result["rules_broken"]))
     saving = result.get("savings_per_1000_usd")
     if saving is None:
         parts.append("no saving per accepted message is shown")

@@ -250,6 +250,14 @@ class Ledger:
         row = self._one("SELECT * FROM jobs WHERE idempotency_key=?", (key,))
         return JobRow(**dict(row)) if row else None
 
+    def base_model_of(self, provider: str, result_model: str) -> str | None:
+        """The base model of the job that produced `result_model` (a fine-tuned model's id), if one did."""
+        row = self._one(
+            "SELECT model FROM jobs WHERE provider=? AND result_model=? ORDER BY created_at DESC LIMIT 1",
+            (provider, result_model),
+        )
+        return row["model"] if row else None
+
     def job(self, job_id: str) -> JobRow | None:
         row = self._one("SELECT * FROM jobs WHERE id=? OR remote_id=?", (job_id, job_id))
         return JobRow(**dict(row)) if row else None

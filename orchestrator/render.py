@@ -437,6 +437,10 @@ def run_summary(s: RunSummary) -> None:
         out.print("bad outputs: " + ", ".join(f"{k} {v}" for k, v in s.bad_outputs.items()))
 
 
+def _verdict_style(c: Comparison, verdict: str) -> str:
+    return "green" if f"{c.b.label} better" in verdict else "red" if f"{c.a.label} better" in verdict else ""
+
+
 def comparison(c: Comparison) -> None:
     table = Table(title=f"{c.a.label} (A) vs {c.b.label} (B), {c.paired_briefs} paired briefs")
     for col in ("metric", "A", "B", "B−A", "95% CI", "p", "verdict"):
@@ -444,6 +448,15 @@ def comparison(c: Comparison) -> None:
     fmt = lambda v: "n/a" if v is None else f"{v:.4g}"  # noqa: E731
     for d in c.differences:
         ci = f"[{fmt(d.ci_low)}, {fmt(d.ci_high)}]" if d.ci_low is not None else ""
-        style = "green" if f"{c.b.label} better" in d.verdict else "red" if f"{c.a.label} better" in d.verdict else ""
+        style = _verdict_style(c, d.verdict)
         table.add_row(d.metric, fmt(d.a), fmt(d.b), fmt(d.difference), ci, fmt(d.p_value), Text(d.verdict, style=style))
     out.print(table)
+    if c.rules:
+        rules = Table(title="briefs whose first attempt broke each rule (B−A < 0: fixed)")
+        for col in ("rule", "A", "B", "B−A", "95% CI", "verdict"):
+            rules.add_column(col, justify="left" if col in ("rule", "verdict") else "right")
+        for d in c.rules[:10]:
+            style = _verdict_style(c, d.verdict)
+            ci = f"[{fmt(d.ci_low)}, {fmt(d.ci_high)}]"
+            rules.add_row(d.metric, f"{d.a:.0%}", f"{d.b:.0%}", fmt(d.difference), ci, Text(d.verdict, style=style))
+        out.print(rules)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 import time
 from pathlib import Path
 
@@ -28,7 +29,7 @@ REF_KEYS = (
 
 
 def _fmt(value) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -96,20 +97,24 @@ def _hbars(labels: list[str], series: list[tuple[str, list[float]]], width: int 
 
 
 def _scatter(points: list[tuple[str, float, float]], width: int = 600, height: int = 300) -> str:
-    max_x = max([p[1] for p in points] + [1e-9])
+    """(name, cost per brief in USD, pass@K) points; the axes start at zero."""
+    max_x = max([p[1] for p in points] + [1e-12]) * 1.15
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
         f'<line x1="50" y1="{height - 40}" x2="{width - 20}" y2="{height - 40}" stroke="#999"/>',
         f'<line x1="50" y1="20" x2="50" y2="{height - 40}" stroke="#999"/>',
-        f'<text x="{width / 2}" y="{height - 8}" font-size="12" text-anchor="middle">cost per accepted (USD)</text>',
-        f'<text x="14" y="{height / 2}" font-size="12" transform="rotate(-90 14 {height / 2})">pass@1</text>',
+        f'<text x="{width / 2}" y="{height - 8}" font-size="12" text-anchor="middle">cost per brief (USD)</text>',
+        f'<text x="14" y="{height / 2}" font-size="12" transform="rotate(-90 14 {height / 2})">pass@K</text>',
+        f'<text x="46" y="{height - 44}" font-size="10" text-anchor="end">0</text>',
+        '<text x="46" y="28" font-size="10" text-anchor="end">100%</text>',
+        f'<text x="{width - 20}" y="{height - 26}" font-size="10" text-anchor="end">${max_x:.3g}</text>',
     ]
-    for i, (name, cost, p1) in enumerate(points):
-        x = 50 + (width - 90) * (cost / max_x if max_x else 0)
-        y = height - 40 - (height - 70) * p1
+    for i, (name, cost, passed) in enumerate(points):
+        x = 50 + (width - 90) * cost / max_x
+        y = height - 40 - (height - 70) * passed
         parts.append(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="7" fill="{COLOURS[i % 2]}"><title>{html.escape(name)}: '
-            f"${cost:.5f}, pass@1 {p1:.0%}</title></circle>"
+            f"${cost:.6f} per brief, pass@K {passed:.0%}</title></circle>"
             f'<text x="{x + 10:.1f}" y="{y + 4:.1f}" font-size="12">{html.escape(name)}</text>'
         )
     parts.append("</svg>")
@@ -130,6 +135,19 @@ def frame(comparison: Comparison) -> pd.DataFrame:
                 "verdict": d.verdict,
             }
             for d in comparison.differences
+        ]
+        + [
+            {
+                "metric": f"first attempt broke {d.metric}",
+                "a": d.a,
+                "b": d.b,
+                "difference_b_minus_a": d.difference,
+                "ci_low": d.ci_low,
+                "ci_high": d.ci_high,
+                "p_value": d.p_value,
+                "verdict": d.verdict,
+            }
+            for d in comparison.rules
         ]
     )
 
@@ -157,7 +175,8 @@ def write_report(
             (b.label, [b.rule_failure_rate.get(r, 0) for r in rules]),
         ],
     )
-    cost_svg = _scatter([(s.label, s.cost_per_accepted_usd or 0.0, s.pass_at_1) for s in (a, b)])
+    priced = [s for s in (a, b) if s.cost_per_brief_usd is not None]  # only real points: unpriced runs are left out
+    cost_svg = _scatter([(s.label, s.cost_per_brief_usd, s.pass_at_k) for s in priced]) if priced else ""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -167,6 +186,8 @@ def write_report(
         b=b,
         paired=comparison.paired_briefs,
         differences=comparison.differences,
+        rule_differences=comparison.rules[:15],
+        unpriced=[s.label for s in (a, b) if s.cost_per_brief_usd is None],
         regen_svg=regen_svg,
         rules_svg=rules_svg,
         cost_svg=cost_svg,

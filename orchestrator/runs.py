@@ -12,8 +12,9 @@ import numpy as np
 
 from orchestrator.briefs import load_eval
 from orchestrator.errors import InputError
+from orchestrator.ledger import Ledger
 from orchestrator.metrics import reference_metrics
-from orchestrator.paths import data_dir
+from orchestrator.paths import data_dir, home
 from orchestrator.pricing import Catalog, load_catalog
 
 SLOT_CATEGORIES = {"fact_mismatch", "unsupported_number", "missing_required_fact"}
@@ -51,10 +52,11 @@ class RunSummary:
     category_failure_rate: dict[str, float] = field(default_factory=dict)
     slot_error_rate: float = 0.0
     cost_per_accepted_usd: float | None = None
+    cost_per_brief_usd: float | None = None  # what the counted attempts of a brief cost, on average
     latency_p50_s: float | None = None  # per accepted message (None when nothing was accepted)
     latency_p95_s: float | None = None
     throughput_msgs_per_s: float | None = None
-    reference: dict = field(default_factory=dict)
+    reference: dict = field(default_factory=dict)  # on every brief's final attempt (accepted or last)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -82,14 +84,35 @@ def load_run(run_dir: str | Path) -> tuple[dict, dict[str, list[dict]]]:
 
 
 def _prices(catalog: Catalog, provider: str, model: str) -> tuple[float, float] | None:
-    for method in ("sft", "inference"):
-        try:
-            p = catalog.price(provider, model, method)
-        except InputError:
-            continue
-        if p.inference_input_per_1m is not None and p.inference_output_per_1m is not None:
-            return p.inference_input_per_1m, p.inference_output_per_1m
+    """Inference $/1M tokens (input, output) of a model: its own entry, else, for a fine-tuned model, the
+    fine-tuned-inference price of its base (OpenAI's `sft` entries) or the base's price (Together bills
+    LoRA adapters at the base model's rate)."""
+    for name in (model, fine_tuned_base(provider, model)):
+        for method in ("sft", "inference"):
+            if name is None:
+                break
+            try:
+                p = catalog.price(provider, name, method)
+            except InputError:
+                continue
+            if p.inference_input_per_1m is not None and p.inference_output_per_1m is not None:
+                return p.inference_input_per_1m, p.inference_output_per_1m
     return None
+
+
+def fine_tuned_base(provider: str, model: str) -> str | None:
+    """The base model of a fine-tuned model id: OpenAI names it (`ft:BASE:org[:suffix]:id`); otherwise the
+    ledger knows it when the fine-tune was run from here (Together output names, local adapters)."""
+    if model.startswith("ft:"):
+        return model.split(":")[1] or None
+    path = home() / "ledger.sqlite"
+    if not path.is_file():  # reading prices never creates a ledger
+        return None
+    ledger = Ledger(path)
+    try:
+        return ledger.base_model_of(provider, model)
+    finally:
+        ledger.close()
 
 
 def machine_hour_usd(catalog: Catalog, provider: str) -> float | None:
@@ -164,8 +187,9 @@ def summarize(run_dir: str | Path, catalog: Catalog | None = None) -> RunSummary
             unbiased[f"pass@{kk}"] = round(
                 float(np.mean([pass_at_k(len(g), sum(a["passed"] for a in g), kk) for g in by_brief.values()])), 4
             )
-    references = [evaluation[r.brief_id][1] for r in accepted if r.brief_id in evaluation]
-    hypotheses = [r.final_text for r in accepted if r.brief_id in evaluation]
+    # on the same messages for every run: each brief's final attempt, not only the accepted subset
+    references = [evaluation[r.brief_id][1] for r in rows if r.brief_id in evaluation and evaluation[r.brief_id][1]]
+    hypotheses = [r.final_text for r in rows if r.brief_id in evaluation and evaluation[r.brief_id][1]]
     seconds = sum(a["latency_s"] for a in attempts)
     return RunSummary(
         run=str(run_dir),
@@ -186,6 +210,7 @@ def summarize(run_dir: str | Path, catalog: Catalog | None = None) -> RunSummary
         category_failure_rate={c: round(n / len(attempts), 4) for c, n in categories.most_common()},
         slot_error_rate=round(float(np.mean(slot_errors)), 4),
         cost_per_accepted_usd=round(sum(costs) / len(accepted), 6) if costs and accepted else None,
+        cost_per_brief_usd=round(sum(costs) / len(rows), 8) if costs else None,
         latency_p50_s=round(float(np.percentile(latencies, 50)), 4) if latencies else None,
         latency_p95_s=round(float(np.percentile(latencies, 95)), 4) if latencies else None,
         throughput_msgs_per_s=round(len(attempts) / seconds, 2) if seconds else None,

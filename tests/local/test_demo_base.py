@@ -106,3 +106,31 @@ def test_generation_heartbeat_prints_lines(capsys):
     beat = _Heartbeat(rows=4, max_new_tokens=10, every=0.0)
     beat.step(1, 4, 0)
     assert "generate: token 1/10 for 4 messages, 0 done" in capsys.readouterr().err
+
+
+def test_the_demo_trains_on_examples_that_use_the_brief_cta(tmp_path):
+    from orchestrator.demo import keep_brief_cta
+
+    def row(cta: str, answer: str) -> str:
+        prompt = f"Product: Smart debit card\nCall to action: {cta}" if cta else "Product: Smart debit card"
+        messages = [{"role": "system", "content": "Write ads."}, {"role": "user", "content": prompt}]
+        return json.dumps({"messages": [*messages, {"role": "assistant", "content": answer}]})
+
+    train = tmp_path / "train.jsonl"
+    rows = [
+        row("Order your card", "1% back on every purchase. Order your card in the app."),
+        row("Order your card", "1% back on every purchase. Apply today."),  # not the brief's CTA: dropped
+        row("", "1% back on every purchase. Apply today."),  # no CTA named: kept
+        row("Order your card", "Order your card: 1% back."),
+    ]
+    train.write_text("\n".join(rows) + "\n")
+    assert keep_brief_cta(train, 2) == 2
+    kept = [json.loads(line)["messages"][-1]["content"] for line in train.read_text().splitlines()]
+    assert kept == ["1% back on every purchase. Order your card in the app.", "1% back on every purchase. Apply today."]
+
+
+def test_the_verdict_names_the_rules_fixed():
+    from orchestrator.demo import verdict
+
+    result = {**_result(0.0, 0.8, -2.5, -1.5), "rules_fixed": ["en.cta"], "rules_broken": []}
+    assert "fixed: en.cta" in verdict(result, 0.5)
