@@ -10,7 +10,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from orchestrator.compare import Comparison, distribution
+from orchestrator.compare import Comparison, Difference, distribution
 from orchestrator.formats import atomic_write_lines
 
 COLOURS = ("#5b8def", "#f29d38")
@@ -121,35 +121,23 @@ def _scatter(points: list[tuple[str, float, float]], width: int = 600, height: i
     return "".join(parts)
 
 
+def _row(metric: str, d: Difference) -> dict:
+    return {
+        "metric": metric,
+        "a": d.a,
+        "b": d.b,
+        "difference_b_minus_a": d.difference,
+        "ci_low": d.ci_low,
+        "ci_high": d.ci_high,
+        "p_value": d.p_value,
+        "verdict": d.verdict,
+    }
+
+
 def frame(comparison: Comparison) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "metric": d.metric,
-                "a": d.a,
-                "b": d.b,
-                "difference_b_minus_a": d.difference,
-                "ci_low": d.ci_low,
-                "ci_high": d.ci_high,
-                "p_value": d.p_value,
-                "verdict": d.verdict,
-            }
-            for d in comparison.differences
-        ]
-        + [
-            {
-                "metric": f"first attempt broke {d.metric}",
-                "a": d.a,
-                "b": d.b,
-                "difference_b_minus_a": d.difference,
-                "ci_low": d.ci_low,
-                "ci_high": d.ci_high,
-                "p_value": d.p_value,
-                "verdict": d.verdict,
-            }
-            for d in comparison.rules
-        ]
-    )
+    """The comparison's table: each metric, then each rule (share of briefs whose first attempt broke it)."""
+    rows = [_row(d.metric, d) for d in comparison.differences]
+    return pd.DataFrame(rows + [_row(f"first attempt broke {d.metric}", d) for d in comparison.rules])
 
 
 def write_report(
