@@ -87,16 +87,21 @@ def _prices(catalog: Catalog, provider: str, model: str) -> tuple[float, float] 
     """Inference $/1M tokens (input, output) of a model: its own entry, else, for a fine-tuned model, the
     fine-tuned-inference price of its base (OpenAI's `sft` entries) or the base's price (Together bills
     LoRA adapters at the base model's rate)."""
-    for name in (model, fine_tuned_base(provider, model)):
-        for method in ("sft", "inference"):
-            if name is None:
-                break
-            try:
-                p = catalog.price(provider, name, method)
-            except InputError:
-                continue
-            if p.inference_input_per_1m is not None and p.inference_output_per_1m is not None:
-                return p.inference_input_per_1m, p.inference_output_per_1m
+    own = _own_prices(catalog, provider, model)
+    if own is not None:
+        return own
+    base = fine_tuned_base(provider, model)  # only looked up for a model the catalog does not price
+    return _own_prices(catalog, provider, base) if base else None
+
+
+def _own_prices(catalog: Catalog, provider: str, model: str) -> tuple[float, float] | None:
+    for method in ("sft", "inference"):
+        try:
+            p = catalog.price(provider, model, method)
+        except InputError:
+            continue
+        if p.inference_input_per_1m is not None and p.inference_output_per_1m is not None:
+            return p.inference_input_per_1m, p.inference_output_per_1m
     return None
 
 
