@@ -244,15 +244,7 @@ def train_dpo(cfg: DPOConfig, store: JobStore) -> dict:
     if val_batches:
         result.update(evaluate(peft_model, val_batches, val_reference, tokenizer.pad_token_id, device, cfg))
     adapters.save(peft_model, None, store.adapter)
-    store.update(
-        status="succeeded",
-        progress=1.0,
-        result=result,
-        adapter=str(store.adapter),
-        base_model=cfg.base_model,
-        metrics={**store.state().get("metrics", {}), **{k: v for k, v in result.items() if k.startswith("val_")}},
-    )
-    store.event("info", f"finished: loss {loss_value:.4f}, adapter in {store.adapter}")
+    store.succeeded(result, cfg.base_model, loss_value)
     return result
 
 

@@ -54,6 +54,19 @@ class JobStore:
         with (self.folder / "events.jsonl").open("a", encoding="utf-8") as handle:
             handle.write(line + "\n")
 
+    def succeeded(self, result: dict[str, Any], base_model: str, loss: float) -> None:
+        """Mark the job done: its result, the adapter's folder, and the validation figures among its metrics."""
+        validation = {k: v for k, v in result.items() if k.startswith("val_")}
+        self.update(
+            status="succeeded",
+            progress=1.0,
+            result=result,
+            adapter=str(self.adapter),
+            base_model=base_model,
+            metrics={**self.state().get("metrics", {}), **validation},
+        )
+        self.event("info", f"finished: loss {loss:.4f}, adapter in {self.adapter}")
+
     def events(self) -> list[dict]:
         path = self.folder / "events.jsonl"
         if not path.is_file():

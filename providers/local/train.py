@@ -400,15 +400,7 @@ def train(cfg: TrainConfig, store: JobStore) -> dict:
         if cfg.validation_file:
             result["val_loss"] = evaluate(module, tokenizer, cfg, device, bf16)
         adapters.save(peft_model, soft, store.adapter)
-        store.update(
-            status="succeeded",
-            progress=1.0,
-            result=result,
-            adapter=str(store.adapter),
-            base_model=cfg.base_model,
-            metrics={**store.state().get("metrics", {}), **{k: result[k] for k in ("val_loss",) if k in result}},
-        )
-        store.event("info", f"finished: loss {loss_value:.4f}, adapter in {store.adapter}")
+        store.succeeded(result, cfg.base_model, loss_value)
     if world > 1:
         torch.distributed.barrier()
     return result
