@@ -90,11 +90,17 @@ def synth(
     val_fraction: Annotated[float, typer.Option(help="Share of examples (whole briefs) for validation.")] = 0.1,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same files.")] = 0,
     teacher: Annotated[
-        str | None, typer.Option(help="A model that writes the candidates instead of templates.")
+        str | None, typer.Option(help="PROVIDER:MODEL that writes a share of the examples (any OpenAI-compatible).")
     ] = None,
     teacher_provider: Annotated[
-        str | None, typer.Option("--provider", help=f"The teacher's provider ({PROVIDERS}; default: first of auto).")
+        str | None, typer.Option("--provider", help=f"The teacher's provider when --teacher names none ({PROVIDERS}).")
     ] = None,
+    teacher_k: Annotated[int, typer.Option(help="Teacher samples per brief.")] = 4,
+    teacher_share: Annotated[float, typer.Option(help="Share of the selected examples from the teacher.")] = 0.5,
+    teacher_max_tokens: Annotated[int, typer.Option(help="Longest teacher reply, in tokens.")] = 200,
+    teacher_concurrency: Annotated[int, typer.Option(help="Teacher requests at once.")] = 16,
+    prices: Annotated[str | None, typer.Option(help="Price file for the teacher's estimate.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before the teacher's requests.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Generate clean synthetic training examples from briefs: check, deduplicate, select, split, export."""
@@ -102,7 +108,12 @@ def synth(
 
     from orchestrator import render
     from orchestrator.synth import SynthConfig, synthesize
+    from orchestrator.teacher import Teacher, confirmer, parse_teacher
 
+    taught = None
+    if teacher:
+        name, model = parse_teacher(teacher, teacher_provider)
+        taught = Teacher(name, model, teacher_k, teacher_share, teacher_max_tokens, concurrency=teacher_concurrency)
     config = SynthConfig(
         out=Path(out),
         briefs=Path(briefs) if briefs else None,
@@ -114,11 +125,11 @@ def synth(
         reject_warnings=reject_warnings,
         val_fraction=val_fraction,
         seed=seed,
-        teacher=teacher,
-        teacher_provider=teacher_provider or providers.default_provider(),
+        teacher=taught,
+        prices=prices,
     )
     with render.progress() as update:
-        summary = synthesize(config, update)
+        summary = synthesize(config, update, confirmer(yes, render.err.print))
     if as_json:
         print(json.dumps(summary.as_dict(), ensure_ascii=False))
     else:

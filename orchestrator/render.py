@@ -216,6 +216,12 @@ def synth_summary(summary: SynthSummary) -> None:
         f"(random subset {c.get('random_mean_distance')}), radius {c.get('radius')} "
         f"(random {c.get('random_radius')})"
     )
+    if t := summary.teacher:
+        out.print(
+            f"teacher {t.teacher}: {t.received} replies ({t.from_cache} from the cache, {t.failed} failed), "
+            f"{t.clean} clean after deduplication, {t.selected} selected; {t.tokens_in} prompt + {t.tokens_out} "
+            f"reply tokens billed this run"
+        )
     out.print("files: " + ", ".join(f"{k} {v}" for k, v in summary.files.items()))
 
 

@@ -83,7 +83,7 @@ def load_run(run_dir: str | Path) -> tuple[dict, dict[str, list[dict]]]:
     return meta, by_brief
 
 
-def _prices(catalog: Catalog, provider: str, model: str) -> tuple[float, float] | None:
+def inference_prices(catalog: Catalog, provider: str, model: str) -> tuple[float, float] | None:
     """Inference $/1M tokens (input, output) of a model: its own entry, else, for a fine-tuned model, the
     fine-tuned-inference price of its base (OpenAI's `sft` entries) or the base's price (Together bills
     LoRA adapters at the base model's rate)."""
@@ -135,7 +135,7 @@ def machine_hour_usd(catalog: Catalog, provider: str) -> float | None:
 def outcomes(meta: dict, by_brief: dict[str, list[dict]], catalog: Catalog | None = None) -> list[BriefOutcome]:
     k = int(meta["k"])
     catalog = catalog or load_catalog()
-    prices = _prices(catalog, meta["provider"], meta["model"])
+    prices = inference_prices(catalog, meta["provider"], meta["model"])
     hourly = None if prices else machine_hour_usd(catalog, meta["provider"])
     out = []
     for brief_id, attempts in sorted(by_brief.items()):

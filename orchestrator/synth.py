@@ -1,9 +1,10 @@
 """`adsft synth`: synthetic error-free training examples from product briefs.
 
-briefs -> candidates (message plans rendered from phrase banks; or the older fixed frames; or a teacher
-model) -> language pack + grammar-sanity pack + fact fidelity (keep clean ones; rejections counted per
-rule and per plan) -> exact and near-duplicate removal -> representative subset (k-center, balanced) ->
-brief-disjoint stratified train/validation split -> files in the chosen format, written atomically.
+briefs -> candidates (message plans rendered from phrase banks, or the older fixed frames; with --teacher,
+also a model's replies: orchestrator.teacher) -> language pack + grammar-sanity pack + fact fidelity (keep
+clean ones; rejections counted per rule and per plan) -> exact and near-duplicate removal -> representative
+subset (k-center, balanced; with a teacher, its share from its replies) -> brief-disjoint stratified
+train/validation split -> files in the chosen format, written atomically.
 The selected set is audited again (sanity hits, numbers not in the brief: both 0) and its diversity is
 measured per language beside the candidates' and a random subset's. Deterministic for a given --seed.
 """
@@ -14,23 +15,25 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from orchestrator import teacher as teacher_mode
 from orchestrator.briefs import load_briefs
 from orchestrator.dedup import deduplicate
-from orchestrator.errors import AdsftError, InputError
+from orchestrator.errors import InputError
 from orchestrator.formats import FORMATS, record, write_jsonl
 from orchestrator.paths import data_dir
 from orchestrator.plans import load_generator
 from orchestrator.prompting import build_prompt
 from orchestrator.quality import Verdict, audit, compare, diversity, judge, sanity_pack
-from orchestrator.selection import select
+from orchestrator.selection import Selection, select
+from orchestrator.teacher import Teacher, TeacherEstimate, TeacherStats
 from orchestrator.templates import Candidate, load_library
 from rules import Brief, RulePack, load_pack
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+Confirm = Callable[[TeacherEstimate], None]  # raises to stop before the teacher's first request
 GENERATORS = ("plans", "frames")
 PER_VARIANT = 20  # plan renderings per brief for each unit of --variants
 
@@ -49,9 +52,8 @@ class SynthConfig:
     seed: int = 0
     languages: tuple[str, ...] = ("ru", "en")
     packs: dict[str, str] = field(default_factory=dict)  # language -> pack name or path
-    teacher: str | None = None  # a model that writes the candidates instead of the templates
-    teacher_provider: str | None = None  # None: the first provider of the `auto` chain
-    teacher_concurrency: int = 16
+    teacher: Teacher | None = None  # a model that writes a share of the examples (the rest: templates)
+    prices: str | None = None  # a price file for the teacher's estimate (default: the built-in catalog)
 
 
 @dataclass
@@ -77,41 +79,14 @@ class SynthSummary:
     balance: dict[str, dict[str, int]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    teacher: TeacherStats | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def _teacher_candidates(briefs: list[Brief], config: SynthConfig, packs: dict[str, RulePack]):
-    """Candidates written by a teacher model: `variants` samples per brief, with the training prompt."""
-    from providers import default_provider, get_provider
-    from providers.errors import ProviderError
-
-    provider = get_provider(config.teacher_provider or default_provider())
-    reason = provider.unavailable_reason()
-    if reason:
-        raise InputError(f"the teacher's provider cannot be used: {reason}")
-    template_id = f"teacher:{config.teacher}"
-
-    def ask(brief: Brief) -> list[Candidate]:
-        prompt = build_prompt(brief, packs[brief.language])
-        out = []
-        for _ in range(config.variants):
-            try:
-                text = provider.complete(config.teacher or "", prompt, temperature=1.0, max_tokens=200).text
-            except (AdsftError, ProviderError):
-                continue  # a failed request is no candidate; the summary counts what came back
-            out.append(Candidate(brief.id, template_id, "teacher", " ".join(text.split())))
-        return out
-
-    with ThreadPoolExecutor(max_workers=config.teacher_concurrency) as pool:
-        yield from zip(briefs, pool.map(ask, briefs), strict=True)
-
-
-def _source(briefs: list[Brief], config: SynthConfig, packs: dict[str, RulePack]):
-    """(brief, candidates) for every brief, from the teacher, the plans or the frames."""
-    if config.teacher:
-        return _teacher_candidates(briefs, config, packs)
+def _template_source(briefs: list[Brief], config: SynthConfig):
+    """(brief, candidates) for every brief, from the plans or the older frames."""
     if config.generator == "frames":
         libraries = {lang: load_library(lang) for lang in config.languages}
         return ((b, libraries[b.language].candidates(b, config.variants, config.seed)) for b in briefs)
@@ -120,11 +95,46 @@ def _source(briefs: list[Brief], config: SynthConfig, packs: dict[str, RulePack]
     return ((b, generators[b.language].candidates(b, count, config.seed)) for b in briefs)
 
 
+def _expected_replies(briefs: list[Brief], config: SynthConfig) -> dict[str, str]:
+    """One template message per brief: its length stands in for the teacher's reply in the estimate."""
+    generators = {lang: load_generator(lang) for lang in config.languages}
+    out = {}
+    for b in briefs:
+        first = generators[b.language].candidates(b, 1, config.seed)
+        out[b.id] = first[0].text if first else ""
+    return out
+
+
+def _sources(
+    briefs: list[Brief],
+    config: SynthConfig,
+    packs: dict[str, RulePack],
+    summary: SynthSummary,
+    confirm: Confirm | None,
+    progress: Progress | None,
+) -> list:
+    """The candidate sources: the templates (unless the teacher writes everything), then the teacher's
+    replies, asked only after the estimate was confirmed."""
+    if config.teacher is None:
+        return [_template_source(briefs, config)]
+    prepared = teacher_mode.prepare(
+        briefs, packs, config.teacher, config.out, _expected_replies(briefs, config), config.prices
+    )
+    if prepared.estimate.requests and confirm is not None:
+        confirm(prepared.estimate)  # raises to stop: nothing has been asked yet
+    summary.teacher = TeacherStats()
+    sources = [teacher_mode.candidates(prepared, summary.teacher, progress)]
+    if config.teacher.share < 1.0:
+        sources.insert(0, _template_source(briefs, config))
+    return sources
+
+
 def _generate(
     briefs: list[Brief],
     config: SynthConfig,
     packs: dict[str, RulePack],
     summary: SynthSummary,
+    sources: list,
     progress: Progress | None,
 ) -> list[tuple[Candidate, Brief]]:
     clean: list[tuple[Candidate, Brief]] = []
@@ -133,7 +143,8 @@ def _generate(
     per_template: Counter[str] = Counter()
     rejected_template: Counter[str] = Counter()
     sanity = {lang: sanity_pack(lang) for lang in config.languages}
-    for done, (brief, candidates) in enumerate(_source(briefs, config, packs), 1):
+    total = len(briefs) * len(sources)
+    for done, (brief, candidates) in enumerate((pair for source in sources for pair in source), 1):
         verdicts: dict[str, Verdict] = {}  # a text drawn twice for one brief is judged once
         for cand in candidates:
             summary.candidates += 1
@@ -151,7 +162,7 @@ def _generate(
             fidelity["number_not_in_brief"] += bool(verdict.foreign)
             fidelity["required_fact_missing"] += bool(verdict.missing)
         if progress:
-            progress("generate + check", done, len(briefs))
+            progress("generate + check", done, total)
     summary.passed = len(clean)
     summary.rejected = summary.candidates - summary.passed
     summary.rejected_by_rule = dict(rules.most_common())
@@ -188,11 +199,58 @@ def _split(chosen: list[tuple[Candidate, Brief]], fraction: float, seed: int) ->
     return train, val
 
 
+def _select(unique: list, config: SynthConfig, summary: SynthSummary) -> tuple[list, Selection]:
+    """k-center per stratum; with a teacher, its share of the n from its replies and the rest from the
+    templates (either fills in where the other has too few)."""
+    pools: list[tuple[list, int]]
+    if config.teacher is None:
+        pools = [(unique, config.n)]
+    else:
+        taught = [x for x in unique if x[0].structure == "teacher"]
+        rest = [x for x in unique if x[0].structure != "teacher"]
+        want = min(len(taught), max(config.n - len(rest), round(config.n * config.teacher.share)))
+        pools = [(taught, want), (rest, config.n - want)]
+    chosen: list = []
+    parts: list[tuple[Selection, int]] = []
+    for pool, k in pools:
+        if k <= 0 or not pool:
+            continue
+        s = select(
+            [c.text for c, _ in pool],
+            [f"{b.language}/{b.channel}/{b.category}" for _, b in pool],
+            [b.id for _, b in pool],
+            k,
+            config.seed,
+        )
+        chosen.extend(pool[i] for i in s.indices)
+        parts.append((s, len(pool)))
+    if summary.teacher is not None:
+        summary.teacher.clean = sum(1 for c, _ in unique if c.structure == "teacher")
+        summary.teacher.selected = sum(1 for c, _ in chosen if c.structure == "teacher")
+    return chosen, _merged(parts)
+
+
+def _merged(parts: list[tuple[Selection, int]]) -> Selection:
+    """One coverage figure for selections made pool by pool: means weighted by pool size, radii maxed."""
+    if not parts:
+        return Selection([], 0.0, 0.0, 0.0, 0.0)
+    if len(parts) == 1:
+        return parts[0][0]
+    size = sum(n for _, n in parts)
+    return Selection(
+        [],
+        sum(s.coverage_mean * n for s, n in parts) / size,
+        max(s.coverage_max for s, _ in parts),
+        sum(s.random_mean * n for s, n in parts) / size,
+        max(s.random_max for s, _ in parts),
+    )
+
+
 def _diversity(texts: list[str], seed: int) -> dict[str, float | int | None]:
     return diversity(texts, seed)
 
 
-def synthesize(config: SynthConfig, progress: Progress | None = None) -> SynthSummary:
+def synthesize(config: SynthConfig, progress: Progress | None = None, confirm: Confirm | None = None) -> SynthSummary:
     if config.fmt not in FORMATS:
         raise InputError(f"unknown format {config.fmt!r}", fix=f"use one of: {', '.join(FORMATS)}")
     if config.n < 1:
@@ -207,7 +265,8 @@ def synthesize(config: SynthConfig, progress: Progress | None = None) -> SynthSu
         raise InputError(f"no briefs in languages {config.languages}", fix="check --language and --briefs")
     summary.briefs = len(briefs)
     packs = {lang: load_pack(config.packs.get(lang, lang)) for lang in config.languages}
-    clean = _generate(briefs, config, packs, summary, progress)
+    sources = _sources(briefs, config, packs, summary, confirm, progress)
+    clean = _generate(briefs, config, packs, summary, sources, progress)
     summary.seconds["generate_check"] = round(time.perf_counter() - clock, 2)
 
     clock = time.perf_counter()
@@ -217,15 +276,7 @@ def synthesize(config: SynthConfig, progress: Progress | None = None) -> SynthSu
     summary.seconds["dedup"] = round(time.perf_counter() - clock, 2)
 
     clock = time.perf_counter()
-    texts = [c.text for c, _ in unique]
-    selection = select(
-        texts,
-        [f"{b.language}/{b.channel}/{b.category}" for _, b in unique],
-        [b.id for _, b in unique],
-        config.n,
-        config.seed,
-    )
-    chosen = [unique[i] for i in selection.indices]
+    chosen, selection = _select(unique, config, summary)
     summary.selected = len(chosen)
     summary.coverage = {
         "mean_distance": round(selection.coverage_mean, 4),

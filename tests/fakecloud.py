@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -127,6 +128,7 @@ class FakeCloud:
         self.requests: list[tuple[str, str, dict]] = []  # (method, path, headers)
         self.bodies: list[bytes] = []
         self.completion_text = "Откройте вклад под 16% годовых на 6 месяцев в приложении."
+        self.completion_fn: Callable[[dict], str] | None = None  # the reply for a request (default: completion_text)
         self.download_body: bytes | None = None  # what /finetune/download sends (default: adapter_archive())
         self.lock = threading.RLock()  # routes run under it: server-side state changes one at a time
         self.server = _Server(("127.0.0.1", 0), self._handler())
@@ -255,6 +257,7 @@ class FakeCloud:
 
     def _completion(self, req: dict) -> dict:
         prompt = sum(len(str(m.get("content", "")).split()) for m in req.get("messages", []))
+        text = self.completion_fn(req) if self.completion_fn else self.completion_text
         return {
             "id": "chatcmpl-" + uuid.uuid4().hex[:8],
             "object": "chat.completion",
@@ -263,15 +266,15 @@ class FakeCloud:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": self.completion_text},
+                    "message": {"role": "assistant", "content": text},
                     "finish_reason": "stop",
                     "logprobs": None,
                 }
             ],
             "usage": {
                 "prompt_tokens": prompt,
-                "completion_tokens": len(self.completion_text.split()),
-                "total_tokens": prompt + len(self.completion_text.split()),
+                "completion_tokens": len(text.split()),
+                "total_tokens": prompt + len(text.split()),
             },
         }
 
