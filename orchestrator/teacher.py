@@ -237,7 +237,8 @@ def _ask_local(provider: providers.Provider, teacher: Teacher, work: list[_Work]
             teacher.model,
             [w.chat for w, _ in part],
             temperature=teacher.temperature,
-            max_tokens=teacher.max_tokens,
+            max_new_tokens=teacher.max_tokens,
+            seed=len(cache.replies) * 1000 + start,  # sampled, yet the same on a rerun of the same state
         )
         for (w, _), c in zip(part, done, strict=True):
             cache.add(w.brief.id, w.key, " ".join(c.text.split()), c.tokens_in, c.tokens_out)
