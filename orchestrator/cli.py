@@ -89,6 +89,9 @@ def synth(
     reject_warnings: Annotated[bool, typer.Option(help="Also reject messages with warning-level violations.")] = False,
     val_fraction: Annotated[float, typer.Option(help="Share of examples (whole briefs) for validation.")] = 0.1,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same files.")] = 0,
+    workers: Annotated[
+        int | None, typer.Option(help="Processes that render and check (default: the cores available).")
+    ] = None,
     teacher: Annotated[
         str | None, typer.Option(help="PROVIDER:MODEL that writes a share of the examples (any OpenAI-compatible).")
     ] = None,
@@ -125,6 +128,7 @@ def synth(
         reject_warnings=reject_warnings,
         val_fraction=val_fraction,
         seed=seed,
+        workers=workers,
         teacher=taught,
         prices=prices,
     )

@@ -26,8 +26,9 @@ from orchestrator.formats import FORMATS, record, write_jsonl
 from orchestrator.paths import data_dir
 from orchestrator.plans import load_generator
 from orchestrator.prompting import build_prompt
-from orchestrator.quality import Verdict, audit, compare, diversity, judge, sanity_pack
+from orchestrator.quality import audit, compare, diversity, sanity_pack
 from orchestrator.selection import Selection, select
+from orchestrator.synth_judge import Render, judge_all, judged
 from orchestrator.teacher import Teacher, TeacherEstimate, TeacherStats
 from orchestrator.templates import Candidate, load_library
 from rules import Brief, RulePack, load_pack
@@ -51,6 +52,7 @@ class SynthConfig:
     val_fraction: float = 0.1
     seed: int = 0
     languages: tuple[str, ...] = ("ru", "en")
+    workers: int | None = None  # processes that render and judge (default: the cores available)
     packs: dict[str, str] = field(default_factory=dict)  # language -> pack name or path
     teacher: Teacher | None = None  # a model that writes a share of the examples (the rest: templates)
     prices: str | None = None  # a price file for the teacher's estimate (default: the built-in catalog)
@@ -85,14 +87,14 @@ class SynthSummary:
         return asdict(self)
 
 
-def _template_source(briefs: list[Brief], config: SynthConfig):
-    """(brief, candidates) for every brief, from the plans or the older frames."""
+def _renderer(config: SynthConfig) -> Render:
+    """A brief's template candidates, from the plans or the older frames."""
     if config.generator == "frames":
         libraries = {lang: load_library(lang) for lang in config.languages}
-        return ((b, libraries[b.language].candidates(b, config.variants, config.seed)) for b in briefs)
+        return lambda b: libraries[b.language].candidates(b, config.variants, config.seed)
     generators = {lang: load_generator(lang) for lang in config.languages}
     count = max(1, config.variants) * PER_VARIANT
-    return ((b, generators[b.language].candidates(b, count, config.seed)) for b in briefs)
+    return lambda b: generators[b.language].candidates(b, count, config.seed)
 
 
 def _expected_replies(briefs: list[Brief], config: SynthConfig) -> dict[str, str]:
@@ -113,46 +115,40 @@ def _sources(
     confirm: Confirm | None,
     progress: Progress | None,
 ) -> list:
-    """The candidate sources: the templates (unless the teacher writes everything), then the teacher's
-    replies, asked only after the estimate was confirmed."""
+    """The judged candidates' sources: the templates (unless the teacher writes everything), then the
+    teacher's replies, asked only after the estimate was confirmed."""
+    sanity = {lang: sanity_pack(lang) for lang in config.languages}
+    templates = judged(briefs, _renderer(config), packs, sanity, config.reject_warnings, config.workers)
     if config.teacher is None:
-        return [_template_source(briefs, config)]
+        return [templates]
     prepared = teacher_mode.prepare(
         briefs, packs, config.teacher, config.out, _expected_replies(briefs, config), config.prices
     )
     if prepared.estimate.requests and confirm is not None:
         confirm(prepared.estimate)  # raises to stop: nothing has been asked yet
     summary.teacher = TeacherStats()
-    sources = [teacher_mode.candidates(prepared, summary.teacher, progress)]
-    if config.teacher.share < 1.0:
-        sources.insert(0, _template_source(briefs, config))
-    return sources
+    replies = teacher_mode.candidates(prepared, summary.teacher, progress)
+    lang = {b.id: b.language for b in briefs}
+    taught = (
+        (b, judge_all(b, cands, packs[lang[b.id]], sanity[lang[b.id]], config.reject_warnings)) for b, cands in replies
+    )
+    return [templates, taught] if config.teacher.share < 1.0 else [taught]
 
 
 def _generate(
-    briefs: list[Brief],
-    config: SynthConfig,
-    packs: dict[str, RulePack],
-    summary: SynthSummary,
-    sources: list,
-    progress: Progress | None,
+    briefs: list[Brief], summary: SynthSummary, sources: list, progress: Progress | None
 ) -> list[tuple[Candidate, Brief]]:
+    """Every judged candidate counted (rejections per rule and per template); the clean ones kept."""
     clean: list[tuple[Candidate, Brief]] = []
     rules: Counter[str] = Counter()
     fidelity: Counter[str] = Counter()
     per_template: Counter[str] = Counter()
     rejected_template: Counter[str] = Counter()
-    sanity = {lang: sanity_pack(lang) for lang in config.languages}
     total = len(briefs) * len(sources)
-    for done, (brief, candidates) in enumerate((pair for source in sources for pair in source), 1):
-        verdicts: dict[str, Verdict] = {}  # a text drawn twice for one brief is judged once
-        for cand in candidates:
+    for done, (brief, pairs) in enumerate((pair for source in sources for pair in source), 1):
+        for cand, verdict in pairs:
             summary.candidates += 1
             per_template[cand.template_id] += 1
-            verdict = verdicts.get(cand.text)
-            if verdict is None:
-                pack, extra = packs[brief.language], sanity[brief.language]
-                verdict = verdicts[cand.text] = judge(cand.text, brief, pack, extra, config.reject_warnings)
             if verdict.clean:
                 clean.append((cand, brief))
                 continue
@@ -266,7 +262,7 @@ def synthesize(config: SynthConfig, progress: Progress | None = None, confirm: C
     summary.briefs = len(briefs)
     packs = {lang: load_pack(config.packs.get(lang, lang)) for lang in config.languages}
     sources = _sources(briefs, config, packs, summary, confirm, progress)
-    clean = _generate(briefs, config, packs, summary, sources, progress)
+    clean = _generate(briefs, summary, sources, progress)
     summary.seconds["generate_check"] = round(time.perf_counter() - clock, 2)
 
     clock = time.perf_counter()

@@ -53,9 +53,9 @@ def test_synth_outputs_are_clean_deduplicated_and_brief_disjoint(tmp_path, small
     assert summary.rejected_by_rule  # some candidates break rules, and the summary says which
 
 
-def test_synth_is_deterministic_with_a_seed(tmp_path, small_briefs):
-    run_synth(tmp_path / "a", small_briefs, seed=5)
-    run_synth(tmp_path / "b", small_briefs, seed=5)
+def test_synth_is_deterministic_with_a_seed_and_any_number_of_workers(tmp_path, small_briefs):
+    run_synth(tmp_path / "a", small_briefs, seed=5, workers=1)
+    run_synth(tmp_path / "b", small_briefs, seed=5, workers=2)
     for name in ("train.jsonl", "val.jsonl", "examples.meta.jsonl"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
