@@ -11,6 +11,7 @@ Grammar (cases, agreement, numerals, articles) comes from orchestrator.phrases, 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,8 @@ class PlanFile(BaseModel):
 
 @dataclass
 class _Compiled:
-    plans: list[tuple[PlanSpec, jinja2.Template, int | None]]
-    banks: dict[tuple[str, ...], dict[str, list[jinja2.Template]]]  # (scope..., name) -> length -> wordings
+    plans: list[tuple[PlanSpec, Wording, int | None]]
+    banks: dict[tuple[str, ...], dict[str, list[Wording]]]  # (scope..., name) -> length -> wordings
 
 
 class _Slots:
@@ -159,7 +160,7 @@ class Generator:
         self._names = frozenset(spec.names)
 
     # --- banks --------------------------------------------------------------------------------
-    def wordings(self, name: str, brief: Brief, length: str) -> list[jinja2.Template]:
+    def wordings(self, name: str, brief: Brief, length: str) -> list[Wording]:
         """The wordings of a slot for this brief and length: its segment's or category's bank if there is
         one, else the general bank, plus its product's wordings (by_product, keyed by the brief's product
         name); a long message draws from the short wordings too."""
@@ -273,7 +274,58 @@ class Generator:
         return Facts(out, self.language, keys, says, reason)
 
 
-def _render(tpl: jinja2.Template, ctx: dict[str, Any], where: str) -> str | None:
+_VAR = re.compile(r"\{\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}\}")
+_SYNTAX = ("{{", "}}", "{%", "%}", "{#", "#}")
+
+
+class _Simple:
+    """A wording that is only text and `{{ name.attr }}` substitutions, rendered without jinja2's context
+    machinery (most wordings are; it is most of the rendering time). The lookups are jinja2's: an
+    attribute first, then an item; a missing name raises UndefinedError, as StrictUndefined does."""
+
+    def __init__(self, parts: list[str], names: list[list[str]], globals_: dict[str, Any]) -> None:
+        self.parts, self.names, self.globals = parts, names, globals_
+
+    @classmethod
+    def of(cls, text: str, globals_: dict[str, Any]) -> _Simple | None:
+        pieces = _VAR.split(text)
+        literal = pieces[0::2]
+        if text.endswith("\n") or any(mark in chunk for chunk in literal for mark in _SYNTAX):
+            return None
+        return cls(literal, [name.split(".") for name in pieces[1::2]], globals_)
+
+    def render(self, ctx: dict[str, Any]) -> str:
+        out = [self.parts[0]]
+        for path, text in zip(self.names, self.parts[1:], strict=True):
+            head = path[0]
+            if head in ctx:
+                value = ctx[head]
+            elif head in self.globals:
+                value = self.globals[head]
+            else:
+                raise jinja2.UndefinedError(f"{head!r} is undefined")
+            for attr in path[1:]:
+                value = _lookup(value, attr)
+            out.append(str(value))
+            out.append(text)
+        return "".join(out)
+
+
+Wording = jinja2.Template | _Simple  # a compiled wording
+
+
+def _lookup(value: Any, attr: str) -> Any:
+    try:
+        return getattr(value, attr)
+    except AttributeError:
+        pass
+    try:
+        return value[attr]
+    except (TypeError, LookupError):
+        raise jinja2.UndefinedError(f"no attribute {attr!r}") from None
+
+
+def _render(tpl: Wording, ctx: dict[str, Any], where: str) -> str | None:
     """The rendered text, or None when the wording needs something this brief lacks."""
     try:
         return tpl.render(ctx)
@@ -317,7 +369,10 @@ def load_generator(language: str, folder: Path | None = None) -> Generator:
     env = _environment(language)
     problems: list[Problem] = []
 
-    def compile_(text: str, where: tuple) -> jinja2.Template | None:
+    def compile_(text: str, where: tuple) -> Wording | None:
+        simple = _Simple.of(text, env.globals)
+        if simple is not None:
+            return simple
         try:
             return env.from_string(text)
         except jinja2.TemplateSyntaxError as exc:
@@ -325,7 +380,7 @@ def load_generator(language: str, folder: Path | None = None) -> Generator:
             return None
 
     plans = [(p, compile_(p.text, ("plans", i)), lines.get(("plans", i))) for i, p in enumerate(spec.plans)]
-    banks: dict[tuple[str, ...], dict[str, list[jinja2.Template]]] = {}
+    banks: dict[tuple[str, ...], dict[str, list[Wording]]] = {}
     scoped = [((), spec.slots), *((("fact",), {k: v}) for k, v in spec.facts.items())]
     scoped += [(("category", c), b) for c, b in spec.by_category.items()]
     scoped += [(("segment", s), b) for s, b in spec.by_segment.items()]
