@@ -80,6 +80,18 @@ def check_teacher(teacher: Teacher) -> None:
         raise InputError("--teacher-max-tokens must be at least 16")
 
 
+_QUOTES = {'"': '"', "'": "'", "«": "»", "“": "”", "„": "“"}
+
+
+def tidy_reply(text: str) -> str:
+    """A reply as a message: one space between words, and without the quotes a chat model often wraps
+    its answer in."""
+    text = " ".join(text.split())
+    while len(text) > 2 and _QUOTES.get(text[0]) == text[-1] and text[1:-1].count(text[-1]) == 0:
+        text = text[1:-1].strip()
+    return text
+
+
 def _prompt_key(chat: list[dict]) -> str:
     return hashlib.sha256(json.dumps(chat, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -241,7 +253,7 @@ def _ask_local(provider: providers.Provider, teacher: Teacher, work: list[_Work]
             seed=len(cache.replies) * 1000 + start,  # sampled, yet the same on a rerun of the same state
         )
         for (w, _), c in zip(part, done, strict=True):
-            cache.add(w.brief.id, w.key, " ".join(c.text.split()), c.tokens_in, c.tokens_out)
+            cache.add(w.brief.id, w.key, tidy_reply(c.text), c.tokens_in, c.tokens_out)
             tick(True)
 
 
@@ -263,7 +275,7 @@ def _ask_remote(provider: providers.Provider, teacher: Teacher, work: list[_Work
             if tick(False):
                 stop.set()
             return
-        cache.add(w.brief.id, w.key, " ".join(c.text.split()), c.tokens_in, c.tokens_out)
+        cache.add(w.brief.id, w.key, tidy_reply(c.text), c.tokens_in, c.tokens_out)
         tick(True)
 
     with ThreadPoolExecutor(max_workers=max(1, teacher.concurrency)) as pool:

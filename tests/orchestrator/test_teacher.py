@@ -14,7 +14,7 @@ from orchestrator.paths import data_dir
 from orchestrator.plans import load_generator
 from orchestrator.prompting import build_prompt
 from orchestrator.quality import judge, sanity_pack
-from orchestrator.teacher import CACHE_FILE, parse_teacher
+from orchestrator.teacher import CACHE_FILE, parse_teacher, tidy_reply
 from rules import load_pack
 from tests.fakecloud import FakeCloud
 
@@ -174,3 +174,16 @@ def test_bad_teacher_options_exit_2_before_any_request(tmp_path, briefs_file, cl
     assert synth(tmp_path, briefs_file, *extra, "--yes") == 2
     assert cloud.count("POST", "/chat/completions") == 0
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        ('"Open a deposit today."', "Open a deposit today."),
+        ("«Откройте вклад сегодня.»", "Откройте вклад сегодня."),
+        ("  Open\\n a  deposit. ", "Open a deposit."),
+        ('"Say "yes" to savings"', '"Say "yes" to savings"'),  # inner quotes: not a wrapped reply
+    ],
+)
+def test_replies_lose_wrapping_quotes_only(reply, message):
+    assert tidy_reply(reply.replace("\\n", "\n")) == message
