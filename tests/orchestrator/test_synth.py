@@ -6,20 +6,16 @@ from orchestrator.briefs import load_briefs
 from orchestrator.cli import main
 from orchestrator.dedup import deduplicate
 from orchestrator.errors import InputError
-from orchestrator.paths import data_dir
 from orchestrator.selection import distinct_n, select
 from orchestrator.synth import SynthConfig, synthesize
 from orchestrator.templates import load_library
 from rules import Brief, load_pack
+from tests.conftest import catalog_subset
 
 
 @pytest.fixture(scope="module")
 def small_briefs(tmp_path_factory):
-    briefs = list(load_briefs(data_dir() / "briefs" / "catalog.jsonl").values())
-    chosen = [b for b in briefs if b.language == "en"][:30] + [b for b in briefs if b.language == "ru"][:30]
-    path = tmp_path_factory.mktemp("briefs") / "briefs.jsonl"
-    path.write_text("".join(b.model_dump_json() + "\n" for b in chosen), encoding="utf-8")
-    return path
+    return catalog_subset(tmp_path_factory.mktemp("briefs"), 30)
 
 
 def run_synth(tmp_path, briefs, **kw):

@@ -10,12 +10,12 @@ import pytest
 from orchestrator import tokens
 from orchestrator.briefs import load_briefs
 from orchestrator.cli import main
-from orchestrator.paths import data_dir
 from orchestrator.plans import load_generator
 from orchestrator.prompting import build_prompt
 from orchestrator.quality import judge, sanity_pack
 from orchestrator.teacher import CACHE_FILE, parse_teacher, tidy_reply
 from rules import load_pack
+from tests.conftest import catalog_subset
 from tests.fakecloud import FakeCloud
 
 K = 3
@@ -23,11 +23,7 @@ K = 3
 
 @pytest.fixture(scope="module")
 def briefs_file(tmp_path_factory):
-    briefs = list(load_briefs(data_dir() / "briefs" / "catalog.jsonl").values())
-    chosen = [b for b in briefs if b.language == "en"][:10] + [b for b in briefs if b.language == "ru"][:10]
-    path = tmp_path_factory.mktemp("briefs") / "briefs.jsonl"
-    path.write_text("".join(b.model_dump_json() + "\n" for b in chosen), encoding="utf-8")
-    return path
+    return catalog_subset(tmp_path_factory.mktemp("briefs"), 10)
 
 
 @pytest.fixture(scope="module")
