@@ -11,6 +11,7 @@ grammar-sanity pack and fact fidelity.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import sys
@@ -63,6 +64,9 @@ def parse_teacher(spec: str, provider: str | None = None) -> tuple[str, str]:
         return head, rest
     if not spec:
         raise InputError("--teacher needs a model", fix="e.g. --teacher openai:gpt-4.1-mini")
+    close = difflib.get_close_matches(head, names, n=1, cutoff=0.7) if rest else []
+    if close:  # `opnai:gpt-4.1` is a misspelt provider, not a model named so (`llama3.1:8b` is a model)
+        raise InputError(f"unknown provider {head!r} in --teacher", fix=f"did you mean {close[0]}:{rest}?")
     if provider:
         if provider not in names:
             raise InputError(f"unknown provider {provider!r}", fix=f"one of: {', '.join(names)}")

@@ -164,6 +164,7 @@ def test_teacher_spec(spec, option, expected):
         ["--teacher-k", "0"],
         ["--provider", "together"],  # conflicts with the spec's provider
         ["--teacher-max-tokens", "2"],
+        ["--teacher", "opnai:gpt-4.1-mini"],  # a misspelt provider
     ],
 )
 def test_bad_teacher_options_exit_2_before_any_request(tmp_path, briefs_file, cloud, extra, capsys):
