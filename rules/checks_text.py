@@ -142,7 +142,8 @@ class FactsCheck(Check):
             return
         report: FactsReport | None = ctx.cache.get(self.key)
         if report is None:
-            report = ctx.cache[self.key] = analyse(ctx.text, ctx.brief, self.ignore)
+            tv = ctx.text_view
+            report = ctx.cache[self.key] = analyse(ctx.text, ctx.brief, self.ignore, tv.words, tv.word_set)
         kind = self.spec.check
         if kind == "basis":
             self._basis(ctx, report, out)
