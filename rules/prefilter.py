@@ -141,17 +141,31 @@ def _first_of_sequence(items: P.SubPattern | list) -> tuple[_Chars | None, bool]
     return found, True
 
 
+def _opens_with_assertion(items: P.SubPattern | list) -> bool:
+    """Does a match attempt start with a lookaround or an anchor (in any alternative)?"""
+    if not items:
+        return False
+    op, arg = items[0]
+    if op in _ZERO_WIDTH:
+        return True
+    if op is C.SUBPATTERN:
+        return _opens_with_assertion(arg[-1])
+    if op is C.BRANCH:
+        return any(_opens_with_assertion(alternative) for alternative in arg[1])
+    return False
+
+
 def guarded(regex: re.Pattern[str]) -> re.Pattern[str]:
-    """The same regex, prefixed with a lookahead for the characters a match can start with, where its
-    first item is not already a literal or a character set (which the regex engine searches for by
-    itself). Matches, groups and spans are unchanged: the guard only rejects, with one set test,
-    positions where no match can start, before costlier alternatives and lookbehinds are tried there."""
+    """The same regex, prefixed with a lookahead for the characters a match can start with, where a
+    match attempt opens with a lookbehind or an anchor (tried at every position of the text; a pattern
+    opening with a literal or a character set is searched for by the regex engine itself). Matches,
+    groups and spans are unchanged: the guard only rejects, with one set test, positions where no
+    match can start."""
     try:
         parsed = P.parse(regex.pattern, regex.flags)
     except re.error:
         return regex
-    items = list(parsed)
-    if not items or items[0][0] in (C.LITERAL, C.IN):
+    if not _opens_with_assertion(list(parsed)):
         return regex
     chars, nullable = _first_of_sequence(parsed)
     if chars is None or nullable or not chars:
