@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rules import schema
 from rules.checks import (
@@ -22,12 +22,14 @@ from rules.checks import (
     RequireCheck,
     _join,
 )
-from rules.facts import FactsReport, analyse
 from rules.grammar import english_word
 from rules.model import Violation
 from rules.phrases import PhraseSet
 from rules.prefilter import required_strings
 from rules.text import CYRILLIC_RE, LATIN_RE, WORD_RE, Context, View, normalise
+
+if TYPE_CHECKING:
+    from rules.facts import FactsReport
 
 _ACRONYM_RE = re.compile(r"\b[A-Z]{2,}\b|\S+\.(?:com|ru|org|net|io|co|uk)\b")
 _NAME_WORD_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")  # capitalised inside a sentence: names
@@ -142,6 +144,8 @@ class FactsCheck(Check):
             return
         report: FactsReport | None = ctx.cache.get(self.key)
         if report is None:
+            from rules.facts import analyse  # the facts analysis is loaded by the first message with a brief
+
             tv = ctx.text_view
             report = ctx.cache[self.key] = analyse(ctx.text, ctx.brief, self.ignore, tv.words, tv.word_set)
         kind = self.spec.check
