@@ -4,9 +4,12 @@
   (the facts rules run) and without, beside (a) the naive loop — one precompiled ``re.search`` per
   lexicon entry over the same inflected forms, lexicon rules only — and (b) where ``--old`` names a
   checkout of an earlier engine (``git worktree add /tmp/oldeng 29e4580``), that engine on the same
-  messages. Every engine runs in its own process, repeated alternately; the best run of each counts.
+  messages; (c) where ``--before`` names a checkout of this project before a change (``git archive main |
+  tar -x -C /tmp/before``), that engine too. Every engine runs in its own process, repeated alternately;
+  the best run of each counts.
 - ``cold_check``: CPU time (user+sys) of ``adsft check -`` on one message, with a cache-building first
-  run and with the pack cache warm.
+  run and with the pack cache warm; with ``--before``, that checkout's CLI on the same message, runs
+  alternated.
 - ``pack_load``: load time of each pack in a fresh process, from the cache and compiled anew.
 - ``workers``: ``adsft check --workers 2`` beside ``--workers 1`` on the same file (wall time).
 - ``peer``: proselint on a sample of the same English messages.
@@ -14,7 +17,8 @@
 Messages are mixes of one to three sentences of the labelled sets (never the blind split), each with
 the brief of the message its first sentence came from, at most 300 characters.
 
-    python bench/bench_rules.py [--messages 20000] [--old /tmp/oldeng] [--workers-messages 200000]
+    python bench/bench_rules.py [--messages 20000] [--old /tmp/oldeng] [--before /tmp/before]
+                                [--workers-messages 200000]
                                 [--proselint-sample 1000] [--only throughput|peer|cold_check|pack_load|workers]
 """
 
@@ -114,6 +118,7 @@ def throughput(args: argparse.Namespace, tmp: Path) -> None:
         naive, entries = naive_rate(language, rows)
         for with_briefs in (True, False):
             engines = {"ours": ROOT} | ({"old": Path(args.old)} if args.old else {})
+            engines |= {"before": Path(args.before)} if args.before else {}
             best = dict.fromkeys(engines, 0.0)
             for _ in range(args.repeats):  # alternate, so that a busy spell of the machine hits all
                 for name, root in engines.items():
@@ -131,6 +136,9 @@ def throughput(args: argparse.Namespace, tmp: Path) -> None:
             }
             if args.old:
                 line |= {"old_msgs_per_cpu_s": round(best["old"]), "ratio_to_old": round(best["ours"] / best["old"], 3)}
+            if args.before:
+                line |= {"before_msgs_per_cpu_s": round(best["before"])}
+                line |= {"ratio_to_before": round(best["ours"] / best["before"], 3)}
             print(json.dumps(line), flush=True)
 
 
@@ -163,22 +171,37 @@ def proselint(sample: int) -> None:
     print(json.dumps(line | {"ratio_to_proselint": round(rates["ours"] / rates["proselint"], 1)}), flush=True)
 
 
-def child_cpu(argv: list[str], stdin: str = "", env: dict | None = None) -> float:
+def child_cpu(argv: list[str], stdin: str = "", env: dict | None = None, cwd: Path = ROOT) -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(argv, input=stdin, text=True, capture_output=True, cwd=ROOT, env=env)
+    subprocess.run(argv, input=stdin, text=True, capture_output=True, cwd=cwd, env=env)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
-def cold_check(tmp: Path, runs: int = 5) -> None:
-    adsft = str(Path(sys.executable).with_name("adsft"))
+_CLI = "import sys; sys.argv = ['adsft', 'check', '-']; from orchestrator.cli import main; main()"
+
+
+def cold_check(tmp: Path, before: str | None, runs: int = 9) -> None:
     message = json.dumps({"text": "Оформите карту сегодня и получайте кэшбэк 5% на всё."}, ensure_ascii=False)
-    env = {**os.environ, "ADSFT_RULES_CACHE": str(tmp / "cold-cache")}
-    building = child_cpu([adsft, "check", "-"], message + "\n", env)
-    warm = min(child_cpu([adsft, "check", "-"], message + "\n", env) for _ in range(runs))
+    roots = {"ours": ROOT} | ({"before": Path(before)} if before else {})
+    env = {
+        name: {**os.environ, "ADSFT_RULES_CACHE": str(tmp / f"cold-{name}"), "PYTHONPATH": str(root)}
+        for name, root in roots.items()
+    }
+    argv = [sys.executable, "-c", _CLI]
+    building = child_cpu(argv, message + "\n", env["ours"])
+    for name in roots:
+        child_cpu(argv, message + "\n", env[name])  # every cache warm
+    warm = dict.fromkeys(roots, 9.0)
+    for _ in range(runs):  # alternate, so that a busy spell of the machine hits all
+        for name in roots:
+            warm[name] = min(warm[name], child_cpu(argv, message + "\n", env[name], cwd=roots[name]))
     bare = min(child_cpu([sys.executable, "-c", "pass"]) for _ in range(runs))
     line = {"bench": "rules", "measure": "cold_check", "building_cache_cpu_s": round(building, 3)}
-    print(json.dumps(line | {"warm_cache_cpu_s": round(warm, 3), "bare_python_cpu_s": round(bare, 3)}), flush=True)
+    line |= {"warm_cache_cpu_s": round(warm["ours"], 3), "bare_python_cpu_s": round(bare, 3)}
+    if before:
+        line |= {"before_warm_cache_cpu_s": round(warm["before"], 3)}
+    print(json.dumps(line), flush=True)
 
 
 _LOAD = """
@@ -225,6 +248,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--old", help="a checkout of another engine to measure beside ours")
+    parser.add_argument("--before", help="a checkout of this project before a change, measured beside ours")
     parser.add_argument("--workers-messages", type=int, default=200_000, help="0 skips the workers measure")
     parser.add_argument("--proselint-sample", type=int, default=1_000, help="0 skips proselint")
     parser.add_argument("--only", choices=("throughput", "peer", "cold_check", "pack_load", "workers"))
@@ -236,7 +260,7 @@ def main() -> None:
         if args.only in (None, "peer") and args.proselint_sample:
             proselint(args.proselint_sample)
         if args.only in (None, "cold_check"):
-            cold_check(tmp)
+            cold_check(tmp, args.before)
         if args.only in (None, "pack_load"):
             pack_load(tmp)
         if args.only in (None, "workers") and args.workers_messages:

@@ -18,7 +18,7 @@ from rules.grammar import (
 )
 from rules.lexicon import Lexicon
 from rules.model import Violation
-from rules.prefilter import required_strings
+from rules.prefilter import guarded, required_strings
 from rules.text import WORD_RE, Context, View, normalise
 
 _PICTOGRAPH = "[\U0001f000-\U0001f1e5\U0001f200-\U0001f3fa\U0001f400-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff]"
@@ -174,7 +174,7 @@ class PatternCheck(Check):
 def _join(patterns: list[str], flags: int) -> re.Pattern[str]:
     """One regex for several patterns (one C-level scan instead of one per pattern)."""
     try:
-        return re.compile("|".join(f"(?:{p})" for p in patterns), flags)
+        return guarded(re.compile("|".join(f"(?:{p})" for p in patterns), flags))
     except re.error as exc:
         raise ValueError(
             f"patterns cannot be combined ({exc}); put global flags such as (?m) in their own rule"
@@ -269,7 +269,7 @@ class CaseCheck(Check):
 
     def __init__(self, spec: schema.CaseRule, language: str) -> None:
         super().__init__(spec, language)
-        self.regex = re.compile(rf"(?<![\w\-\[{{%<])[A-ZА-ЯЁ]{{{spec.min_length},}}(?![\w\-\]}}%>])")
+        self.regex = guarded(re.compile(rf"(?<![\w\-\[{{%<])[A-ZА-ЯЁ]{{{spec.min_length},}}(?![\w\-\]}}%>])"))
         self.allow = frozenset(a.upper() for a in spec.allow)
 
     def run(self, ctx: Context, view: View, out: list[Violation]) -> None:

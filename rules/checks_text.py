@@ -7,9 +7,10 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rules import schema
+from rules.brief import Brief
 from rules.checks import (
     CaseCheck,
     Check,
@@ -22,12 +23,14 @@ from rules.checks import (
     RequireCheck,
     _join,
 )
-from rules.facts import FactsReport, analyse
 from rules.grammar import english_word
 from rules.model import Violation
 from rules.phrases import PhraseSet
 from rules.prefilter import required_strings
 from rules.text import CYRILLIC_RE, LATIN_RE, WORD_RE, Context, View, normalise
+
+if TYPE_CHECKING:
+    from rules.facts import FactsReport
 
 _ACRONYM_RE = re.compile(r"\b[A-Z]{2,}\b|\S+\.(?:com|ru|org|net|io|co|uk)\b")
 _NAME_WORD_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")  # capitalised inside a sentence: names
@@ -100,13 +103,13 @@ class ScriptCheck(Check):
                 self.emit(out, ctx, start, end)
 
     def _language(self, ctx: Context, view: View, out: list[Violation]) -> None:
-        foreign_re, native_re = (LATIN_RE, CYRILLIC_RE) if ctx.language == "ru" else (CYRILLIC_RE, LATIN_RE)
+        foreign_re, foreign_first, native_first = (
+            (LATIN_RE, _LATIN, _CYRILLIC) if ctx.language == "ru" else (CYRILLIC_RE, _CYRILLIC, _LATIN)
+        )
         hint = self.spec.dictionary and ctx.language == "en" and _maybe_foreign(view)
         if not hint and not foreign_re.search(view.text):
             return
-        known = set(self.allow)
-        if ctx.brief is not None:
-            known.update(WORD_RE.findall(normalise(" ".join([ctx.brief.product, *ctx.brief.keywords]))))
+        known = self.allow if ctx.brief is None else self.allow | _brief_words(ctx.brief)
         foreign = native = 0
         dictionary = hint
         names = (
@@ -118,15 +121,34 @@ class ScriptCheck(Check):
         for word in view.words:
             if word in known or (mixed and _MIXED_PAIR.search(word)):  # a homoglyph is a typography slip
                 continue
-            if foreign_re.match(word):
+            first = word[0]  # the alphabet a word is counted in is its first letter's
+            if first in foreign_first:
                 foreign += 1
-            elif native_re.match(word):
+            elif first in native_first:
                 if dictionary and word not in names and len(word) > 1 and not english_word(word.replace("'", "")):
                     foreign += 1
                 else:
                     native += 1
         if foreign and native / (native + foreign) < self.spec.min_share:
             self.emit(out, ctx, view.offset, view.offset + len(view.text), language=ctx.language)
+
+
+# The letters of LATIN_RE and CYRILLIC_RE, for one-character tests.
+_LATIN = frozenset(map(chr, [*range(ord("A"), ord("Z") + 1), *range(ord("a"), ord("z") + 1)]))
+_CYRILLIC = frozenset(map(chr, [*range(ord("А"), ord("я") + 1), ord("Ё"), ord("ё")]))
+_BRIEF_WORDS: dict[int, tuple[Brief, frozenset[str]]] = {}
+
+
+def _brief_words(brief: Brief) -> frozenset[str]:
+    """The words of a brief's product name and keywords, normalised; once per brief object."""
+    hit = _BRIEF_WORDS.get(id(brief))
+    if hit is not None and hit[0] is brief:
+        return hit[1]
+    if len(_BRIEF_WORDS) > 4096:
+        _BRIEF_WORDS.clear()
+    words = frozenset(WORD_RE.findall(normalise(" ".join([brief.product, *brief.keywords]))))
+    _BRIEF_WORDS[id(brief)] = (brief, words)
+    return words
 
 
 class FactsCheck(Check):
@@ -142,7 +164,10 @@ class FactsCheck(Check):
             return
         report: FactsReport | None = ctx.cache.get(self.key)
         if report is None:
-            report = ctx.cache[self.key] = analyse(ctx.text, ctx.brief, self.ignore)
+            from rules.facts import analyse  # the facts analysis is loaded by the first message with a brief
+
+            tv = ctx.text_view
+            report = ctx.cache[self.key] = analyse(ctx.text, ctx.brief, self.ignore, tv.words, tv.word_set)
         kind = self.spec.check
         if kind == "basis":
             self._basis(ctx, report, out)

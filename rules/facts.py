@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from rules.brief import Brief
 from rules.numbers import Mention, mentions, raw_value, same_value
+from rules.prefilter import guarded
 from rules.text import WORD_RE, normalise
 
 
@@ -33,33 +34,93 @@ def _attribute_facts(value: object) -> tuple[Mention, ...]:
     return mentions(str(value))
 
 
-def _stem_mentioned(value: str, words: list[str]) -> bool:
-    wanted = WORD_RE.findall(normalise(value))
-    if not wanted:
-        return True
-    for w in wanted:
-        prefix = w if len(w) < 4 else w[: max(4, len(w) - 2)]
-        if not any(t == w or (len(w) >= 4 and t.startswith(prefix)) for t in words):
+def _stem_words(value: str) -> tuple[tuple[str, str | None], ...]:
+    """The words of a textual value, each with the prefix another form of it starts with (None: the
+    word must occur as it is)."""
+    return tuple((w, None if len(w) < 4 else w[: max(4, len(w) - 2)]) for w in WORD_RE.findall(normalise(value)))
+
+
+def _stem_mentioned(wanted: tuple[tuple[str, str | None], ...], words: list[str], word_set: set[str]) -> bool:
+    for w, prefix in wanted:
+        if w in word_set:
+            continue
+        if prefix is None or not any(t.startswith(prefix) for t in words):
             return False
     return True
 
 
-BriefFacts = tuple[dict[str, tuple[Mention, ...]], tuple[Mention, ...]]
-_BRIEF_FACTS: dict[int, tuple[Brief, dict[str, tuple[Mention, ...]], tuple[Mention, ...]]] = {}
+Verdict = tuple[list[str], bool, list[str]]
 
 
-def brief_facts(brief: Brief) -> BriefFacts:
-    """The brief's facts per attribute, and the numbers in its other text; parsed once per brief object
-    (a brief is checked against many candidate messages)."""
+class BriefIndex:
+    """What one brief says, prepared once and reused for every message checked against it: its facts per
+    attribute, the numbers in its other text, each attribute's period, and per claimed value (kind, value,
+    unit) which attributes agree with it, whether the brief's other text does, and which attributes it
+    contradicts whatever the message's wording."""
+
+    __slots__ = ("brief", "by_attr", "numbered", "other", "periods", "stems", "verdicts")
+
+    def __init__(self, brief: Brief) -> None:
+        self.brief = brief
+        self.by_attr = {key: _attribute_facts(value) for key, value in brief.attributes.items()}
+        self.other = mentions(" \n ".join([brief.product, *brief.keywords, brief.offer or "", brief.cta or ""]))
+        self.periods: dict[str, str | None] = {}
+        self.stems = {key: _stem_words(str(value)) for key, value in brief.attributes.items()}
+        # attributes with a bare number, and the parts of their key ("min_age" -> "min", "age")
+        self.numbered = [
+            (key, [p for p in re.split(r"[_\W]+", key.lower()) if len(p) >= 3])
+            for key, facts in self.by_attr.items()
+            if any(f.kind == "number" for f in facts)
+        ]
+        self.verdicts: dict[tuple, Verdict] = {}
+
+    def period(self, key: str) -> str | None:
+        try:
+            return self.periods[key]
+        except KeyError:
+            found = self.periods[key] = _attribute_period(key, self.brief.attributes[key])
+            return found
+
+    def verdict(self, claim: Mention) -> Verdict:
+        """(attributes agreeing with the claim, does the brief's other text agree, rivals by kind or value)."""
+        key = (claim.kind, claim.value, claim.unit)
+        found = self.verdicts.get(key)
+        if found is None:
+            if len(self.verdicts) > 4096:
+                self.verdicts.clear()
+            found = self.verdicts[key] = self._judge(claim)
+        return found
+
+    def _judge(self, claim: Mention) -> Verdict:
+        by_attr, other = self.by_attr, self.other
+        agreeing = [key for key, facts in by_attr.items() if any(same_value(claim, f) for f in facts)]
+        other_agrees = any(same_value(claim, f) for f in other)
+        kind = claim.kind
+        rivals = [key for key, facts in by_attr.items() if kind != "number" and any(f.kind == kind for f in facts)]
+        if kind != "number" and any(f.kind == kind for f in other):
+            rivals.append("offer")
+        if not rivals and kind not in ("number", "date", "time"):  # the brief's value under another unit
+            rivals = [
+                key
+                for key, facts in by_attr.items()
+                if any(f.kind not in ("number", "date", kind) and raw_value(f) == raw_value(claim) for f in facts)
+            ]
+        return agreeing, other_agrees, rivals
+
+
+_BRIEF_FACTS: dict[int, BriefIndex] = {}
+
+
+def brief_index(brief: Brief) -> BriefIndex:
+    """The brief's prepared facts; built once per brief object (a brief is checked against many
+    candidate messages)."""
     hit = _BRIEF_FACTS.get(id(brief))
-    if hit is not None and hit[0] is brief:
-        return hit[1], hit[2]
-    by_attr = {key: _attribute_facts(value) for key, value in brief.attributes.items()}
-    other = mentions(" \n ".join([brief.product, *brief.keywords, brief.offer or "", brief.cta or ""]))
+    if hit is not None and hit.brief is brief:
+        return hit
     if len(_BRIEF_FACTS) > 4096:
         _BRIEF_FACTS.clear()
-    _BRIEF_FACTS[id(brief)] = (brief, by_attr, other)
-    return by_attr, other
+    found = _BRIEF_FACTS[id(brief)] = BriefIndex(brief)
+    return found
 
 
 # Period words: "$0 annual fee" and "$0 monthly fee" state different facts.
@@ -73,7 +134,9 @@ _PERIODS = (
     ("week", r"weekly|a week|per week|еженедельн[а-я]*|в неделю"),
     ("day", r"daily|a day|per day|ежедневн[а-я]*|в день|за день|в сутки"),
 )
-_PERIOD_RE = re.compile("|".join(f"(?P<{name}>(?<![a-zа-яё])(?:{p})(?![a-zа-яё]))" for name, p in _PERIODS), re.I)
+_PERIOD_RE = guarded(
+    re.compile("|".join(f"(?P<{name}>(?<![a-zа-яё])(?:{p})(?![a-zа-яё]))" for name, p in _PERIODS), re.I)
+)
 _KEY_PERIODS = (("year", ("annual", "year", "годов")), ("month", ("month", "месяч")), ("day", ("daily", "day")))
 
 
@@ -105,67 +168,67 @@ def _attribute_period(key: str, value: object) -> str | None:
     return None
 
 
-def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsReport:
+def analyse(
+    text: str,
+    brief: Brief,
+    ignore: list[re.Pattern[str]],
+    words: list[str] | None = None,
+    word_set: set[str] | None = None,
+) -> FactsReport:
+    """The claims of ``text`` set against ``brief``; ``words`` and ``word_set`` are the text's normalised
+    words when the caller has them."""
     report = FactsReport()
-    by_attr, other = brief_facts(brief)
-    ignored = [m.span() for pattern in ignore for m in pattern.finditer(text)]
+    index = brief_index(brief)
+    by_attr = index.by_attr
+    ignored = [m.span() for pattern in ignore for m in pattern.finditer(text)] if ignore else ()
     mentioned: set[str] = set()
     for claim in mentions(text):
-        if any(s < claim.end and claim.start < e for s, e in ignored):
+        if ignored and any(s < claim.end and claim.start < e for s, e in ignored):
             continue
-        agreeing = [key for key, facts in by_attr.items() if any(same_value(claim, f) for f in facts)]
-        wrong_period = _wrong_period(text, claim, agreeing, brief)
-        if wrong_period:
-            report.mismatched.append((claim, wrong_period))
+        agreeing, other_agrees, rivals = index.verdict(claim)
+        if agreeing:
+            wrong_period = _wrong_period(text, claim, agreeing, index)
+            if wrong_period:
+                report.mismatched.append((claim, wrong_period))
+                mentioned.update(agreeing)
+                continue
             mentioned.update(agreeing)
+            report.agreed.append((claim, agreeing))
             continue
-        if agreeing or any(same_value(claim, f) for f in other):
-            mentioned.update(agreeing)
-            if agreeing:
-                report.agreed.append((claim, agreeing))
+        if other_agrees:
             continue
-        rivals = [
-            key for key, facts in by_attr.items() if claim.kind != "number" and any(f.kind == claim.kind for f in facts)
-        ]
-        if claim.kind != "number" and any(f.kind == claim.kind for f in other):
-            rivals.append("offer")
         if not rivals and claim.kind == "number":  # "5 colours" where the brief says colours: 3
-            rivals = _same_noun(text, claim, brief, by_attr)
-        if not rivals and claim.kind not in (
-            "number",
-            "date",
-            "time",
-        ):  # the brief's value under another unit: "5 ₽" for "5%"
-            rivals = [
-                key
-                for key, facts in by_attr.items()
-                if any(f.kind not in ("number", "date", claim.kind) and raw_value(f) == raw_value(claim) for f in facts)
-            ]
+            rivals = _same_noun(text, claim, index.numbered)
         if rivals:
             report.mismatched.append((claim, rivals))
         else:
             report.unsupported.append(claim)
-    words = WORD_RE.findall(normalise(text))
     for key in brief.required_attributes:
         if key in mentioned:
             continue
-        value = brief.attributes[key]
-        if isinstance(value, bool):  # a yes/no attribute has no wording to look for
+        if isinstance(brief.attributes[key], bool):  # a yes/no attribute has no wording to look for
             continue
-        if by_attr[key] or not _stem_mentioned(str(value), words):
+        if by_attr[key]:
+            report.missing.append(key)
+            continue
+        if words is None:
+            words = WORD_RE.findall(normalise(text))
+        if word_set is None:
+            word_set = set(words)
+        if not _stem_mentioned(index.stems[key], words, word_set):
             report.missing.append(key)
     return report
 
 
-def _wrong_period(text: str, claim: Mention, agreeing: list[str], brief: Brief) -> list[str]:
+def _wrong_period(text: str, claim: Mention, agreeing: list[str], index: BriefIndex) -> list[str]:
     """The attributes a claim agrees with in value but not in period ("$0 monthly" for an annual fee)."""
-    if not agreeing or claim.kind not in ("money", "percent", "term"):
+    if claim.kind not in ("money", "percent", "term"):
+        return []
+    periods = [index.period(key) for key in agreeing]
+    if None in periods:  # an attribute without a period agrees whatever the message says
         return []
     said = _period_near(text, claim.start, claim.end)
-    if said is None:
-        return []
-    periods = {key: _attribute_period(key, brief.attributes[key]) for key in agreeing}
-    if any(p is None or p == said for p in periods.values()):
+    if said is None or said in periods:
         return []
     return agreeing
 
@@ -173,9 +236,11 @@ def _wrong_period(text: str, claim: Mention, agreeing: list[str], brief: Brief) 
 _NEXT_WORD_RE = re.compile(r"[\s\u00a0-]*([^\W\d_]+)")
 
 
-def _same_noun(text: str, claim: Mention, brief: Brief, by_attr: dict[str, tuple[Mention, ...]]) -> list[str]:
+def _same_noun(text: str, claim: Mention, numbered: list[tuple[str, list[str]]]) -> list[str]:
     """Attributes a bare number speaks of by name: the word after it shares a stem with the attribute's
     key ("5 colours" against ``colours: 3``, "ages 12" against ``min_age: 13``)."""
+    if not numbered:
+        return []
     after = _NEXT_WORD_RE.match(text, claim.end)
     before = WORD_RE.findall(normalise(text[max(0, claim.start - 20) : claim.start]))
     words = [normalise(after.group(1))] if after else []
@@ -183,10 +248,7 @@ def _same_noun(text: str, claim: Mention, brief: Brief, by_attr: dict[str, tuple
     if not words:
         return []
     found = []
-    for key, facts in by_attr.items():
-        if not any(f.kind == "number" for f in facts):
-            continue
-        parts = [p for p in re.split(r"[_\W]+", key.lower()) if len(p) >= 3]
+    for key, parts in numbered:
         if any(len(w) >= 3 and w[: min(4, len(p))] == p[: min(4, len(w))] for w in words for p in parts):
             found.append(key)
     return found

@@ -128,8 +128,9 @@ def call_to_action(
         breaks: list[int] | None = None
     else:  # English commands open a clause: only each clause's first words need a look
         breaks = [offset] + [m.end() + offset for m in _CLAUSE_BREAK_RE.finditer(text)]
-        order = _english_candidates(words, spans, breaks)
     starts: list[int] = [s for s, _ in spans] if breaks is not None else []
+    if breaks is not None:
+        order = _english_candidates(words, starts, breaks)
     for i in order:
         word = words[i]
         if word in not_imperative or not _may_command(word, language):
@@ -152,9 +153,9 @@ def call_to_action(
     return None
 
 
-def _english_candidates(words: list[str], spans: list[tuple[int, int]], breaks: list[int]) -> list[int]:
-    """Indices of the words that may open a clause (after its lead words) or follow an early "to"."""
-    starts = [s for s, _ in spans]
+def _english_candidates(words: list[str], starts: list[int], breaks: list[int]) -> list[int]:
+    """Indices of the words that may open a clause (after its lead words) or follow an early "to";
+    ``starts`` are the words' offsets."""
     found: set[int] = set()
     for b in breaks:
         i = bisect_left(starts, b)
@@ -169,6 +170,20 @@ def _english_candidates(words: list[str], spans: list[tuple[int, int]], breaks: 
 _SEEN: set[str] = set()
 _IMPERATIVES: set[str] = set()
 _INFINITIVES: set[str] = set()
+_EN_SEEN: set[str] = set()
+_EN_COMMANDS: set[str] = set()  # words seen that may be an English command (``_may_command``)
+
+
+def _learn_english(word_set: set[str] | frozenset[str]) -> None:
+    """Each distinct word is looked up once per process; after that the quick look is set arithmetic."""
+    unseen = word_set - _EN_SEEN
+    if not unseen:
+        return
+    if len(_EN_SEEN) > 500_000:
+        _EN_SEEN.clear()
+        _EN_COMMANDS.clear()
+    _EN_SEEN.update(unseen)
+    _EN_COMMANDS.update(w for w in unseen if w.isascii() and english_base_verb(w))
 
 
 def obvious_call_to_action(
@@ -180,14 +195,17 @@ def obvious_call_to_action(
 ) -> bool | None:
     """A cheap first look, needing no offsets: True when there plainly is a call to action (no question
     in the text and a Russian imperative not after "вы", or an opening English base verb), False when
-    there plainly is none (a Russian text with no imperative or infinitive at all), None when only
+    there plainly is none (a Russian text with no imperative or infinitive at all, an English one with no
+    word that can be a command), None when only
     ``call_to_action`` can tell."""
     if not words:
         return False
     if language != "ru":
         if "?" not in text and words[0] not in not_imperative and words[0].isascii() and english_base_verb(words[0]):
             return True
-        return None
+        word_set = set(words) if word_set is None else word_set
+        _learn_english(word_set)
+        return None if not (word_set & _EN_COMMANDS).issubset(not_imperative) else False
     word_set = set(words) if word_set is None else word_set
     unseen = word_set - _SEEN
     if unseen:  # each distinct word is looked up once per process; after that this is set arithmetic

@@ -19,7 +19,22 @@ _VOWELS = set("aeiou")
 def _analyzer():  # pymorphy3 is imported lazily: packs without Russian never pay for it
     import pymorphy3
 
-    return pymorphy3.MorphAnalyzer()
+    return pymorphy3.MorphAnalyzer(path=_dictionary_path())
+
+
+def _dictionary_path() -> str | None:
+    """The dictionary pymorphy3 would choose itself (its environment variable, else the installed
+    ``pymorphy3-dicts-ru``), found without its scan of every installed package's entry points, which
+    costs a cold process more than the rest of loading the dictionary. None: let pymorphy3 look."""
+    import os
+
+    if "PYMORPHY2_DICT_PATH" in os.environ:
+        return None
+    try:
+        import pymorphy3_dicts_ru
+    except ImportError:
+        return None
+    return pymorphy3_dicts_ru.get_path()
 
 
 @cache

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from rules.morph import russian_forms
+from rules.prefilter import guarded
 from rules.text import normalise
 
 _SEP = "[ \u00a0\u202f]"
@@ -34,22 +35,24 @@ _MONTH_WORD = (
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 )
 
+# Alternatives that start with a digit are tried behind one lookahead for it; their order (which wins
+# at one position) is kept. The money-sign and month-word alternatives cannot start at a digit.
 _MAIN_SOURCE = (
-    rf"(?P<time>(?<![\d.:])\d{{1,2}}:\d{{2}}(?![\d:]))"
+    rf"(?=\d)(?:(?P<time>(?<![\d.:])\d{{1,2}}:\d{{2}}(?![\d:]))"
     rf"|(?P<iso>(?<!\d)(?P<iy>\d{{4}})-(?P<im>\d{{2}})-(?P<id>\d{{2}})(?!\d))"
     rf"|(?P<dmy>(?<![\d.,])(?P<dd>\d{{1,2}})\.(?P<dm>\d{{2}})(?:\.(?P<dy>\d{{2,4}}))?(?![\d.,]*\d)"
     rf"(?!{_SEP}?(?:%|[a-zа-яё$€₽£])))"
     rf"|(?P<dayword>(?<!\d)(?P<wd>\d{{1,2}})(?:st|nd|rd|th)?{_SEP}?(?P<wm>{_MONTH_WORD})(?![a-zа-я]))"
-    rf"|(?P<wordday>(?<![a-zа-я])(?P<wm2>{_MONTH_WORD}){_SEP}(?P<wd2>\d{{1,2}})(?:st|nd|rd|th)?(?!\d))"
-    rf"|(?P<pre>(?P<pcur>[$€£₽]){_SEP}?(?P<pnum>{_NUM})(?:{_SEP}?(?P<pmult>{_MULT}|m|b)(?![a-zа-я]))?)"
     rf"|(?P<num>(?<![\w.,])(?P<n>{_NUM})(?![\d])(?:{_SEP}?(?P<mult>{_MULT})(?![a-zа-я]))?"
-    rf"(?:{_SEP}?(?P<unit>{_PERCENT}|{_MONEY}|{_TERM}|{_DATA})(?![a-zа-я]))?)"
+    rf"(?:{_SEP}?(?P<unit>{_PERCENT}|{_MONEY}|{_TERM}|{_DATA})(?![a-zа-я]))?))"
+    rf"|(?P<pre>(?P<pcur>[$€£₽]){_SEP}?(?P<pnum>{_NUM})(?:{_SEP}?(?P<pmult>{_MULT}|m|b)(?![a-zа-я]))?)"
+    rf"|(?P<wordday>(?<![a-zа-я])(?P<wm2>{_MONTH_WORD}){_SEP}(?P<wd2>\d{{1,2}})(?:st|nd|rd|th)?(?!\d))"
 )
 
 
 @cache
 def _main_re() -> re.Pattern[str]:  # compiled on first use: a cold check without briefs never needs it
-    return re.compile(_MAIN_SOURCE, re.IGNORECASE)
+    return guarded(re.compile(_MAIN_SOURCE, re.IGNORECASE))
 
 
 _RU_NUMBER_WORDS = {
@@ -244,10 +247,12 @@ def _with_unit(value: float, unit: str | None, start: int, end: int) -> Mention:
     return Mention(kind, value, sub, start, end)
 
 
-_UNIT_WORD_RE = re.compile(
-    r"(?<![a-zа-яё])(?:процент[а-я]*|percent|рубл[а-я]*|руб\.|долл[а-я]*|dollars?|евро|euros?"
-    r"|дн(?:я|ей)|день|недел[а-я]*|месяц[а-я]*|год(?:а|у|ом)?|лет|days?|weeks?|months?|years?)(?![a-zа-яё])",
-    re.IGNORECASE,
+_UNIT_WORD_RE = guarded(
+    re.compile(
+        r"(?<![a-zа-яё])(?:процент[а-я]*|percent|рубл[а-я]*|руб\.|долл[а-я]*|dollars?|евро|euros?"
+        r"|дн(?:я|ей)|день|недел[а-я]*|месяц[а-я]*|год(?:а|у|ом)?|лет|days?|weeks?|months?|years?)(?![a-zа-яё])",
+        re.IGNORECASE,
+    )
 )
 _WORD_BEFORE_RE = re.compile(r"([^\W\d_]+)[ -]+$")
 

@@ -82,3 +82,95 @@ def required_strings(pattern: str | re.Pattern[str]) -> tuple[str, ...] | None:
     if any(len(normalise(s)) != len(s) for s in found):
         return None
     return tuple(sorted(normalised))
+
+
+# --- first-character guards -----------------------------------------------------------------------
+
+_ZERO_WIDTH = (C.AT, C.ASSERT, C.ASSERT_NOT)
+_CATEGORIES = {C.CATEGORY_DIGIT: r"\d", C.CATEGORY_SPACE: r"\s"}  # narrow enough to be worth a guard
+_Chars = set[str]  # parts of a character class: the characters a match may start with
+
+
+def _first_of_item(op: object, arg: object) -> tuple[_Chars | None, bool]:
+    """(the characters one item may start with, whether it may match empty); None: unknown or any."""
+    if op in _ZERO_WIDTH:
+        return set(), True
+    if op is C.LITERAL:
+        return {re.escape(chr(arg))}, False  # type: ignore[arg-type]
+    if op is C.IN:
+        chars: _Chars = set()
+        for o, a in arg:  # type: ignore[attr-defined]
+            if o is C.LITERAL:
+                chars.add(re.escape(chr(a)))
+            elif o is C.RANGE:
+                chars.add(f"{re.escape(chr(a[0]))}-{re.escape(chr(a[1]))}")
+            elif o is C.CATEGORY and a in _CATEGORIES:
+                chars.add(_CATEGORIES[a])
+            else:  # a negated set, a broad category: not worth a guard
+                return None, False
+        return chars, False
+    if op is C.SUBPATTERN:
+        return _first_of_sequence(arg[-1])  # type: ignore[index]
+    if op is C.BRANCH:
+        found: _Chars = set()
+        empty = False
+        for alternative in arg[1]:  # type: ignore[index]
+            chars_, nullable = _first_of_sequence(alternative)
+            if chars_ is None:
+                return None, False
+            found |= chars_
+            empty = empty or nullable
+        return found, empty
+    if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+        chars_, nullable = _first_of_sequence(arg[2])  # type: ignore[index]
+        return chars_, nullable or arg[0] == 0  # type: ignore[index]
+    if op is C.ATOMIC_GROUP:
+        return _first_of_sequence(arg)  # type: ignore[arg-type]
+    return None, False
+
+
+def _first_of_sequence(items: P.SubPattern | list) -> tuple[_Chars | None, bool]:
+    found: _Chars = set()
+    for op, arg in items:
+        chars, nullable = _first_of_item(op, arg)
+        if chars is None:
+            return None, False
+        found |= chars
+        if not nullable:
+            return found, False
+    return found, True
+
+
+def _opens_with_assertion(items: P.SubPattern | list) -> bool:
+    """Does a match attempt start with a lookaround or an anchor (in any alternative)?"""
+    if not items:
+        return False
+    op, arg = items[0]
+    if op in _ZERO_WIDTH:
+        return True
+    if op is C.SUBPATTERN:
+        return _opens_with_assertion(arg[-1])
+    if op is C.BRANCH:
+        return any(_opens_with_assertion(alternative) for alternative in arg[1])
+    return False
+
+
+def guarded(regex: re.Pattern[str]) -> re.Pattern[str]:
+    """The same regex, prefixed with a lookahead for the characters a match can start with, where a
+    match attempt opens with a lookbehind or an anchor (tried at every position of the text; a pattern
+    opening with a literal or a character set is searched for by the regex engine itself). Matches,
+    groups and spans are unchanged: the guard only rejects, with one set test, positions where no
+    match can start."""
+    try:
+        parsed = P.parse(regex.pattern, regex.flags)
+    except re.error:
+        return regex
+    if not _opens_with_assertion(list(parsed)):
+        return regex
+    chars, nullable = _first_of_sequence(parsed)
+    if chars is None or nullable or not chars:
+        return regex
+    try:
+        return re.compile(f"(?=[{''.join(sorted(chars))}])(?:{regex.pattern})", regex.flags)
+    except re.error:  # e.g. global flags that must open the pattern
+        return regex

@@ -4,8 +4,9 @@ segments, names, phrase patterns, one category per span, periods and units of fa
 import pytest
 
 from rules import Brief, Message, load_pack
-from rules.grammar import call_to_action, sms_segments
+from rules.grammar import call_to_action, obvious_call_to_action, sms_segments
 from rules.phrases import compile_pattern
+from rules.text import words_of
 
 
 def brief(language: str, **attributes: object) -> Brief:
@@ -72,6 +73,21 @@ def test_call_to_action_offsets():
     text = "Кэшбэк 5% на такси. Оформите карту."
     start, end = call_to_action(text, "ru")
     assert text[start:end] == "Оформите"
+
+
+@pytest.mark.parametrize(
+    ("text", "quick", "found"),
+    [
+        ("Book a table for Friday.", True, "Book"),  # an opening base verb
+        ("Cashback of 5% on taxis.", False, None),  # no word that can be a command at all
+        ("Cashback of 5% on taxis, book in the app.", None, "book"),  # only the clause analysis tells
+    ],
+)
+def test_the_quick_look_agrees_with_the_clause_analysis(text, quick, found):
+    words = words_of(text)
+    assert obvious_call_to_action(text, "en", words, frozenset(), set(words)) is quick
+    span = call_to_action(text, "en")
+    assert (text[span[0] : span[1]] if span else None) == found
 
 
 def test_acronyms_units_and_brand_names_are_not_shouting(ru, en):
