@@ -2,6 +2,10 @@
 
 1. Remote: 1,000 briefs, K=5, against the fake OpenAI-compatible server (its own process, 200 ms per
    answer), concurrency 64: wall time beside the ideal (requests x 0.2 s / 64); every request recorded.
+   Beside it, what this machine allows: the same number of requests through the same SDK client at the
+   same concurrency with nothing else done (no prompts built, no rules, no file), `floor_s`; the same
+   requests on a bare aiohttp session, no SDK (`http_floor_s`: what the server and this machine allow);
+   and the CPU seconds the scoring process, its rule-checking workers and the server spent.
 2. Local: batched generation (length buckets, KV cache, finished rows dropped) vs one-by-one generation
    of the same prompts with the same model and code (the embedded tiny model on this CPU, or a GPU when
    present), as output tokens per second.
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -31,8 +36,52 @@ from tests.fakecloud import FakeCloud
 cloud = FakeCloud("openai", latency={latency}).start()
 cloud.completion_text = "The BEST deal ever!!! Don't miss out."
 print(cloud.port, flush=True)
-sys.stdin.read()
-print(cloud.count("POST", "/chat/completions"), flush=True)
+for line in sys.stdin:
+    print(cloud.count("POST", "/chat/completions"), time.process_time(), flush=True)
+"""
+
+FLOOR = """
+import asyncio, json, sys, time
+sys.path.insert(0, {root!r})
+from providers import get_provider
+messages = [{{"role": "system", "content": "You write ads."}}, {{"role": "user", "content": "An ad, please."}}]
+
+
+async def main():
+    gate = asyncio.Semaphore({concurrency})
+    async with get_provider("openai").async_completions({concurrency}) as complete:
+        async def one():
+            async with gate:
+                await complete({model!r}, messages, temperature=0.8, max_tokens=120)
+        await asyncio.gather(*(one() for _ in range({requests})))
+
+
+start = time.perf_counter()
+asyncio.run(main())
+print(json.dumps({{"s": time.perf_counter() - start, "cpu_s": time.process_time()}}))
+"""
+
+HTTP_FLOOR = """
+import asyncio, json, os, sys, time
+import aiohttp
+messages = [{{"role": "user", "content": "An ad, please."}}]
+body = json.dumps({{"model": {model!r}, "messages": messages, "max_tokens": 120}})
+headers = {{"Authorization": "Bearer sk-bench", "Content-Type": "application/json"}}
+url = os.environ["OPENAI_BASE_URL"] + "/chat/completions"
+
+
+async def main():
+    gate = asyncio.Semaphore({concurrency})
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit={concurrency})) as session:
+        async def one():
+            async with gate, session.post(url, data=body, headers=headers) as reply:
+                await reply.json()
+        await asyncio.gather(*(one() for _ in range({requests})))
+
+
+start = time.perf_counter()
+asyncio.run(main())
+print(json.dumps({{"s": time.perf_counter() - start, "cpu_s": time.process_time()}}))
 """
 
 
@@ -53,43 +102,62 @@ def eval_file(n: int, folder: Path) -> Path:
 def remote(args: argparse.Namespace, folder: Path) -> dict:
     from orchestrator.score import ScoreConfig, run_score
 
+    model = "gpt-4o-mini-2024-07-18"
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER.format(root=str(ROOT), latency=args.latency)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
+
+    def served() -> tuple[int, float]:
+        server.stdin.write("\n")
+        server.stdin.flush()
+        count, cpu = server.stdout.readline().split()
+        return int(count), float(cpu)
+
     port = int(server.stdout.readline())
     os.environ.update(OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1", OPENAI_API_KEY="sk-bench")
     run = folder / "run"
+    before, cpu = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    run_score(
-        ScoreConfig(
-            "openai",
-            "gpt-4o-mini-2024-07-18",
-            run,
-            eval_file(args.briefs, folder),
-            k=args.k,
-            concurrency=args.concurrency,
-        )
-    )
+    run_score(ScoreConfig("openai", model, run, eval_file(args.briefs, folder), k=args.k, concurrency=args.concurrency))
     wall = time.perf_counter() - start
-    server.stdin.close()
-    served = int(server.stdout.readline())
-    server.wait()
+    after, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    requests, server_cpu = served()
     recorded = sum(1 for _ in (run / "attempts.jsonl").open())
-    ideal = served * args.latency / args.concurrency
+    floors = {}
+    for name, code in (("sdk", FLOOR), ("http", HTTP_FLOOR)):
+        script = code.format(root=str(ROOT), concurrency=args.concurrency, model=model, requests=requests)
+        floors[name] = json.loads(subprocess.check_output([sys.executable, "-c", script], text=True))
+    floor = floors["sdk"]
+    total, server_cpu_end = served()
+    server.stdin.close()
+    server.wait()
+    ideal = requests * args.latency / args.concurrency
     return {
         "bench": "score_remote",
         "briefs": args.briefs,
         "k": args.k,
         "concurrency": args.concurrency,
-        "requests_served": served,
+        "requests_served": requests,
         "attempts_recorded": recorded,
-        "lost": served - recorded,
+        "lost": requests - recorded,
         "wall_s": round(wall, 2),
         "ideal_s": round(ideal, 2),
         "ratio_to_ideal": round(wall / ideal, 3),
+        "floor_s": round(floor["s"], 2),
+        "floor_ratio_to_ideal": round(floor["s"] / ideal, 3),
+        "ratio_to_floor": round(wall / floor["s"], 3),
+        "http_floor_s": round(floors["http"]["s"], 2),
+        "http_floor_ratio_to_ideal": round(floors["http"]["s"] / ideal, 3),
+        "floor_requests": total - requests,
+        "score_cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2),
+        "judges_cpu_s": round(workers.ru_utime + workers.ru_stime - cpu.ru_utime - cpu.ru_stime, 2),
+        "server_cpu_s": round(server_cpu, 2),
+        "floor_client_cpu_s": round(floor["cpu_s"], 2),
+        "floor_server_cpu_s": round(server_cpu_end - server_cpu, 2),  # both floors
+        "http_floor_client_cpu_s": round(floors["http"]["cpu_s"], 2),
     }
 
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Protocol
+
+import numpy as np
 
 import providers
 from orchestrator.errors import InputError
@@ -36,14 +39,17 @@ class Encoder(Protocol):
     def count(self, text: str) -> int: ...
 
 
-def count_many(encoding: str, texts: list[str]) -> list[int]:
-    """Token counts of many texts in one call into the tokenizer (no list of ids is built in Python)."""
+def count_many(encoding: str, texts: list[str], with_special: bool = False) -> np.ndarray:
+    """Token counts of many texts in one call into the tokenizer (no list of ids is built in Python);
+    `with_special` reads special tokens written in the text as such (rendered chat templates)."""
     enc = _encoder(encoding)
-    if isinstance(enc, _HFEncoder):
-        return [len(e.ids) for e in enc.tokenizer.encode_batch(texts, add_special_tokens=False)]
+    if isinstance(enc, _HFEncoder):  # its added tokens are matched in the text either way
+        encode = getattr(enc.tokenizer, "encode_batch_fast", enc.tokenizer.encode_batch)  # tokenizers < 0.20
+        encoded = encode(texts, add_special_tokens=False)
+        return np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(texts))
     import quicktok
 
-    return quicktok.count_batch(enc, texts, threads=1).tolist()
+    return quicktok.count_batch(enc, texts, threads=1, with_special=with_special)
 
 
 @dataclass(frozen=True)
@@ -73,9 +79,13 @@ class ModelTokenizer:
                     elif key in ("content", "name") and isinstance(value, str):
                         total += enc.count(value) + (1 if key == "name" else 0)
             return total
-        if self.layout in ("llama3", "chatml"):
-            return len(enc.encode_with_special(self.render(messages)))  # type: ignore[attr-defined]
-        return _template_count(self.encoding, messages)
+        return int(count_many(self.encoding, [self.render_whole(messages)], with_special=True)[0])
+
+    def render_whole(self, messages: Chat) -> str:
+        """The text a layout other than the cookbook's counts, special tokens written out."""
+        if self.layout == "template":
+            return _template_text(self.encoding, messages)
+        return self.render(messages)
 
     def render(self, messages: Chat) -> str:
         """The example as the model's chat template lays it out (Llama 3 and ChatML layouts)."""
@@ -95,7 +105,8 @@ class ModelTokenizer:
         return "".join(parts)
 
     def batches(self) -> bool:
-        """Whether count_chat can be split into a fixed part and content counts (see ChatCounter)."""
+        """Whether count_chat can be split into a fixed part and content counts (see ChatCounter); the
+        other layouts are rendered whole and counted with their special tokens."""
         return self.layout == "cookbook"
 
     def special_tokens(self) -> set[str]:
@@ -160,12 +171,18 @@ def _chat_template(folder: str) -> tuple[object, dict]:
     return env.from_string(template), tokens
 
 
-def _template_count(folder: str, messages: Chat) -> int:
+class TemplateFailed(ValueError):
+    """The model's chat template refused the example (a message it cannot lay out)."""
+
+
+def _template_text(folder: str, messages: Chat) -> str:
+    import jinja2
+
     template, tokens = _chat_template(folder)
-    text = template.render(messages=messages, add_generation_prompt=False, **tokens)  # type: ignore[attr-defined]
-    enc = _encoder(folder)
-    assert isinstance(enc, _HFEncoder)
-    return len(enc.tokenizer.encode(text, add_special_tokens=False).ids)
+    try:
+        return template.render(messages=messages, add_generation_prompt=False, **tokens)  # type: ignore[attr-defined]
+    except jinja2.TemplateError as exc:
+        raise TemplateFailed(str(exc)) from None
 
 
 def resolve_alias(model: str) -> str:
@@ -207,49 +224,117 @@ def resolve(model: str) -> ModelTokenizer:
     )
 
 
+Batch = tuple[list[int], np.ndarray]  # the examples' keys (line numbers) and their token totals
+SYSTEM_MEMO = 1024  # distinct system messages whose counts are kept (a file usually repeats one or a few)
+
+
+@dataclass
+class _Gathered:
+    keys: list[int] = field(default_factory=list)
+    fixed: list[int] = field(default_factory=list)  # per example: tokens that need no tokenizer call now
+    sizes: list[int] = field(default_factory=list)  # per example: how many of `texts` are its own (consecutive)
+    texts: list[str] = field(default_factory=list)
+    fresh: list[int] = field(default_factory=list)  # indexes in `texts` of system messages not counted before
+
+
+def _count_batch(encoding: str, whole: bool, batch: _Gathered) -> tuple[Batch, list[tuple[str, int]]]:
+    """One gathered batch counted: the texts through the tokenizer, each count added to its example;
+    also the counts of its fresh system messages."""
+    counts = count_many(encoding, batch.texts, with_special=whole)
+    totals = np.asarray(batch.fixed, dtype=np.int64)
+    if len(counts):
+        owners = np.repeat(np.arange(len(totals)), batch.sizes)
+        totals += np.bincount(owners, weights=counts, minlength=len(totals)).astype(np.int64)
+    return (batch.keys, totals), [(batch.texts[i], int(counts[i])) for i in batch.fresh]
+
+
 class ChatCounter:
-    """Counts many examples with a few calls into the tokenizer: each example's fixed tokens (the
-    cookbook's per-message overhead and role tokens) at once, its texts gathered and counted `size` at a
-    time. Same totals as ModelTokenizer.count_chat; layouts that must be rendered whole are counted one
-    by one. `add` and `flush` give back (key, tokens) for the examples counted so far."""
+    """Counts many examples with a few calls into the tokenizer, in a worker thread: each example's
+    fixed tokens (the cookbook's per-message overhead and role tokens) at once, its texts gathered and
+    counted `size` at a time; a layout that is rendered whole (Llama 3, ChatML, a model's own template)
+    is rendered here and its text counted the same way. The tokenizers release the interpreter lock, so
+    the caller reads and checks the next lines while a batch is counted. Same totals as
+    ModelTokenizer.count_chat. A system message seen before is not counted again (training files repeat
+    theirs on every line). `add`, `add_alternating` and `finish` give back the batches counted so far,
+    each as (keys, totals); `finish` waits for the last and stops the thread."""
 
     def __init__(self, tokenizer: ModelTokenizer, size: int = 4096) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         self.tokenizer = tokenizer
         self.size = size
-        self.keys: list[object] = []
-        self.fixed: list[int] = []
-        self.owners: list[int] = []  # for each gathered text, the index of its example in `keys`
-        self.texts: list[str] = []
+        self.whole = not tokenizer.batches()
+        self.turn = {r: 3 + _role_tokens(tokenizer.encoding, r) for r in ("system", "user", "assistant")}
+        self.batch = _Gathered()
+        self.system: dict[str, int] = {}  # system message -> its content tokens
+        self.counting: Future[tuple[Batch, list[tuple[str, int]]]] | None = None
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="count")
 
-    def add(self, key: object, messages: Chat) -> list[tuple[object, int]]:
-        if not self.tokenizer.batches():
-            return [(key, self.tokenizer.count_chat(messages))]
-        fixed = 3
-        slot = len(self.keys)
-        for m in messages:
-            fixed += 3
-            if len(m) == 2 and isinstance(m.get("role"), str) and isinstance(m.get("content"), str):
-                fixed += _role_tokens(self.tokenizer.encoding, m["role"])  # the usual message, at once
-                self.texts.append(m["content"])
-                self.owners.append(slot)
-                continue
-            for field_name, value in m.items():
-                if not isinstance(value, str):
-                    continue
-                if field_name == "role":
-                    fixed += _role_tokens(self.tokenizer.encoding, value)
-                elif field_name in ("content", "name"):
-                    fixed += field_name == "name"
-                    self.texts.append(value)
-                    self.owners.append(slot)
-        self.keys.append(key)
-        self.fixed.append(fixed)
-        return self.flush() if len(self.texts) >= self.size else []
+    def add_alternating(self, key: int, messages: Chat) -> list[Batch]:
+        """An example known to be an optional system message, then user and assistant messages taking
+        turns, each exactly a string `role` and a string `content` (validate's plain chat): its fixed
+        tokens follow from how many messages of each role it has."""
+        if self.whole:
+            return self.add(key, messages)
+        turn, n = self.turn, len(messages)
+        batch = self.batch
+        first = messages[0]["content"]
+        system = messages[0]["role"] == "system"
+        rest = n - system
+        fixed = 3 + system * turn["system"] + (rest + 1) // 2 * turn["user"] + rest // 2 * turn["assistant"]
+        known = self.system.get(first) if system else None
+        if known is None:
+            if system and len(self.system) < SYSTEM_MEMO:
+                batch.fresh.append(len(batch.texts))
+            batch.texts.extend([m["content"] for m in messages])
+            batch.sizes.append(n)
+        else:
+            fixed += known
+            batch.texts.extend([m["content"] for m in messages[1:]])
+            batch.sizes.append(n - 1)
+        batch.keys.append(key)
+        batch.fixed.append(fixed)
+        return self._submit() if len(batch.texts) >= self.size else []
 
-    def flush(self) -> list[tuple[object, int]]:
-        totals = self.fixed
-        for owner, n in zip(self.owners, count_many(self.tokenizer.encoding, self.texts), strict=True):
-            totals[owner] += n
-        done = list(zip(self.keys, totals, strict=True))
-        self.keys, self.fixed, self.owners, self.texts = [], [], [], []
+    def add(self, key: int, messages: Chat) -> list[Batch]:
+        batch, fixed, texts = self.batch, 0, len(self.batch.texts)
+        if self.whole:
+            batch.texts.append(self.tokenizer.render_whole(messages))
+        else:
+            fixed = 3  # the cookbook: 3 to prime the reply, 3 per message, +1 per name
+            for m in messages:
+                fixed += 3
+                for field_name, value in m.items():
+                    if not isinstance(value, str):
+                        continue
+                    if field_name == "role":
+                        fixed += _role_tokens(self.tokenizer.encoding, value)
+                    elif field_name in ("content", "name"):
+                        fixed += field_name == "name"
+                        batch.texts.append(value)
+        batch.keys.append(key)
+        batch.fixed.append(fixed)
+        batch.sizes.append(len(batch.texts) - texts)
+        return self._submit() if len(batch.texts) >= self.size else []
+
+    def _submit(self) -> list[Batch]:
+        """Start counting the gathered batch; give back the one counted before it (waiting for it)."""
+        done = [self._collect(self.counting)] if self.counting is not None else []
+        self.counting = self.pool.submit(_count_batch, self.tokenizer.encoding, self.whole, self.batch)
+        self.batch = _Gathered()
         return done
+
+    def _collect(self, counting: Future[tuple[Batch, list[tuple[str, int]]]]) -> Batch:
+        counted, learned = counting.result()
+        for text, n in learned:
+            self.system.setdefault(text, n)
+        return counted
+
+    def finish(self) -> list[Batch]:
+        try:
+            done = self._submit()
+            assert self.counting is not None
+            return [*done, self._collect(self.counting)]
+        finally:
+            self.counting = None
+            self.pool.shutdown(wait=True)

@@ -22,9 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+import orjson
+
 from orchestrator import preference
 from orchestrator.errors import InputError, Problem
-from orchestrator.tokens import SPECIAL_TOKEN_RE, ChatCounter, ModelTokenizer, resolve
+from orchestrator.tokens import SPECIAL_TOKEN_RE, Batch, ChatCounter, ModelTokenizer, TemplateFailed, resolve
 from providers import default_provider, facts
 
 if TYPE_CHECKING:
@@ -131,16 +134,19 @@ def _plain_chat(messages: list) -> bool:
     """The common case, checked fast: an optional system message, then user and assistant alternating
     (at least one of each), every message only `role` and non-blank `content` without special tokens.
     Whatever is not plain goes through the full checks below."""
-    start = 1 if isinstance(messages[0], dict) and messages[0].get("role") == "system" else 0
+    first = messages[0]
+    start = 1 if type(first) is dict and first.get("role") == "system" else 0
     if len(messages) - start < 2:
         return False
     for k, m in enumerate(messages):
-        if not isinstance(m, dict) or m.keys() != PLAIN_KEYS:
+        if type(m) is not dict or len(m) != 2:
             return False
-        content = m["content"]
-        if not isinstance(content, str) or not content.strip() or SPECIAL_TOKEN_RE.search(content):
+        content = m.get("content")
+        if type(content) is not str or not content or content.isspace():
             return False
-        if m["role"] != ("system" if k < start else ("user", "assistant")[(k - start) % 2]):
+        if "<|" in content and SPECIAL_TOKEN_RE.search(content):
+            return False
+        if m.get("role") != ("system" if k < start else ("user", "assistant")[(k - start) % 2]):
             return False
     return True
 
@@ -228,6 +234,202 @@ def _chat_of(obj: dict, fmt: str) -> list[dict]:
     return [{"role": "user", "content": obj.get("text", "")}]
 
 
+class LoneSurrogate(ValueError):
+    """A \\u escape that is half of a UTF-16 pair: no Unicode text, which nothing downstream can encode."""
+
+
+def _parse(raw: bytes) -> object:
+    """The line's JSON value; a UnicodeDecodeError or json.JSONDecodeError as the standard library
+    reports it, or LoneSurrogate. orjson reads the bytes (and checks their UTF-8) in one step; what it
+    refuses is read again by the standard library, which takes a little more (NaN, Infinity) and words
+    the error. (orjson reads an integer wider than 64 bits as a float: no check here depends on one.)"""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        obj = json.loads(raw.decode("utf-8"))
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise LoneSurrogate from None
+    return obj
+
+
+class _Scan:
+    """One file's pass: every line checked, hashed and its tokens counted, the statistics kept."""
+
+    def __init__(
+        self,
+        path: Path,
+        report: ValidationReport,
+        tokenizer: ModelTokenizer | None,
+        seen: dict[bytes, int] | None,
+        train_hashes: set[bytes] | None,
+    ) -> None:
+        self.file = str(path)
+        self.path = path
+        self.report = report
+        self.stats = FileStats(self.file)
+        self.seen = seen
+        self.train_hashes = train_hashes
+        self.provider_facts = facts(report.provider)  # once: not per line
+        self.takes_chat = "chat" in self.provider_facts.shapes
+        self.counter = ChatCounter(tokenizer) if tokenizer is not None else None
+        self.prompt_sum = self.answer_sum = 0
+
+    def issue(self, number: int, code: str, level: str, message: str) -> None:
+        self.report.add(Issue(self.file, number, code, level, message))
+
+    def run(self) -> FileStats:
+        first_issue = len(self.report.issues)
+        sha = hashlib.sha256()
+        try:
+            handle = self.path.open("rb")
+        except OSError as exc:
+            raise InputError(f"cannot read {self.file}: {exc.strerror}", fix="check the path") from None
+        try:
+            with handle:
+                for number, raw in enumerate(handle, 1):
+                    sha.update(raw)
+                    self.line(number, raw)
+        finally:
+            if self.counter is not None:
+                self.counted(self.counter.finish())
+        report, stats = self.report, self.stats
+        report.issues[first_issue:] = sorted(report.issues[first_issue:], key=lambda i: i.line or 0)  # line order
+        stats.sha256 = sha.hexdigest()
+        if stats.sampled:
+            stats.prompt_tokens_avg = self.prompt_sum / stats.sampled
+            stats.answer_tokens_avg = self.answer_sum / stats.sampled
+        return stats
+
+    def line(self, number: int, raw: bytes) -> None:
+        stripped = raw.strip()
+        if not stripped:
+            return
+        try:
+            obj = _parse(raw)
+        except UnicodeDecodeError as exc:
+            return self.issue(number, "encoding", "error", f"not UTF-8 (byte {exc.start})")
+        except json.JSONDecodeError as exc:
+            message = f"not one JSON object per line: {exc.msg} (column {exc.colno})"
+            return self.issue(number, "invalid_json", "error", message)
+        except LoneSurrogate:
+            message = "a \\u escape is half of a character (a lone UTF-16 surrogate): not Unicode text"
+            return self.issue(number, "encoding", "error", message)
+        if type(obj) is not dict:
+            message = f"each line must be a JSON object, not {type(obj).__name__}"
+            return self.issue(number, "data_type", "error", message)
+        self.stats.examples += 1
+        if len(obj) == 1 and type(messages := obj.get("messages")) is list and messages and _plain_chat(messages):
+            return self.plain(number, stripped, messages)
+        fmt = "chat" if len(obj) == 1 and "messages" in obj else self.format_of(obj)
+        if fmt is None:
+            return self.issue(
+                number,
+                "unknown_format",
+                "error",
+                "needs `messages`, or `prompt` and `completion`, or `input` and `preferred_output` and "
+                "`non_preferred_output`, or `text`",
+            )
+        self.shaped(number, fmt, sorted(set(obj) - FORMAT_KEYS[fmt] - EXTRA_KEYS[fmt]))
+        found = _shape_problems(obj, fmt, self.provider_facts.alternation)
+        for code, level, message in found:
+            self.issue(number, code, level, message)
+        self.hashed(number, stripped)
+        if not any(level == "error" for _, level, _ in found):
+            self.count(number, obj, fmt, None)
+
+    def plain(self, number: int, stripped: bytes, messages: list[dict]) -> None:
+        """The usual line, checked whole by _plain_chat: only its format, hash and tokens to see to."""
+        if self.stats.format != "chat" or not self.takes_chat:
+            self.shaped(number, "chat", [])
+        self.hashed(number, stripped)
+        if self.counter is None:
+            return
+        if self.stats.sampled < SAMPLE:
+            self.count(number, {"messages": messages}, "chat", messages)
+        else:
+            self.counted(self.counter.add_alternating(number, messages))
+
+    @staticmethod
+    def format_of(obj: dict) -> str | None:
+        return next((f for f, keys in FORMAT_KEYS.items() if keys <= obj.keys()), None)
+
+    def shaped(self, number: int, fmt: str, extra: list[str]) -> None:
+        """The file's format kept (the first example's); mixed formats, extra keys and a format the
+        provider does not take reported."""
+        stats = self.stats
+        if stats.format is None:
+            stats.format = fmt
+        elif fmt != stats.format:
+            self.issue(number, "mixed_formats", "error", f"{fmt} example in a file that started as {stats.format}")
+        if extra:
+            self.issue(number, "extra_columns", "error", f"unrecognised key(s) {extra} for the {fmt} format")
+        accepted = self.provider_facts.shapes
+        if fmt not in accepted:
+            message = f"{self.report.provider} fine-tuning takes {', '.join(sorted(accepted))} examples, not {fmt}"
+            self.issue(number, "wrong_format", "error", message)
+
+    def hashed(self, number: int, stripped: bytes) -> None:
+        digest = hashlib.blake2b(stripped, digest_size=16).digest()  # byte-identical examples
+        if self.seen is not None:
+            first = self.seen.get(digest)
+            if first is not None:
+                self.issue(number, "duplicate", "warning", f"same example as line {first}")
+            else:
+                self.seen[digest] = number
+        if self.train_hashes is not None and digest in self.train_hashes:
+            self.issue(number, "train_val_overlap", "error", "this validation example is also in the training file")
+
+    def count(self, number: int, obj: dict, fmt: str, plain: list[dict] | None) -> None:
+        if self.counter is None:
+            return
+        try:
+            self._count(number, obj, fmt, plain, self.counter)
+        except TemplateFailed as exc:
+            message = f"the chat template of {self.report.model} cannot lay this example out: {exc}"
+            self.issue(number, "chat_template", "error", message)
+
+    def _count(self, number: int, obj: dict, fmt: str, plain: list[dict] | None, counter: ChatCounter) -> None:
+        chat = plain if plain is not None else _chat_of(obj, fmt)
+        tokenizer = counter.tokenizer
+        sample = None
+        if self.stats.sampled < SAMPLE:  # the prompt/answer split, averaged over the first examples
+            answers = [m for m in chat if m.get("role") == "assistant"]
+            sample = (
+                tokenizer.count_chat([m for m in chat if m.get("role") != "assistant"]),
+                sum(tokenizer.count_text(str(m.get("content") or "")) for m in answers),
+            )
+        if fmt == "preference":  # the trainer reads the prompt with each output: both counted
+            n = tokenizer.count_chat(chat) + preference.rejected_tokens(obj, tokenizer)
+            self.counted([([number], np.array([n], dtype=np.int64))])
+        elif plain is not None:
+            self.counted(counter.add_alternating(number, plain))
+        else:
+            self.counted(counter.add(number, chat))
+        if sample is not None:
+            self.stats.sampled += 1
+            self.prompt_sum += sample[0]
+            self.answer_sum += sample[1]
+
+    def counted(self, batches: list[Batch]) -> None:
+        stats, limit = self.stats, self.report.limit
+        for lines, totals in batches:
+            if not len(totals):
+                continue
+            stats.tokens += int(totals.sum())
+            stats.max_tokens = max(stats.max_tokens, int(totals.max()))
+            if limit is None:
+                stats.tokens_capped += int(totals.sum())
+                continue
+            stats.tokens_capped += int(np.minimum(totals, limit).sum())
+            over = np.flatnonzero(totals > limit)
+            stats.over_limit += len(over)
+            for i in over.tolist():
+                message = f"{int(totals[i])} tokens, over the {limit}-token limit of {self.report.model}"
+                self.issue(lines[i], "too_long", "error", message)
+
+
 def _scan(
     path: Path,
     report: ValidationReport,
@@ -235,121 +437,7 @@ def _scan(
     seen: dict[bytes, int] | None,
     train_hashes: set[bytes] | None,
 ) -> FileStats:
-    file = str(path)
-    stats = FileStats(file)
-    sha = hashlib.sha256()
-    prompt_sum = answer_sum = 0
-    provider_facts = facts(report.provider)  # once: the registry looks providers up by entry point
-    accepted = provider_facts.shapes
-    counter = ChatCounter(tokenizer) if tokenizer is not None else None
-    first_issue = len(report.issues)
-
-    def counted(done: list[tuple[object, int]]) -> None:
-        for line, n in done:
-            stats.tokens += n
-            stats.max_tokens = max(stats.max_tokens, n)
-            if report.limit is not None:
-                stats.tokens_capped += min(n, report.limit)
-                if n > report.limit:
-                    stats.over_limit += 1
-                    report.add(
-                        Issue(
-                            file,
-                            int(line),  # type: ignore[call-overload]
-                            "too_long",
-                            "error",
-                            f"{n} tokens, over the {report.limit}-token limit of {report.model}",
-                        )
-                    )
-            else:
-                stats.tokens_capped += n
-
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"cannot read {file}: {exc.strerror}", fix="check the path") from None
-    with handle:
-        for number, raw in enumerate(handle, 1):
-            sha.update(raw)
-            stripped = raw.strip()
-            if not stripped:
-                continue
-
-            def issue(code: str, level: str, message: str, number: int = number) -> None:
-                report.add(Issue(file, number, code, level, message))
-
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                issue("encoding", "error", f"not UTF-8 (byte {exc.start})")
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                issue("invalid_json", "error", f"not one JSON object per line: {exc.msg} (column {exc.colno})")
-                continue
-            if not isinstance(obj, dict):
-                issue("data_type", "error", f"each line must be a JSON object, not {type(obj).__name__}")
-                continue
-            stats.examples += 1
-            plain = len(obj) == 1 and "messages" in obj  # the usual chat line: no other keys to look at
-            fmt = "chat" if plain else next((f for f, keys in FORMAT_KEYS.items() if keys <= set(obj)), None)
-            if fmt is None:
-                issue(
-                    "unknown_format",
-                    "error",
-                    "needs `messages`, or `prompt` and `completion`, or `input` and `preferred_output` and "
-                    "`non_preferred_output`, or `text`",
-                )
-                continue
-            if stats.format is None:
-                stats.format = fmt
-            elif fmt != stats.format:
-                issue("mixed_formats", "error", f"{fmt} example in a file that started as {stats.format}")
-            extra = [] if plain else sorted(set(obj) - FORMAT_KEYS[fmt] - EXTRA_KEYS[fmt])
-            if extra:
-                issue("extra_columns", "error", f"unrecognised key(s) {extra} for the {fmt} format")
-            if fmt not in accepted:
-                issue(
-                    "wrong_format",
-                    "error",
-                    f"{report.provider} fine-tuning takes {', '.join(sorted(accepted))} examples, not {fmt}",
-                )
-            found = _shape_problems(obj, fmt, provider_facts.alternation)
-            for code, level, message in found:
-                issue(code, level, message)
-            digest = hashlib.blake2b(stripped, digest_size=16).digest()  # byte-identical examples
-            if seen is not None:
-                first = seen.get(digest)
-                if first is not None:
-                    issue("duplicate", "warning", f"same example as line {first}")
-                else:
-                    seen[digest] = number
-            if train_hashes is not None and digest in train_hashes:
-                issue("train_val_overlap", "error", "this validation example is also in the training file")
-            if counter is not None and not any(level == "error" for _, level, _ in found):
-                chat = _chat_of(obj, fmt)
-                if stats.sampled < SAMPLE:  # the prompt/answer split, averaged over the first examples
-                    stats.sampled += 1
-                    answer_sum += sum(
-                        counter.tokenizer.count_text(str(m.get("content") or ""))
-                        for m in chat
-                        if m.get("role") == "assistant"
-                    )
-                    prompt_sum += counter.tokenizer.count_chat([m for m in chat if m.get("role") != "assistant"])
-                if fmt == "preference":  # the trainer reads the prompt with each output: both counted
-                    n = counter.tokenizer.count_chat(chat) + preference.rejected_tokens(obj, counter.tokenizer)
-                    counted([(number, n)])
-                else:
-                    counted(counter.add(number, chat))
-    if counter is not None:
-        counted(counter.flush())
-    report.issues[first_issue:] = sorted(report.issues[first_issue:], key=lambda i: i.line or 0)  # line order
-    stats.sha256 = sha.hexdigest()
-    if stats.sampled:
-        stats.prompt_tokens_avg = prompt_sum / stats.sampled
-        stats.answer_tokens_avg = answer_sum / stats.sampled
-    return stats
+    return _Scan(path, report, tokenizer, seen, train_hashes).run()
 
 
 def validate(

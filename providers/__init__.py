@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib.metadata import entry_points
 
 from providers.base import Capabilities, Provider, ProviderFacts
@@ -76,6 +77,15 @@ def context() -> Context:
 
 
 def _targets() -> dict[str, str]:
+    """Provider name -> "module:Class". Reading the entry points scans every installed distribution's
+    metadata (milliseconds each time), so the answer is kept until the import path changes (a package
+    put on `sys.path` is found on the next call)."""
+    return _scan_targets(tuple(sys.path))
+
+
+@lru_cache(maxsize=8)
+def _scan_targets(import_path: tuple[str, ...]) -> dict[str, str]:
+    """The targets as the entry points name them for this import path (the key of the cache)."""
     found = dict(BUILTIN)
     for ep in entry_points(group="adsft.providers"):
         found[ep.name] = ep.value

@@ -142,3 +142,11 @@ def test_the_validation_pass_hashes_the_file_as_sha256_does(echo, tmp_path):
     path = tmp_path / "mixed.jsonl"
     path.write_bytes(b'{"text": "a"}\n\n  \nnot json\n{"text": "b"}')  # blank lines, a bad line, no final newline
     assert validate(path, "together").files[0].sha256 == sha256_file(path)
+
+
+def test_the_registry_sees_a_package_put_on_the_path_and_one_taken_off(monkeypatch):
+    assert "echo" not in providers.provider_names()  # the registry's answer is kept between calls...
+    with monkeypatch.context() as patch:
+        patch.syspath_prepend(str(SITE))
+        assert "echo" in providers.provider_names()  # ...until the import path changes
+    assert "echo" not in providers.provider_names()
