@@ -106,8 +106,17 @@ def _json_lines(file: str, content: str, problems: list[Problem]) -> Iterator[tu
             )
 
 
+def _plain(file: str, content: str) -> bool:
+    """Plain text, one message per line: standard input or a .txt file whose first line is not a CSV
+    header with a `text` column (`echo "…" | adsft check -`)."""
+    if not (file == "<stdin>" or file.endswith(".txt")):
+        return False
+    header = next(csv.reader(io.StringIO(content.lstrip().split("\n", 1)[0])), [])
+    return "text" not in [h.strip() for h in header]
+
+
 def read_messages(source: str, briefs: dict[str, Brief] | None = None) -> list[Item]:
-    """Every message of a JSONL or CSV input; all problems at once as one InputError."""
+    """Every message of a JSONL, CSV or plain-text input; all problems at once as one InputError."""
     file, content = _read_text(source)
     briefs = briefs or {}
     items: list[Item] = []
@@ -117,6 +126,10 @@ def read_messages(source: str, briefs: dict[str, Brief] | None = None) -> list[I
         for number, obj in _json_lines(file, content, problems):
             found = _item(obj, file, number, briefs)
             (problems.extend if isinstance(found, list) else items.append)(found)  # type: ignore[operator]
+    elif _plain(file, content):
+        for number, raw in enumerate(content.splitlines(), 1):
+            if raw.strip():
+                items.append(Item(str(number), number, Message.of({"text": raw.strip()}), None))
     else:
         reader = csv.DictReader(io.StringIO(content))
         if not reader.fieldnames or "text" not in reader.fieldnames:

@@ -78,3 +78,22 @@ def test_a_misspelt_local_model_folder_is_bad_input_not_a_hub_download(capsys, t
     spec = _spec(tmp_path, f"model: {tmp_path}/models/smoll\n")
     code, _, err = run(capsys, "submit", spec, "--yes", "--dry-run")
     assert code == 2 and "no model folder" in err and "smoll" in err
+
+
+def test_plain_text_on_stdin_is_one_message_per_line(capsys, monkeypatch):
+    text = "Купите ЛУЧШИЙ вклад!!!\n\nOpen a deposit at 4% APY in the app today.\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    code, out, _ = run(capsys, "check", "-", "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and [r["passed"] for r in rows] == [False, True]
+    assert {v["rule"] for v in rows[0]["violations"]} >= {"ru.caps", "ru.superlative"}
+
+
+def test_csv_on_stdin_still_needs_its_text_column(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"text,channel\nOpen a deposit today.,push\n")))
+    code, out, _ = run(capsys, "check", "-", "--json")
+    assert code in (0, 1) and len(out.splitlines()) == 1
+    csv_file = tmp_path / "m.csv"
+    csv_file.write_text("message\nOpen a deposit today.\n")
+    code, _, err = run(capsys, "check", str(csv_file))
+    assert code == 2 and "`text` column" in err
