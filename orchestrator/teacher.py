@@ -283,13 +283,15 @@ def _ask_remote(provider: providers.Provider, teacher: Teacher, work: list[_Work
         tick(True)
 
     with ThreadPoolExecutor(max_workers=max(1, teacher.concurrency)) as pool:
-        futures = [pool.submit(one, w) for w in work for _ in range(w.missing)]
-        finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        try:
+            futures = [pool.submit(one, w) for w in work for _ in range(w.missing)]
+            finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:  # Ctrl-C: no request still queued is sent
+            stop.set()
+            raise
         stop_error = next((f.exception() for f in finished if f.exception() is not None), None)
         if stop_error is not None:
             stop.set()
-            for f in futures:
-                f.cancel()
     if stop_error is not None:
         raise stop_error
 

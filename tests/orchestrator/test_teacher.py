@@ -2,6 +2,7 @@
 the real SDK) writes a share of the examples; estimate and confirmation first, replies cached and resumed."""
 
 import json
+import signal
 import threading
 from collections import defaultdict
 
@@ -184,3 +185,23 @@ def test_bad_teacher_options_exit_2_before_any_request(tmp_path, briefs_file, cl
 )
 def test_replies_lose_wrapping_quotes_only(reply, message):
     assert tidy_reply(reply.replace("\\n", "\n")) == message
+
+
+def test_interrupt_sends_no_queued_request_and_keeps_the_replies(tmp_path, briefs_file, cloud, writer, capsys):
+    reply, _ = writer
+    main_thread = threading.main_thread().ident
+
+    def interrupting(req: dict) -> str:
+        if cloud.count("POST", "/chat/completions") == 5:
+            signal.pthread_kill(main_thread, signal.SIGINT)  # Ctrl-C while the teacher waits on its requests
+        return reply(req)
+
+    cloud.completion_fn = interrupting
+    assert synth(tmp_path, briefs_file, "--yes", "--teacher-concurrency", "2") == 130
+    asked = cloud.count("POST", "/chat/completions")
+    assert asked <= 8  # the ones in flight finish; none of the other 50-odd is sent
+    kept = len((tmp_path / CACHE_FILE).read_text().splitlines())
+    assert kept >= 4
+    cloud.completion_fn = reply
+    assert synth(tmp_path, briefs_file, "--yes") == 0
+    assert json.loads(capsys.readouterr().out)["teacher"]["requested"] == 60 - kept
