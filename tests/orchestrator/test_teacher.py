@@ -191,15 +191,18 @@ def test_interrupt_sends_no_queued_request_and_keeps_the_replies(tmp_path, brief
     reply, _ = writer
     main_thread = threading.main_thread().ident
 
+    fired = threading.Event()
+
     def interrupting(req: dict) -> str:
-        if cloud.count("POST", "/chat/completions") == 5:
+        if cloud.count("POST", "/chat/completions") >= 5 and not fired.is_set():
+            fired.set()
             signal.pthread_kill(main_thread, signal.SIGINT)  # Ctrl-C while the teacher waits on its requests
         return reply(req)
 
     cloud.completion_fn = interrupting
     assert synth(tmp_path, briefs_file, "--yes", "--teacher-concurrency", "2") == 130
     asked = cloud.count("POST", "/chat/completions")
-    assert asked <= 8  # the ones in flight finish; none of the other 50-odd is sent
+    assert fired.is_set() and asked <= 8  # the ones in flight finish; none of the other 50-odd is sent
     kept = len((tmp_path / CACHE_FILE).read_text().splitlines())
     assert kept >= 4
     cloud.completion_fn = reply
