@@ -200,7 +200,12 @@ def test_interrupt_sends_no_queued_request_and_keeps_the_replies(tmp_path, brief
         return reply(req)
 
     cloud.completion_fn = interrupting
-    assert synth(tmp_path, briefs_file, "--yes", "--teacher-concurrency", "2") == 130
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as a terminal's user has it
+    try:
+        code = synth(tmp_path, briefs_file, "--yes", "--teacher-concurrency", "2")
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert code == 130, f"SIGINT handler before the test: {before!r}"
     asked = cloud.count("POST", "/chat/completions")
     assert fired.is_set() and asked <= 8  # the ones in flight finish; none of the other 50-odd is sent
     kept = len((tmp_path / CACHE_FILE).read_text().splitlines())
