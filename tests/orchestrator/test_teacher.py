@@ -200,12 +200,15 @@ def test_interrupt_sends_no_queued_request_and_keeps_the_replies(tmp_path, brief
         return reply(req)
 
     cloud.completion_fn = interrupting
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as a terminal's user has it
+    # Ctrl-C as a terminal's user has it: Python's handler, the signal not blocked (whatever ran before)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     try:
         code = synth(tmp_path, briefs_file, "--yes", "--teacher-concurrency", "2")
     finally:
         signal.signal(signal.SIGINT, before)
-    assert code == 130, f"SIGINT handler before the test: {before!r}"
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    assert code == 130, f"SIGINT handler before the test: {before!r}, blocked: {mask!r}"
     asked = cloud.count("POST", "/chat/completions")
     assert fired.is_set() and asked <= 8  # the ones in flight finish; none of the other 50-odd is sent
     kept = len((tmp_path / CACHE_FILE).read_text().splitlines())
