@@ -24,7 +24,7 @@ from orchestrator.dedup import deduplicate
 from orchestrator.errors import InputError
 from orchestrator.formats import FORMATS, record, write_jsonl
 from orchestrator.paths import data_dir
-from orchestrator.plans import load_generator
+from orchestrator.plans import Generator, load_generator
 from orchestrator.prompting import build_prompt
 from orchestrator.quality import audit, compare, diversity, sanity_pack
 from orchestrator.selection import Selection, select
@@ -87,19 +87,17 @@ class SynthSummary:
         return asdict(self)
 
 
-def _renderer(config: SynthConfig) -> Render:
+def _renderer(config: SynthConfig, generators: dict[str, Generator]) -> Render:
     """A brief's template candidates, from the plans or the older frames."""
     if config.generator == "frames":
         libraries = {lang: load_library(lang) for lang in config.languages}
         return lambda b: libraries[b.language].candidates(b, config.variants, config.seed)
-    generators = {lang: load_generator(lang) for lang in config.languages}
     count = max(1, config.variants) * PER_VARIANT
     return lambda b: generators[b.language].candidates(b, count, config.seed)
 
 
-def _expected_replies(briefs: list[Brief], config: SynthConfig) -> dict[str, str]:
+def _expected_replies(briefs: list[Brief], config: SynthConfig, generators: dict[str, Generator]) -> dict[str, str]:
     """One template message per brief: its length stands in for the teacher's reply in the estimate."""
-    generators = {lang: load_generator(lang) for lang in config.languages}
     out = {}
     for b in briefs:
         first = generators[b.language].candidates(b, 1, config.seed)
@@ -118,20 +116,19 @@ def _sources(
     """The judged candidates' sources: the templates (unless the teacher writes everything), then the
     teacher's replies, asked only after the estimate was confirmed."""
     sanity = {lang: sanity_pack(lang) for lang in config.languages}
-    templates = judged(briefs, _renderer(config), packs, sanity, config.reject_warnings, config.workers)
+    needed = config.generator == "plans" or config.teacher is not None  # the estimate reads a plan message
+    generators = {lang: load_generator(lang) for lang in config.languages} if needed else {}  # loaded once
+    templates = judged(briefs, _renderer(config, generators), packs, sanity, config.reject_warnings, config.workers)
     if config.teacher is None:
         return [templates]
     prepared = teacher_mode.prepare(
-        briefs, packs, config.teacher, config.out, _expected_replies(briefs, config), config.prices
+        briefs, packs, config.teacher, config.out, _expected_replies(briefs, config, generators), config.prices
     )
     if prepared.estimate.requests and confirm is not None:
         confirm(prepared.estimate)  # raises to stop: nothing has been asked yet
     summary.teacher = TeacherStats()
     replies = teacher_mode.candidates(prepared, summary.teacher, progress)
-    lang = {b.id: b.language for b in briefs}
-    taught = (
-        (b, judge_all(b, cands, packs[lang[b.id]], sanity[lang[b.id]], config.reject_warnings)) for b, cands in replies
-    )
+    taught = ((b, judge_all(b, c, packs[b.language], sanity[b.language], config.reject_warnings)) for b, c in replies)
     return [templates, taught] if config.teacher.share < 1.0 else [taught]
 
 
