@@ -200,9 +200,10 @@ class CountCheck(Check):
         else:
             count = len(self.regex.findall(view.text))
         if self.max is not None and count > self.max:
+            # one violation per message, at the first token over the limit ("!!!" is one error, not two)
             found = list(self.regex.finditer(view.text))
-            for m in found[self.max :]:
-                self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset, count=len(found), max=self.max)
+            m = found[self.max]
+            self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset, count=len(found), max=self.max)
         elif self.min is not None and count < self.min:
             self.emit(out, ctx, view.offset, view.offset + len(view.text), count=count, min=self.min)
 
@@ -369,12 +370,21 @@ class RepetitionCheck(Check):
         super().__init__(spec, language)
         self.regex = re.compile(rf"(?<![\w-])([^\W\d_]{{{spec.min_length},}})[ \t\u00a0,]+\1(?![\w-])")
         self.allow = frozenset(normalise(a) for a in spec.allow)
+        self.joiners = frozenset(normalise(j) for j in spec.joiners)
+        # a phrase of two or three words said twice around a joiner ("new plans and new plans")
+        joined = "|".join(sorted(map(re.escape, self.joiners)))
+        word, gap = r"[^\W\d_]+", r"[ \t\u00a0]+"
+        phrase = rf"({word}(?:{gap}{word}){{1,2}})"
+        self.joined = re.compile(rf"(?<![\w-]){phrase},?{gap}(?:{joined}){gap}\1(?![\w-])") if joined else None
 
     def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
         if self.spec.lemmas and self.language == "ru":
             self._lemmas(ctx, view, out)
         if len(view.word_set) == len(view.words):  # no word occurs twice
             return
+        if self.joined is not None and not self.joiners.isdisjoint(view.word_set):
+            for m in self.joined.finditer(view.norm):
+                self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset, word=m.group(1))
         words = view.words
         if not any(map(operator.eq, words, words[1:])):  # no word right after itself (compared in C)
             return

@@ -17,6 +17,7 @@ from functools import cache
 from rules.morph import _analyzer
 
 _WORD_RE = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+_FIRST_WORD_RE = re.compile(r"[\s\"'«“(]*[^\W\d_]")  # a text that opens with its first word
 
 
 def _words(text: str) -> frozenset[str]:
@@ -148,9 +149,19 @@ def call_to_action(
         while first < i and words[first] in _LEAD_WORDS:
             first += 1
         previous = words[i - 1] if i > first or (i > 0 and starts[i - 1] >= clause_start) else ""
-        if _commands(word, language, i == first, previous, i - first):
+        opens = i == first and not (language != "ru" and _counted(text, start - offset))
+        if _commands(word, language, opens, previous, i - first):
             return start - offset, end - offset
     return None
+
+
+_COUNT_BEFORE_RE = re.compile(r"[\d%$€£₽][ \t\u00a0]*$")
+
+
+def _counted(text: str, start: int) -> bool:
+    """Does a lower-case word at ``start`` follow a number ("1 minute", "3 months")? Then it is what is
+    counted, not a command; a capital still opens a clause ("50% off Shop now")."""
+    return not text[start].isupper() and _COUNT_BEFORE_RE.search(text, max(0, start - 24), start) is not None
 
 
 def _english_candidates(words: list[str], starts: list[int], breaks: list[int]) -> list[int]:
@@ -201,7 +212,10 @@ def obvious_call_to_action(
     if not words:
         return False
     if language != "ru":
-        if "?" not in text and words[0] not in not_imperative and words[0].isascii() and english_base_verb(words[0]):
+        first = words[0]
+        if "?" not in text and first not in not_imperative and first.isascii() and english_base_verb(first):
+            if not text[:1].isalpha() and _FIRST_WORD_RE.match(text) is None:
+                return None  # something stands before the first word ("2 minute checkout"): look closer
             return True
         word_set = set(words) if word_set is None else word_set
         _learn_english(word_set)

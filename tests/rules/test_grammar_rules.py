@@ -56,7 +56,16 @@ def test_english_imperatives_outside_any_list(en, text):
 
 
 @pytest.mark.parametrize(
-    "text", ["Free delivery on orders over $50.", "Your order has shipped.", "Ready for summer?", "You get 5% back."]
+    "text",
+    [
+        "Free delivery on orders over $50.",
+        "Your order has shipped.",
+        "Ready for summer?",
+        "You get 5% back.",
+        "For young adults: 1 minute.",  # a counted noun after a number is not a command
+        "$0 commission on US stocks.",
+        "2 minute checkout.",
+    ],
 )
 def test_english_statements_are_not_calls_to_action(en, text):
     assert "missing_cta" in en.check(text).categories()
@@ -141,6 +150,20 @@ def test_one_category_per_span(ru):
     assert "abstract_claim" not in result.categories()
     spans = [(v.rule, v.start, v.end) for v in result.violations]
     assert len(spans) == len(set(spans))
+
+
+def test_a_count_rule_reports_once_per_message(ru, en):
+    for pack, text in ((ru, "Оформите карту сегодня!!! Кэшбэк 5%!"), (en, "Order now!!! 5% off! 🎁🎁🔥")):
+        rules = [v.rule for v in pack.check(text).violations]
+        assert len(rules) == len(set(rules)), rules
+    assert [v.text for v in en.check("Order now!!! 5% off!").violations if v.rule == "en.exclamation"] == ["!"]
+
+
+def test_a_phrase_said_twice_around_a_joiner(ru, en):
+    assert "repetition" in en.check("New plans and new plans. Open the app.").categories()
+    assert "repetition" in ru.check("Новые тарифы или новые тарифы. Откройте приложение.").categories()
+    assert "repetition" not in en.check("Prices drop again and again. Shop now.").categories()
+    assert "repetition" not in en.check("Save on travel and on groceries. Apply now.").categories()
 
 
 def test_period_words_must_agree_with_the_brief(en, ru):
