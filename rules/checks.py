@@ -382,23 +382,33 @@ class RepetitionCheck(Check):
             self._lemmas(ctx, view, out)
         if len(view.word_set) == len(view.words):  # no word occurs twice
             return
-        if self.joined is not None and not self.joiners.isdisjoint(view.word_set):
-            for m in self.joined.finditer(view.norm):
-                self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset, word=m.group(1))
         words = view.words
+        if self.joined is not None and not self.joiners.isdisjoint(view.word_set):
+            self._joined(ctx, view, out)
         if not any(map(operator.eq, words, words[1:])):  # no word right after itself (compared in C)
             return
         for m in self.regex.finditer(view.norm):
             if m.group(1) not in self.allow:
                 self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset, word=m.group(1))
 
+    def _joined(self, ctx: Context, view: View, out: list[Violation]) -> None:
+        """A phrase said twice around a joiner: the words are compared first, the regex confirms the gaps."""
+        words, joiners, taken = view.words, self.joiners, -1
+        for j in range(2, len(words) - 2):
+            if words[j] not in joiners:
+                continue
+            for k in (3, 2):  # the longer phrase first, as the regex would
+                if j - k > taken and words[j - k : j] == words[j + 1 : j + 1 + k]:
+                    m = self.joined.match(view.norm, view.spans[j - k][0] - view.offset)
+                    if m is not None:
+                        self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset, word=m.group(1))
+                        taken = j + k
+                        break
+
     def _lemmas(self, ctx: Context, view: View, out: list[Violation]) -> None:
         """Two different forms of one Russian word in a row, with only spaces or a comma between."""
         words = view.words
-        starts = [w[:2] for w in words]
-        if not any(map(operator.eq, starts, starts[1:])):  # no two neighbours even share their first letters
-            return
-        lemmas = list(map(lemma, words))  # cached per word: a dictionary lookup each
+        lemmas = list(map(lemma, words))  # cached per word: a dictionary lookup each, in C
         if not any(map(operator.eq, lemmas, lemmas[1:])):
             return
         spans, text = view.spans, ctx.text

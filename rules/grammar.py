@@ -10,7 +10,6 @@ cached, so a pack that never asks pays nothing and a long run pays once per dist
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from functools import cache
 
@@ -126,12 +125,13 @@ def call_to_action(
     questions = "?" in text
     if language == "ru":
         order: Iterable[int] = range(len(words))
-        breaks: list[int] | None = None
-    else:  # English commands open a clause: only each clause's first words need a look
-        breaks = [offset] + [m.end() + offset for m in _CLAUSE_BREAK_RE.finditer(text)]
-    starts: list[int] = [s for s, _ in spans] if breaks is not None else []
-    if breaks is not None:
-        order = _english_candidates(words, starts, breaks)
+    else:  # only the words that can be English commands need a look (learned once per distinct word)
+        word_set = set(words)
+        _learn_english(word_set)
+        commands = _EN_COMMANDS.intersection(word_set).difference(not_imperative)
+        if not commands:
+            return None
+        order = [i for i, w in enumerate(words) if w in commands]
     for i in order:
         word = words[i]
         if word in not_imperative or not _may_command(word, language):
@@ -141,18 +141,26 @@ def call_to_action(
             continue
         if language == "ru" and _russian_moods(word)[0] and (i == 0 or words[i - 1] not in _SUBJECT_WORDS):
             return start - offset, end - offset  # an imperative needs no clause analysis
-        if breaks is None:
-            breaks = [offset] + [m.end() + offset for m in _CLAUSE_BREAK_RE.finditer(text)]
-            starts = [s for s, _ in spans]
-        clause_start = breaks[bisect_right(breaks, start) - 1]
-        first = bisect_left(starts, clause_start)
+        clause = _clause_opening(text, spans, i, offset)
+        first = clause
         while first < i and words[first] in _LEAD_WORDS:
             first += 1
-        previous = words[i - 1] if i > first or (i > 0 and starts[i - 1] >= clause_start) else ""
+        previous = words[i - 1] if clause < i else ""
         opens = i == first and not (language != "ru" and _counted(text, start - offset))
         if _commands(word, language, opens, previous, i - first):
             return start - offset, end - offset
     return None
+
+
+def _clause_opening(text: str, spans: list[tuple[int, int]], i: int, offset: int) -> int:
+    """The index of the first word of word ``i``'s clause: walk back while the gap before a word holds no
+    clause break (a gap is most often one space, which needs no regex)."""
+    while i > 0:
+        gap = text[spans[i - 1][1] - offset : spans[i][0] - offset]
+        if gap != " " and _CLAUSE_BREAK_RE.search(gap) is not None:
+            break
+        i -= 1
+    return i
 
 
 _COUNT_BEFORE_RE = re.compile(r"[\d%$€£₽][ \t\u00a0]*$")
@@ -162,20 +170,6 @@ def _counted(text: str, start: int) -> bool:
     """Does a lower-case word at ``start`` follow a number ("1 minute", "3 months")? Then it is what is
     counted, not a command; a capital still opens a clause ("50% off Shop now")."""
     return not text[start].isupper() and _COUNT_BEFORE_RE.search(text, max(0, start - 24), start) is not None
-
-
-def _english_candidates(words: list[str], starts: list[int], breaks: list[int]) -> list[int]:
-    """Indices of the words that may open a clause (after its lead words) or follow an early "to";
-    ``starts`` are the words' offsets."""
-    found: set[int] = set()
-    for b in breaks:
-        i = bisect_left(starts, b)
-        while i < len(words) - 1 and words[i] in _LEAD_WORDS:
-            i += 1
-        if i < len(words):
-            found.add(i)
-            found.update(k + 1 for k in range(i, min(i + 4, len(words) - 1)) if words[k] == "to")
-    return sorted(found)
 
 
 _SEEN: set[str] = set()

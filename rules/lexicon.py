@@ -71,33 +71,61 @@ class Lexicon:
         hits = view.word_set.intersection(self.first_forms)
         if not hits:
             return []
+        if first_only:
+            return self._first(view, hits)
         words = view.words
         n_words = len(words)
-        candidates: list[tuple[int, int, Phrase]] = []  # (first word, -length, phrase)
-        for i, word in enumerate(words):
-            if word not in hits:
-                continue
-            for idx, anchor in self.index[word]:
-                phrase = self.phrases[idx]
-                start, n = i - anchor, len(phrase.forms)
-                if start < 0 or start + n > n_words:
-                    continue
-                if all(words[start + k] in phrase.forms[k] for k in range(n) if k != anchor):
-                    candidates.append((start, -n, phrase))
-                    if first_only:
-                        break
-            if first_only and candidates:
-                break
+        phrases = self.phrases
+        candidates: list[tuple[int, int, int, int]] = []  # (first word, -length, anchor word, phrase index)
+        for word in hits:  # only where a hit word stands (found by list scans in C), not at every word
+            entries = self.index[word]
+            i = -1
+            for _ in range(words.count(word)):
+                i = words.index(word, i + 1)
+                for idx, anchor in entries:
+                    forms = phrases[idx].forms
+                    n = len(forms)
+                    if n == 1:
+                        candidates.append((i, -1, i, idx))
+                        continue
+                    start = i - anchor
+                    if start < 0 or start + n > n_words:
+                        continue
+                    if all(words[start + k] in forms[k] for k in range(n) if k != anchor):
+                        candidates.append((start, -n, i, idx))
         if not candidates:
             return []
-        candidates.sort(key=lambda c: (c[0], c[1]))
+        candidates.sort()  # the order a walk word by word would find them in, for equal spans too
         spans = view.spans
         found: list[tuple[int, int, Phrase]] = []
         taken: dict[int, int] = {}  # per owner: the last word already covered by a match
-        for start, neg_n, phrase in candidates:
+        for start, neg_n, _, idx in candidates:
+            phrase = phrases[idx]
             if start <= taken.get(phrase.owner, -1):
                 continue
             last = start - neg_n - 1
             found.append((spans[start][0], spans[last][1], phrase))
             taken[phrase.owner] = last
         return found
+
+    def _first(self, view: View, hits: set[str]) -> list[tuple[int, int, Phrase]]:
+        """The match at the first word that anchors one (as one-element list), or []."""
+        words = view.words
+        n_words = len(words)
+        for i, word in enumerate(words):
+            if word not in hits:
+                continue
+            found = []
+            for idx, anchor in self.index[word]:
+                phrase = self.phrases[idx]
+                start, n = i - anchor, len(phrase.forms)
+                if start < 0 or start + n > n_words:
+                    continue
+                if all(words[start + k] in phrase.forms[k] for k in range(n) if k != anchor):
+                    found.append((start, -n, phrase))
+                    break
+            if found:
+                start, neg_n, phrase = found[0]
+                spans = view.spans
+                return [(spans[start][0], spans[start - neg_n - 1][1], phrase)]
+        return []

@@ -13,6 +13,7 @@ from rules.brief import Brief
 from rules.model import Message
 
 WORD_RE = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+_ASCII_WORD_RE = re.compile(r"[a-z]+(?:[-'][a-z]+)*")  # WORD_RE on normalised ASCII text, with less to test
 LATIN_RE = re.compile(r"[A-Za-z]")
 CYRILLIC_RE = re.compile(r"[А-Яа-яЁё]")
 
@@ -46,7 +47,7 @@ class View:
     @property
     def words(self) -> list[str]:
         if self._words is None:
-            self._words = WORD_RE.findall(self.norm)
+            self._words = (_ASCII_WORD_RE if self.norm.isascii() else WORD_RE).findall(self.norm)
         return self._words
 
     @property
@@ -60,10 +61,11 @@ class View:
         """Absolute (start, end) of every word, aligned with ``words``."""
         if self._tokens is None:
             off = self.offset
+            found = (_ASCII_WORD_RE if self.norm.isascii() else WORD_RE).finditer(self.norm)
             if off:
-                self._tokens = [(m.start() + off, m.end() + off) for m in WORD_RE.finditer(self.norm)]
+                self._tokens = [(m.start() + off, m.end() + off) for m in found]
             else:
-                self._tokens = [m.span() for m in WORD_RE.finditer(self.norm)]
+                self._tokens = [m.span() for m in found]
         return self._tokens
 
 
