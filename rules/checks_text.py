@@ -107,8 +107,8 @@ class ScriptCheck(Check):
             (LATIN_RE, _LATIN, _CYRILLIC) if ctx.language == "ru" else (CYRILLIC_RE, _CYRILLIC, _LATIN)
         )
         hint = self.spec.dictionary and ctx.language == "en" and _maybe_foreign(view)
-        if not hint and not foreign_re.search(view.text):
-            return
+        if not hint and ((foreign_re is CYRILLIC_RE and view.text.isascii()) or not foreign_re.search(view.text)):
+            return  # (an ASCII text holds no Cyrillic letter: known without a scan)
         known = self.allow if ctx.brief is None else self.allow | _brief_words(ctx.brief)
         foreign = native = 0
         dictionary = hint

@@ -94,10 +94,14 @@ class PhraseSet:
         self.first_forms = frozenset(f for p in patterns for f in p.slots[0].forms or ())
         # every required word of a pattern must occur before it is walked
         self._required = [tuple(s.forms for s in p.slots if s.low and s.forms is not None) for p in patterns]
-        self._by_first: dict[str, list[int]] = {}
-        for i, p in enumerate(patterns):
-            for form in p.slots[0].forms or ():
-                self._by_first.setdefault(form, []).append(i)
+        # each pattern is indexed by its rarest-looking required word (the longest): a message without
+        # one of those skips the set (one set test, in C) however common the patterns' first words are
+        self._by_anchor: dict[str, list[int]] = {}
+        for i, required in enumerate(self._required):
+            anchor = max(required, key=lambda forms: min(map(len, forms)))
+            for form in anchor:
+                self._by_anchor.setdefault(form, []).append(i)
+        self._anchors = frozenset(self._by_anchor)
 
     @classmethod
     def build(cls, sources: list[str], inflect: bool, language: str) -> PhraseSet:
@@ -106,10 +110,10 @@ class PhraseSet:
     def find(self, view: View) -> list[tuple[int, int, Pattern]]:
         """Non-overlapping matches as absolute (start, end, pattern), earliest and longest first."""
         word_set = view.word_set
-        firsts = self.first_forms.intersection(word_set)
-        if not firsts:
+        hits = self._anchors.intersection(word_set)
+        if not hits:
             return []
-        indices = sorted({i for form in firsts for i in self._by_first[form]})
+        indices = sorted({i for form in hits for i in self._by_anchor[form]})
         live = [self.patterns[i] for i in indices if all(not f.isdisjoint(word_set) for f in self._required[i])]
         if not live:
             return []
