@@ -73,19 +73,13 @@ class Check:
             return
         matched = ctx.text[start:end]
         suggestion = suggestion or self.spec.suggestion
-        values = _Fields(match=matched, suggestion=suggestion or "", **fields)
+        message = self.spec.message
+        if "{" in message or (suggestion and "{" in suggestion):  # a template to fill
+            values = _Fields(match=matched, suggestion=suggestion or "", **fields)
+            message = message.format_map(values)
+            suggestion = suggestion.format_map(values) if suggestion else None
         out.append(
-            Violation(
-                self.id,
-                self.category,
-                self.level,
-                start,
-                end,
-                matched,
-                self.spec.message.format_map(values),
-                suggestion.format_map(values) if suggestion else None,
-                self.scope,
-            )
+            Violation(self.id, self.category, self.level, start, end, matched, message, suggestion or None, self.scope)
         )
 
 

@@ -46,12 +46,16 @@ class Message:
 
     @property
     def text(self) -> str:
+        if not self.title and not self.cta:
+            return self.body
         return "\n".join(p for p in (self.title, self.body, self.cta) if p)
 
     def span_of(self, scope: str) -> tuple[int, int] | None:
         """Where a scope lies inside ``text``; None when the message has no such part."""
         if scope == "text":
             return 0, len(self.text)
+        if not self.title and not self.cta:  # plain text: the body is all of it
+            return (0, len(self.body)) if scope == "body" and self.body else None
         pos = 0
         for name, part in (("title", self.title), ("body", self.body), ("cta", self.cta)):
             if not part:
@@ -79,8 +83,8 @@ class Message:
         raise TypeError(f"a message is a string, a Message or a dict, not {type(value).__name__}")
 
 
-@dataclass(frozen=True, slots=True)
-class Violation:
+@dataclass(slots=True, unsafe_hash=True)  # a value (compared and hashed by its fields); not frozen, since a
+class Violation:  # frozen dataclass costs a guarded setattr per field, and checks make millions of these
     rule: str
     category: str
     level: str

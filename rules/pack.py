@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 from rules import schema
@@ -11,6 +12,9 @@ from rules.brief import Brief
 from rules.checks import Check, plan
 from rules.model import CheckResult, Message, Violation
 from rules.text import Context
+
+
+_ORDER = attrgetter("start", "end", "rule")
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ class RulePack:
         """Sorted, each violation once, and one category per span: where spans of ranked categories
         overlap, the longer span stays ("в кратчайшие сроки" is a cliché, not a superlative); of two
         spans as long, the more specific category (first in the pack's ``precedence``)."""
-        found.sort(key=lambda v: (v.start, v.end, v.rule))
+        found.sort(key=_ORDER)
         unique = [v for i, v in enumerate(found) if i == 0 or v != found[i - 1]]
         rank = self._rank
         if not rank:

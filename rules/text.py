@@ -73,28 +73,35 @@ class View:
 
 
 _QUOTED_RE = re.compile(r"«[^«»\n]{1,60}»|“[^“”\n]{1,60}”|„[^„“\n]{1,60}“|\"[^\"\n]{1,60}\"")
+_QUOTE_MARK_RE = re.compile('[«“„"]')
 _SENTENCE_RE = re.compile(r"[^\n.!?…]+[.!?…]*")
 _CAPITALISED_RE = re.compile(r"(?<![\w'’-])[A-ZА-ЯЁ][a-zа-яё]+(?:[ -][A-ZА-ЯЁ][a-zа-яё]+)*")
 
 
-def _capitalised_names(text: str) -> list[tuple[int, int]]:
-    """Capitalised words inside a sentence ("Open a Smart Saver account"), the first word of the
-    sentence excepted, in sentences that are not in title case (where capitals say nothing)."""
+def _sentence_names(sentence: str, base: int) -> list[tuple[int, int]]:
+    """Capitalised words inside one sentence ("Open a Smart Saver account"), its first word excepted,
+    unless the sentence is in title case (where capitals say nothing); offsets from ``base``."""
+    words = WORD_RE.findall(sentence)
+    if not words or (len(words) >= 3 and sum(w[0].isupper() for w in words) * 2 > len(words)):
+        return []
+    first = sentence.find(words[0])  # the first word is the first run of letters
     spans = []
-    for sentence in _SENTENCE_RE.finditer(text):
-        words = list(WORD_RE.finditer(sentence.group(0)))
-        if not words or (len(words) >= 3 and sum(w.group(0)[0].isupper() for w in words) * 2 > len(words)):
-            continue
-        first = words[0].start()
-        for m in _CAPITALISED_RE.finditer(sentence.group(0)):
-            start = m.start()
-            if start == first:
-                gap = m.group(0).find(" ")
-                if gap < 0:
-                    continue
-                start += gap + 1
-            spans.append((sentence.start() + start, sentence.start() + m.end()))
+    for m in _CAPITALISED_RE.finditer(sentence):
+        start = m.start()
+        if start == first:
+            gap = m.group(0).find(" ")
+            if gap < 0:
+                continue
+            start += gap + 1
+        spans.append((base + start, base + m.end()))
     return spans
+
+
+def _sentence_at(text: str, position: int) -> re.Match[str] | None:
+    """The sentence (as ``_SENTENCE_RE.finditer`` cuts the text) holding the letter at ``position``: it
+    begins after the last sentence stop before it."""
+    begin = max(text.rfind(stop, 0, position) for stop in "\n.!?…") + 1
+    return _SENTENCE_RE.match(text, begin)
 
 
 def _opens_sentence(text: str, start: int) -> bool:
@@ -146,7 +153,7 @@ class Context:
         as the pack's ``names`` says: "Вклад «Максимальный доход»" is not an abstract claim."""
         spans = self.cache.get("names")
         if spans is None:
-            spans = self.cache["names"] = self._name_spans(capitalised=False)
+            spans = self.cache["names"] = self._name_spans()
         if any(s <= start and end <= e for s, e in spans):
             return True
         if "capitalised" not in self.names or not self.text[start : start + 1].isupper():
@@ -157,21 +164,31 @@ class Context:
             run = _CAPITALISED_RE.match(self.text, start)
             product = set(WORD_RE.findall(normalise(self.brief.product)))
             return run is not None and end <= run.end() and set(WORD_RE.findall(normalise(run.group(0)))) <= product
-        capitalised = self.cache.get("capitalised")
+        sentence = _sentence_at(self.text, start)  # only the sentence the span starts in is looked at
+        if sentence is None:
+            return False
+        key = ("capitalised", sentence.start())
+        capitalised = self.cache.get(key)
         if capitalised is None:
-            capitalised = self.cache["capitalised"] = self._capitalised_spans()
-        return any(s <= start and end <= e for s, e in capitalised)
+            capitalised = self.cache[key] = _sentence_names(sentence.group(0), sentence.start())
+        if any(s <= start and end <= e for s, e in capitalised):
+            return True
+        return self.brief is not None and any(s <= start and end <= e for s, e in self._product_runs())
 
-    def _capitalised_spans(self) -> list[tuple[int, int]]:
-        spans = _capitalised_names(self.text)
-        if self.brief is not None:  # "Easy Grow seedlings" of the brief's "Easy Grow" at a sentence start
-            product = set(WORD_RE.findall(normalise(self.brief.product)))
-            for m in _CAPITALISED_RE.finditer(self.text):
-                if set(WORD_RE.findall(normalise(m.group(0)))) <= product:
-                    spans.append(m.span())
-        return spans
+    def _product_runs(self) -> list[tuple[int, int]]:
+        """Capitalised runs made of the brief's product words ("Easy Grow seedlings" of "Easy Grow"),
+        at a sentence start too."""
+        runs = self.cache.get("product_runs")
+        if runs is None:
+            product = set(WORD_RE.findall(normalise(self.brief.product))) if self.brief is not None else set()
+            runs = self.cache["product_runs"] = [
+                m.span()
+                for m in _CAPITALISED_RE.finditer(self.text)
+                if set(WORD_RE.findall(normalise(m.group(0)))) <= product
+            ]
+        return runs
 
-    def _name_spans(self, capitalised: bool = True) -> list[tuple[int, int]]:
+    def _name_spans(self) -> list[tuple[int, int]]:
         spans: list[tuple[int, int]] = []
         if self.brief is not None and "brief" in self.names:
             name = normalise(self.brief.product)
@@ -180,10 +197,8 @@ class Context:
             while i >= 0 and name:
                 spans.append((i, i + len(name)))
                 i = norm.find(name, i + 1)
-        if "quoted" in self.names and any(q in self.text for q in '«“„"'):
+        if "quoted" in self.names and _QUOTE_MARK_RE.search(self.text) is not None:
             spans.extend(m.span() for m in _QUOTED_RE.finditer(self.text))
-        if capitalised and "capitalised" in self.names:
-            spans.extend(self._capitalised_spans())
         return spans
 
     def may_contain(self, strings: tuple[str, ...] | None) -> bool:
