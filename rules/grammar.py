@@ -340,7 +340,8 @@ def _is_adjective(word: str) -> bool:
 def english_superlatives(text: str, brief: object, options: dict) -> list[tuple[int, int]]:
     """A custom rule (``type: python``): "-est" superlatives of adjectives ("the tastiest", "quietest")
     and "most" + adjective ("the most powerful", "most-loved"). ``options.allow`` lists words to skip."""
-    if _SUPERLATIVE_HINT.search(text) is None:
+    low = text.lower()
+    if ("est" not in low and "most" not in low) or _SUPERLATIVE_HINT.search(text) is None:
         return []
     allow = _lowered(tuple(options.get("allow", ())))
     found = []

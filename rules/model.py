@@ -31,7 +31,7 @@ CATEGORIES: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # a value, like Violation (not frozen: see there)
 class Message:
     """An ad message: plain text, or a title/body/cta record.
 

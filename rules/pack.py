@@ -34,7 +34,7 @@ class RulePack:
         self.checks = checks
         self._by_id = {c.id: c for c in checks}
         self._plan = plan(checks)
-        self._plans: dict[tuple[str | None, str], list[tuple[Callable, str, bool]]] = {}
+        self._plans: dict[tuple[str | None, str], tuple[tuple, tuple]] = {}
         self._names = tuple(info.names)
         self._unless = {c.id: frozenset(c.spec.unless) for c in checks if c.spec.unless}
         self._rank = {category: i for i, category in enumerate(info.precedence)}
@@ -57,10 +57,10 @@ class RulePack:
         ctx = Context(msg, brief, self.language, channel, self._names)
         text_view = ctx.text_view
         out: list[Violation] = []
-        for run, scope, fallback in self._plan_for(ctx.channel, ctx.language):
-            if scope == "text":
-                run(ctx, text_view, out)
-                continue
+        on_text, on_parts = self._plan_for(ctx.channel, ctx.language)
+        for run in on_text:
+            run(ctx, text_view, out)
+        for run, scope, fallback in on_parts:
             view = ctx.view(scope)
             if view is None:
                 if not fallback:
@@ -99,18 +99,26 @@ class RulePack:
 
         return [v for v in unique if v.category not in rank or not beaten(v)]
 
-    def _plan_for(self, channel: str | None, language: str) -> list[tuple[Callable, str, bool]]:
-        """The checks that apply to a channel and language, as (run, scope, fall back to the text)."""
+    def _plan_for(
+        self, channel: str | None, language: str
+    ) -> tuple[tuple[Callable, ...], tuple[tuple[Callable, str, bool], ...]]:
+        """The checks that apply to a channel and language: those of the whole text (their runs), and
+        the others as (run, scope, fall back to the text). The order they run in changes no result:
+        violations are sorted once all have run."""
         key = (channel, language)
         found = self._plans.get(key)
         if found is None:
-            found = self._plans[key] = [
-                (c.run, c.scope, c.fallback_to_text)
+            chosen = [
+                c
                 for c in self._plan
                 if (not c.channels or channel in c.channels)
                 and channel not in c.except_channels
                 and (not c.languages or language in c.languages)
             ]
+            found = self._plans[key] = (
+                tuple(c.run for c in chosen if c.scope == "text"),
+                tuple((c.run, c.scope, c.fallback_to_text) for c in chosen if c.scope != "text"),
+            )
         return found
 
     def test_examples(self) -> tuple[int, list[ExampleFailure]]:
