@@ -14,7 +14,6 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator.checking import CheckReport
-from orchestrator.pricing import STALE_DAYS, Catalog
 from rules import CheckResult, RulePack
 
 if TYPE_CHECKING:
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
     from orchestrator.compare import Comparison
     from orchestrator.estimate import Row
     from orchestrator.ledger import JobRow
+    from orchestrator.pricing import Catalog
     from orchestrator.runs import RunSummary
     from orchestrator.synth import SynthSummary
     from orchestrator.validate import ValidationReport
@@ -288,6 +288,8 @@ def estimate_table(rows: list[Row]) -> None:
 
 
 def prices_table(catalog: Catalog) -> None:
+    from orchestrator.pricing import STALE_DAYS  # the price catalog is not loaded to print a check
+
     table = Table(title="Price catalog (" + ", ".join(catalog.files) + ")")
     for col in (
         "provider",
