@@ -13,7 +13,6 @@ from rules.checks import Check, plan
 from rules.model import CheckResult, Message, Violation
 from rules.text import Context
 
-
 _ORDER = attrgetter("start", "end", "rule")
 
 
@@ -85,6 +84,13 @@ class RulePack:
             return unique
         ranked = [v for v in unique if v.category in rank]
         if len(ranked) < 2:
+            return unique
+        reach = -1  # the spans are sorted by start: does any begin before an earlier one ends?
+        for v in ranked:
+            if v.start < reach:
+                break
+            reach = max(reach, v.end)
+        else:
             return unique
 
         def beaten(v: Violation) -> bool:

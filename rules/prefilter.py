@@ -141,31 +141,34 @@ def _first_of_sequence(items: P.SubPattern | list) -> tuple[_Chars | None, bool]
     return found, True
 
 
-def _opens_with_assertion(items: P.SubPattern | list) -> bool:
-    """Does a match attempt start with a lookaround or an anchor (in any alternative)?"""
+def _opens_slowly(items: P.SubPattern | list, ignorecase: bool) -> bool:
+    """Does a match attempt start with a lookaround or an anchor, or (ignoring case) an alternation? The
+    regex engine then tries every position of the text; a pattern opening with a literal, a character
+    set or a case-sensitive alternation of those it scans for by itself."""
     if not items:
         return False
     op, arg = items[0]
     if op in _ZERO_WIDTH:
         return True
     if op is C.SUBPATTERN:
-        return _opens_with_assertion(arg[-1])
+        return _opens_slowly(arg[-1], ignorecase)
     if op is C.BRANCH:
-        return any(_opens_with_assertion(alternative) for alternative in arg[1])
+        return ignorecase or any(_opens_slowly(alternative, ignorecase) for alternative in arg[1])
     return False
 
 
 def guarded(regex: re.Pattern[str]) -> re.Pattern[str]:
     """The same regex, prefixed with a lookahead for the characters a match can start with, where a
-    match attempt opens with a lookbehind or an anchor (tried at every position of the text; a pattern
-    opening with a literal or a character set is searched for by the regex engine itself). Matches,
+    match attempt opens with a lookbehind, an anchor or an alternation that ignores case (tried at every
+    position of the text; a pattern opening with a literal or a character set is searched for by the
+    regex engine itself). Matches,
     groups and spans are unchanged: the guard only rejects, with one set test, positions where no
     match can start."""
     try:
         parsed = P.parse(regex.pattern, regex.flags)
     except re.error:
         return regex
-    if not _opens_with_assertion(list(parsed)):
+    if not _opens_slowly(list(parsed), bool(regex.flags & re.IGNORECASE)):
         return regex
     chars, nullable = _first_of_sequence(parsed)
     if chars is None or nullable or not chars:

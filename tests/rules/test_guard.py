@@ -18,6 +18,8 @@ PATTERNS = [
     (r"(?<![\w\-\[{%<])[A-ZА-ЯЁ]{3,}(?![\w\-\]}%>])", 0),
     (r"(?:\A|(?<=\n)|(?<=[.!?…] ))[а-яёa-z](?![A-ZА-ЯЁ])", 0),
     (r"(?<![a-z])(?:sep|ſep|kelvin)\s?\d", re.IGNORECASE),
+    (r"(?:[!?]{2,})|(?:\.{4,})|(?:,{2,})|(?:\?!|!\?)", re.IGNORECASE),  # an alternation ignoring case
+    (r"(?:руб)|(?:sep \d)|(?:kelvin)", re.IGNORECASE),
 ]
 ALPHABET = "0123456789 .,:;-%$€₽\n!?…абвгмаяМАЯ Sep SEP ſep Kelvin KELVIN руб дней лет процентов five years"
 
@@ -40,5 +42,6 @@ def test_a_guarded_regex_finds_exactly_what_the_regex_finds(source, flags):
 
 @pytest.mark.parametrize("source", ["abc", r"[!?]{2,}", r"\{\{[^{}]*\}\}|\[[A-Z]+\]", r"(?<!\w)\w+", r"(?<=x)(?:a|)"])
 def test_no_guard_where_the_engine_already_searches_fast_or_any_start_is_possible(source):
+    # a case-sensitive alternation of literals and sets is scanned for by the engine itself
     plain = re.compile(source)
     assert guarded(plain) is plain
