@@ -212,3 +212,18 @@ def test_spawned_workers_give_the_same_results(monkeypatch):
     two = list(parallel.json_stream(pack, items, 2))
     one = list(parallel.json_stream(pack, items, 1))
     assert two == one and len(one) == len(items)
+
+
+def test_check_loads_no_model_or_network_library():
+    """`adsft check` starts fast: nothing of the training, data-frame or SDK stacks is imported."""
+    script = (
+        "import sys; sys.argv = ['adsft', 'check', '-', '--json']\n"
+        "from orchestrator.cli import main\n"
+        "code = main()\n"
+        "heavy = ('torch', 'transformers', 'peft', 'pandas', 'numpy', 'openai', 'together', 'aiohttp', 'httpx')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], input='{"text": "Откройте вклад сегодня."}\n', capture_output=True, text=True
+    )
+    assert done.stdout.strip() and done.stderr.strip().splitlines()[-1] == "[]", done.stderr
