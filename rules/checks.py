@@ -154,6 +154,7 @@ class PatternCheck(Check):
 
     def __init__(self, spec: schema.PatternRule, language: str) -> None:
         super().__init__(spec, language)
+        self.respects_names = spec.names
         self.regex = _join(spec.patterns, re.IGNORECASE if spec.ignorecase else 0)
         self.needs = required_strings(self.regex)
 

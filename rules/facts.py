@@ -58,7 +58,7 @@ class BriefIndex:
     unit) which attributes agree with it, whether the brief's other text does, and which attributes it
     contradicts whatever the message's wording."""
 
-    __slots__ = ("brief", "by_attr", "numbered", "other", "periods", "stems", "verdicts")
+    __slots__ = ("brief", "by_attr", "free", "key_stems", "nil", "numbered", "other", "periods", "stems", "verdicts")
 
     def __init__(self, brief: Brief) -> None:
         self.brief = brief
@@ -66,6 +66,20 @@ class BriefIndex:
         self.other = mentions(" \n ".join([brief.product, *brief.keywords, brief.offer or "", brief.cta or ""]))
         self.periods: dict[str, str | None] = {}
         self.stems = {key: _stem_words(str(value)) for key, value in brief.attributes.items()}
+        self.key_stems = {key: _stem_words(key.replace("_", " ")) for key in brief.attributes}
+        # attributes whose value says "none" ("foreign transaction fees: none"): naming them says the value
+        self.nil = {key for key, value in brief.attributes.items() if _NIL_RE.fullmatch(str(value).strip())}
+        # does the brief offer something free? Then "0 ₽" / "$0" agrees with it
+        told = " ".join(
+            [
+                brief.product,
+                *brief.keywords,
+                brief.offer or "",
+                *map(str, brief.attributes),
+                *map(str, brief.attributes.values()),
+            ]
+        )
+        self.free = _FREE_RE.search(told) is not None
         # attributes with a bare number, and the parts of their key ("min_age" -> "min", "age")
         self.numbered = [
             (key, [p for p in re.split(r"[_\W]+", key.lower()) if len(p) >= 3])
@@ -108,6 +122,8 @@ class BriefIndex:
         return agreeing, other_agrees, rivals
 
 
+_NIL_RE = re.compile(r"none|no|nil|zero|free|нет|отсутствует|бесплатн[а-я]*|без комиссии|0", re.IGNORECASE)
+_FREE_RE = re.compile(r"бесплатн|(?<![a-z])free(?![a-z])|без комисси|no (?:fee|charge)|(?<![a-z])none(?![a-z])", re.I)
 _BRIEF_FACTS: dict[int, BriefIndex] = {}
 
 
@@ -195,7 +211,7 @@ def analyse(
             mentioned.update(agreeing)
             report.agreed.append((claim, agreeing))
             continue
-        if other_agrees:
+        if other_agrees or (claim.value == 0 and claim.kind in ("money", "percent") and index.free):
             continue
         if not rivals and claim.kind == "number":  # "5 colours" where the brief says colours: 3
             rivals = _same_noun(text, claim, index.numbered)
@@ -215,8 +231,17 @@ def analyse(
             words = WORD_RE.findall(normalise(text))
         if word_set is None:
             word_set = set(words)
-        if not _stem_mentioned(index.stems[key], words, word_set):
-            report.missing.append(key)
+        if _stem_mentioned(index.stems[key], words, word_set):
+            continue
+        # a textual fact is named by its key too: "no foreign transaction fees" for fees: none
+        key_stems = index.key_stems[key]
+        if key_stems and _stem_mentioned(key_stems, words, word_set):
+            continue
+        if key in index.nil and any(
+            _stem_mentioned((stem,), words, word_set) for stem in key_stems if len(stem[0]) >= 4
+        ):
+            continue  # "No FX fees" names the fees the brief says there are none of
+        report.missing.append(key)
     return report
 
 

@@ -188,7 +188,7 @@ def _learn_english(word_set: set[str] | frozenset[str]) -> None:
         _EN_SEEN.clear()
         _EN_COMMANDS.clear()
     _EN_SEEN.update(unseen)
-    _EN_COMMANDS.update(w for w in unseen if w.isascii() and english_base_verb(w))
+    _EN_COMMANDS.update(w for w in unseen if english_command_word(w))
 
 
 def obvious_call_to_action(
@@ -207,7 +207,7 @@ def obvious_call_to_action(
         return False
     if language != "ru":
         first = words[0]
-        if "?" not in text and first not in not_imperative and first.isascii() and english_base_verb(first):
+        if "?" not in text and first not in not_imperative and english_command_word(first):
             if not text[:1].isalpha() and _FIRST_WORD_RE.match(text) is None:
                 return None  # something stands before the first word ("2 minute checkout"): look closer
             return True
@@ -252,7 +252,23 @@ def _in_question(text: str, position: int) -> bool:
 def _may_command(word: str, language: str) -> bool:
     if language == "ru" and _is_cyrillic(word):
         return any(_russian_moods(word))
-    return word.isascii() and english_base_verb(word)
+    return english_command_word(word)
+
+
+_HOMOGLYPHS = str.maketrans("авекмнорстухі", "abekmhopctyxi")
+
+
+@cache
+def english_command_word(word: str) -> bool:
+    """Can the lower-case ``word`` be an English command? A word with Cyrillic look-alike letters among
+    Latin ones ("вuy") is read as it looks: the slip is typography's to report, the command is there."""
+    if not word.isascii():
+        if not any("a" <= c <= "z" for c in word):
+            return False
+        word = word.translate(_HOMOGLYPHS)
+        if not word.isascii():
+            return False
+    return english_base_verb(word)
 
 
 def _commands(word: str, language: str, opens_clause: bool, previous: str, index_in_clause: int) -> bool:

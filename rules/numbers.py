@@ -44,7 +44,7 @@ _MAIN_SOURCE = (
     rf"(?!{_SEP}?(?:%|[a-zа-яё$€₽£])))"
     rf"|(?P<dayword>(?<!\d)(?P<wd>\d{{1,2}})(?:st|nd|rd|th)?{_SEP}?(?P<wm>{_MONTH_WORD})(?![a-zа-я]))"
     rf"|(?P<num>(?<![\w.,])(?P<n>{_NUM})(?![\d])(?:{_SEP}?(?P<mult>{_MULT})(?![a-zа-я]))?"
-    rf"(?:{_SEP}?(?P<unit>{_PERCENT}|{_MONEY}|{_TERM}|{_DATA})(?![a-zа-я]))?))"
+    rf"(?:(?:{_SEP}?|-)(?P<unit>{_PERCENT}|{_MONEY}|{_TERM}|{_DATA})(?![a-zа-я]))?))"
     rf"|(?P<pre>(?P<pcur>[$€£₽]){_SEP}?(?P<pnum>{_NUM})(?:{_SEP}?(?P<pmult>{_MULT}|m|b)(?![a-zа-я]))?)"
     rf"|(?P<wordday>(?<![a-zа-я])(?P<wm2>{_MONTH_WORD}){_SEP}(?P<wd2>\d{{1,2}})(?:st|nd|rd|th)?(?!\d))"
 )

@@ -101,6 +101,9 @@ class PatternRule(RuleBase):
     type: Literal["pattern"]
     patterns: list[str] = Field(min_length=1)
     ignorecase: bool = True
+    names: bool = Field(
+        default=True, description="skip matches inside names (the brief's product, quoted names); false: never"
+    )
     _v = field_validator("patterns")(classmethod(lambda cls, v: _check_regexes(v)))
 
 
@@ -235,7 +238,9 @@ class PlaceholderRule(RuleBase):
             r"\{\{[^{}\n]*\}\}",
             r"\{[A-Za-zА-Яа-яЁё_$][\w.]*\}",
             r"\[[A-ZА-ЯЁ_][A-ZА-ЯЁ_ ]*\]",
-            r"\[(?:имя|фамилия|отчество|name|first[ _]?name|last[ _]?name|клиент|client|customer)\]",
+            r"(?i:\[(?:имя|фамилия|отчество|name|first[ _]?name|last[ _]?name|full[ _]?name|клиент|client|customer"
+            r"|user|имя[ _]клиента)(?:[ _]?name)?\])",
+            r"\*\|[A-Z][A-Z0-9_:]*\|\*",  # mail merge tags: *|FNAME|*
             r"%[A-Za-zА-Яа-яЁё_]{2,}%",
             r"\$\{[^}\n]*\}",
             r"<[A-Za-zА-Яа-яЁё_]{2,}>",

@@ -6,6 +6,7 @@ changes offsets.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -175,6 +176,24 @@ class Context:
             return True
         return self.brief is not None and any(s <= start and end <= e for s, e in self._product_runs())
 
+    def _name_parts(self, name: str) -> list[tuple[int, int]]:
+        """Two or more words in a row that stand in a row in the product's name too: "with easy access"
+        for the brief's "Smart Saver easy access account" (a part of the name, not a claim)."""
+        name_words = WORD_RE.findall(name)
+        pairs = set(itertools.pairwise(name_words))
+        if not pairs:
+            return []
+        view = self.text_view
+        words = view.words
+        found: list[tuple[int, int]] = []
+        for i in range(len(words) - 1):
+            if (words[i], words[i + 1]) in pairs:
+                start, end = view.spans[i][0], view.spans[i + 1][1]
+                if found and found[-1][1] >= view.spans[i][0]:  # continues the run before it
+                    start = found.pop()[0]
+                found.append((start, end))
+        return found
+
     def _product_runs(self) -> list[tuple[int, int]]:
         """Capitalised runs made of the brief's product words ("Easy Grow seedlings" of "Easy Grow"),
         at a sentence start too."""
@@ -197,6 +216,7 @@ class Context:
             while i >= 0 and name:
                 spans.append((i, i + len(name)))
                 i = norm.find(name, i + 1)
+            spans.extend(self._name_parts(name))
         if "quoted" in self.names and _QUOTE_MARK_RE.search(self.text) is not None:
             spans.extend(m.span() for m in _QUOTED_RE.finditer(self.text))
         return spans
