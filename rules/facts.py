@@ -58,7 +58,19 @@ class BriefIndex:
     unit) which attributes agree with it, whether the brief's other text does, and which attributes it
     contradicts whatever the message's wording."""
 
-    __slots__ = ("brief", "by_attr", "free", "key_stems", "nil", "numbered", "other", "periods", "stems", "verdicts")
+    __slots__ = (
+        "brief",
+        "by_attr",
+        "fact_stems",
+        "free",
+        "key_stems",
+        "nil",
+        "numbered",
+        "other",
+        "periods",
+        "stems",
+        "verdicts",
+    )
 
     def __init__(self, brief: Brief) -> None:
         self.brief = brief
@@ -215,6 +227,8 @@ def analyse(
             continue
         if not rivals and claim.kind == "number":  # "5 colours" where the brief says colours: 3
             rivals = _same_noun(text, claim, index.numbered)
+        elif rivals and claim.kind in ("money", "percent", "term"):
+            rivals = [key for key in rivals if _speaks_of(text, claim, key, index)]
         if rivals:
             report.mismatched.append((claim, rivals))
         else:
@@ -256,6 +270,25 @@ def _wrong_period(text: str, claim: Mention, agreeing: list[str], index: BriefIn
     if said is None or said in periods:
         return []
     return agreeing
+
+
+def _speaks_of(text: str, claim: Mention, key: str, index: BriefIndex) -> bool:
+    """Does a claim of the kind the brief states under ``key`` speak of that fact? It does when its value
+    is of the same order (a tenth to ten times: 10,5% for 11,5%, 12 months for 18) or the key is named
+    next to it; "87% выпускников" against an installment plan at 0%, or approval "за 1 день" against a
+    30-year term, speak of something else: figures the brief does not hold."""
+    facts = index.other if key == "offer" else index.by_attr[key]
+    if not any(fact.kind == claim.kind for fact in facts):
+        return True  # the brief's value under another unit ("$5" for a 5% cashback): that fact, misstated
+    value = float(claim.value)  # type: ignore[arg-type]  (terms in days: "12 months" is near "1 year")
+    for fact in facts:
+        if fact.kind == claim.kind and value and fact.value and 0.1 <= value / float(fact.value) <= 10:  # type: ignore[arg-type]
+            return True
+    if key == "offer":
+        return False
+    stems = index.key_stems[key]
+    near = WORD_RE.findall(normalise(text[max(0, claim.start - 30) : claim.end + 30]))
+    return any(len(w) >= 4 and any(w[:4] == s[:4] for s, _ in stems if len(s) >= 4) for w in near)
 
 
 _NEXT_WORD_RE = re.compile(r"[\s\u00a0-]*([^\W\d_]+)")

@@ -223,3 +223,58 @@ def test_new_rule_fields_load_and_validate(tmp_path):
         load_pack(bad)
     text = "\n".join(str(p) for p in err.value.problems)
     assert "basis_keys" in text and "must start with a required word" in text
+
+
+def test_a_textual_required_fact_is_named_by_its_key(en):
+    kite = Brief(
+        id="k",
+        language="en",
+        channel="push",
+        product="Kite Debit card",
+        category="bank",
+        attributes={"foreign transaction fees": "none", "cashback": "1%"},
+        required_attributes=["foreign transaction fees"],
+    )
+    for text in ("Spend abroad with no foreign transaction fees: get Kite.", "No FX fees abroad: get your Kite card."):
+        assert "missing_required_fact" not in en.check(text, kite).categories(), text
+    assert "missing_required_fact" in en.check("1% cashback on every purchase: get Kite.", kite).categories()
+
+
+def test_zero_agrees_with_a_free_offer_and_terms_may_be_hyphenated(ru, en):
+    shop = brief("ru", **{"бесплатная доставка": "от 999 ₽", "скидки": "до 70%"})
+    assert ru.check("Скидки до 70% и доставка 0 ₽ от 999 ₽ — заходите в каталог.", shop).passed
+    fibre = brief("en", speed="900 Mbps", contract="18 months")
+    assert "fact_mismatch" in en.check("900 Mbps on a 12-month contract. Check availability.", fibre).categories()
+
+
+def test_a_figure_about_something_else_is_unsupported_not_a_mismatch(ru):
+    course = brief("ru", **{"срок обучения": "6 месяцев", "рассрочка": "0%"})
+    found = ru.check("6 месяцев Python и работа у 87% выпускников — запишитесь на курс.", course).categories()
+    assert "unsupported_number" in found and "fact_mismatch" not in found
+    rate = brief("ru", ставка="от 11,5% годовых")
+    assert "fact_mismatch" in ru.check("Кредит от 10,5% годовых. Оформите онлайн.", rate).categories()
+
+
+def test_more_template_slots(ru, en):
+    assert "placeholder" in ru.check("[Имя], кэшбэк 1% на все покупки — закажите карту.").categories()
+    for text in (
+        "[Customer Name], enjoy 20% off vitamins. Shop now.",
+        "Hi *|FNAME|*, your order is ready. Collect it.",
+    ):
+        assert "placeholder" in en.check(text).categories(), text
+
+
+def test_names_in_lower_case_case_and_command_slips(ru, en):
+    shoes = Brief(id="s", language="ru", channel="banner", product="Кроссовки «Стрела Ран»", category="f")
+    record = Message(title="кроссовки «Стрела Ран» −30%", body="Размеры 36–46.", cta="Выбрать пару")
+    assert "caps" in ru.check(record, shoes).categories()
+    saver = Brief(id="v", language="en", channel="push", product="Smart Saver easy access account", category="bank")
+    assert "abstract_claim" not in en.check("Smart Saver pays 4.5% AER with easy access. Open one.", saver).categories()
+    assert "abstract_claim" in en.check("Open one for easy savings at 4.5% AER.", saver).categories()
+    slip = en.check("A laptop with a 512GB SSD. Вuy now.").categories()  # a Cyrillic В in "Buy"
+    assert "typography" in slip and "missing_cta" not in slip
+
+
+def test_a_superlative_takes_the_word_it_grades(ru):
+    result = ru.check("Самый щедрый кэшбэк: 7% в кафе. Оформите карту.")
+    assert "superlative" in result.categories() and "abstract_claim" not in result.categories()
