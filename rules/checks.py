@@ -4,6 +4,7 @@ run on many messages; the common path (nothing found) stays in C-level string an
 
 from __future__ import annotations
 
+import itertools
 import operator
 import re
 from collections.abc import Iterable
@@ -380,11 +381,34 @@ class RepetitionCheck(Check):
         words = view.words
         if self.joined is not None and not self.joiners.isdisjoint(view.word_set):
             self._joined(ctx, view, out)
+        if self.spec.phrases:
+            self._runs(ctx, view, out)
         if not any(map(operator.eq, words, words[1:])):  # no word right after itself (compared in C)
             return
         for m in self.regex.finditer(view.norm):
             if m.group(1) not in self.allow:
                 self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset, word=m.group(1))
+
+    def _runs(self, ctx: Context, view: View, out: list[Violation]) -> None:
+        """Two or more words said twice in a row, with only spaces or punctuation between: "на все на все",
+        "Order your card. Order your card." (the whole stretch repeats, figures included)."""
+        words = view.words
+        pairs = list(itertools.pairwise(words))
+        if len(set(pairs)) == len(pairs):  # no two words in a row occur twice
+            return
+        spans, norm, offset, i = view.spans, view.norm, view.offset, 0
+        while i < len(words) - 3:
+            for j in range(i + 2, min(i + 9, len(words) - 1)):
+                k = j - i
+                if words[j] != words[i] or words[i:j] != words[j : j + k]:
+                    continue
+                first, second = spans[i][0] - offset, spans[j][0] - offset
+                chunk = norm[first:second].rstrip(" \t\u00a0,.;:!?—–-")
+                if norm.startswith(chunk, second):
+                    self.emit(out, ctx, first + offset, second + len(chunk) + offset, word=chunk)
+                    i = j + k - 1
+                    break
+            i += 1
 
     def _joined(self, ctx: Context, view: View, out: list[Violation]) -> None:
         """A phrase said twice around a joiner: the words are compared first, the regex confirms the gaps."""

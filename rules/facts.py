@@ -129,11 +129,17 @@ class BriefIndex:
             rivals = [
                 key
                 for key, facts in by_attr.items()
-                if any(f.kind not in ("number", "date", kind) and raw_value(f) == raw_value(claim) for f in facts)
+                if any(
+                    f.kind not in ("number", "date", kind)
+                    and (f.kind in _SPANS_OF_TIME) == (kind in _SPANS_OF_TIME)  # "5 минут" is not a 5% cashback
+                    and raw_value(f) == raw_value(claim)
+                    for f in facts
+                )
             ]
         return agreeing, other_agrees, rivals
 
 
+_SPANS_OF_TIME = frozenset({"term", "duration"})
 _NIL_RE = re.compile(r"none|no|nil|zero|free|нет|отсутствует|бесплатн[а-я]*|без комиссии|0", re.IGNORECASE)
 _FREE_RE = re.compile(r"бесплатн|(?<![a-z])free(?![a-z])|без комисси|no (?:fee|charge)|(?<![a-z])none(?![a-z])", re.I)
 _BRIEF_FACTS: dict[int, BriefIndex] = {}
@@ -287,7 +293,9 @@ def _speaks_of(text: str, claim: Mention, key: str, index: BriefIndex) -> bool:
     if key == "offer":
         return False
     stems = index.key_stems[key]
-    near = WORD_RE.findall(normalise(text[max(0, claim.start - 30) : claim.end + 30]))
+    before = _CLAUSE_SPLIT_RE.split(text[max(0, claim.start - 30) : claim.start])[-1]
+    after = _CLAUSE_SPLIT_RE.split(text[claim.end : claim.end + 30])[0]
+    near = WORD_RE.findall(normalise(f"{before} {after}"))  # the words of its clause, a few either side
     return any(len(w) >= 4 and any(w[:4] == s[:4] for s, _ in stems if len(s) >= 4) for w in near)
 
 

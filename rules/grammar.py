@@ -268,6 +268,8 @@ def english_command_word(word: str) -> bool:
         word = word.translate(_HOMOGLYPHS)
         if not word.isascii():
             return False
+    if word in ENGLISH_FUNCTION_WORDS and word not in ("do", "be", "have"):
+        return False  # "Over 5,000 products", "Back in stock": a preposition or adverb opening a clause
     return english_base_verb(word)
 
 

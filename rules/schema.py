@@ -196,6 +196,7 @@ class RepetitionRule(RuleBase):
     min_length: int = Field(default=2, ge=1)
     allow: list[str] = Field(default_factory=list)
     lemmas: bool = Field(default=False, description='also two forms of one word in a row ("карту карты")')
+    phrases: bool = Field(default=False, description='also two or more words said twice in a row ("на все на все")')
     joiners: list[str] = Field(
         default_factory=list,
         description='a phrase of two or three words said twice around one of these is an error ("a and a")',

@@ -278,3 +278,19 @@ def test_names_in_lower_case_case_and_command_slips(ru, en):
 def test_a_superlative_takes_the_word_it_grades(ru):
     result = ru.check("Самый щедрый кэшбэк: 7% в кафе. Оформите карту.")
     assert "superlative" in result.categories() and "abstract_claim" not in result.categories()
+
+
+def test_a_run_of_words_said_twice(ru, en):
+    assert "repetition" in ru.check("Скидки до 70% на все на все товары. Выбирайте в приложении.").categories()
+    twice = "Free delivery on orders over £40. Free delivery on orders over £40. Order today."
+    assert "repetition" in en.check(twice).categories()
+    assert "repetition" not in en.check("Buy one, get one free on all vitamins. Shop now.").categories()
+
+
+def test_more_judgments_from_blind_sets(ru, en):
+    assert "language" in en.check("Winterschlussverkauf: bis zu 60% Rabatt").categories()
+    assert "missing_cta" in en.check("Free delivery on orders over £40. Over 5,000 products.").categories()
+    card = brief("ru", **{"льготный период": "120 дней", "кэшбэк": "5%"})
+    found = ru.check("Льготный период 120 дней. Решение за 5 минут — оформите онлайн.", card).categories()
+    assert "unsupported_number" in found and "fact_mismatch" not in found  # minutes are not the 5% cashback
+    assert "cliche" in ru.check("Выведите карьеру на новый уровень: курс со скидкой. Запишитесь.").categories()
