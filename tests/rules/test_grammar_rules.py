@@ -294,3 +294,10 @@ def test_more_judgments_from_blind_sets(ru, en):
     found = ru.check("Льготный период 120 дней. Решение за 5 минут — оформите онлайн.", card).categories()
     assert "unsupported_number" in found and "fact_mismatch" not in found  # minutes are not the 5% cashback
     assert "cliche" in ru.check("Выведите карьеру на новый уровень: курс со скидкой. Запишитесь.").categories()
+
+
+def test_guarantees_other_than_warranties_are_promises(ru, en):
+    assert "forbidden_word" in en.check("Vitamins guaranteed to work. Shop now.").categories()
+    assert "forbidden_word" not in en.check("A 2-year guarantee on every laptop. Order now.").categories()
+    assert "forbidden_word" in ru.check("Трудоустройство гарантировано после курса. Запишитесь.").categories()
+    assert "forbidden_word" not in ru.check("Гарантия 5 лет на всю технику. Закажите онлайн.").categories()

@@ -1,0 +1,34 @@
+"""Promises a regulated ad may not make, found by what the words do rather than by a phrase list: a
+guarantee of anything ("guaranteed to work", "трудоустройство гарантировано", "гарантия результата"),
+except the guarantees a shop may give: a warranty term, money back, a price or a delivery date. A custom
+rule (``type: python``); the exceptions are the rule's ``options.unless`` patterns, looked for in the
+guarantee's clause.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import cache
+
+_GUARANTEE_RE = re.compile(
+    r"(?<![\w-])(?:guarantee[ds]?|guaranteeing|гарантир[а-яё]*|гаранти(?:я|и|ю|ей|й|ям|ями|ях))(?![\w-])",
+    re.IGNORECASE,
+)
+_CLAUSE_BREAK_RE = re.compile(r"[.!?;\n]")
+
+
+@cache
+def _unless(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None
+
+
+def guarantee_promises(text: str, brief: object, options: dict) -> Iterator[tuple[int, int]]:
+    """Spans of guarantees whose clause (up to 40 characters either side) holds none of ``options.unless``."""
+    unless = _unless(tuple(options.get("unless", ())))
+    for m in _GUARANTEE_RE.finditer(text):
+        before = _CLAUSE_BREAK_RE.split(text[max(0, m.start() - 40) : m.start()])[-1]
+        after = _CLAUSE_BREAK_RE.split(text[m.end() : m.end() + 40])[0]
+        if unless is not None and unless.search(f"{before}\x00{after}"):
+            continue
+        yield m.span()
