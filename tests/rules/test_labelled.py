@@ -45,8 +45,17 @@ def test_clean_labelled_messages_pass(labelled, ru, en):
 
 
 # Messages written from the style guide (datasets/samples/LABELLING.md) before the packs were tuned:
-# `dev` and `dev2` were tuned on, `test` never was. These floors keep what was measured from sliding back.
-SPLIT_FLOORS = {"rules_dev": (0.97, 0.95, 0.02), "rules_dev2": (0.97, 0.95, 0.02), "rules_test": (0.95, 0.9, 0.02)}
+# the `dev` sets were tuned on, the `test` sets never were (`test2` and `test3` had their per-category
+# figures seen once). These floors keep what was measured from sliding back.
+SPLIT_FLOORS = {
+    "rules_dev": (0.97, 0.95, 0.02),
+    "rules_dev2": (0.97, 0.95, 0.02),
+    "rules_dev3": (0.97, 0.95, 0.02),
+    "rules_dev4": (0.97, 0.95, 0.02),
+    "rules_test": (0.95, 0.9, 0.02),
+    "rules_test2": (0.9, 0.9, 0.05),
+    "rules_test3": (0.9, 0.85, 0.06),
+}
 
 
 @pytest.mark.parametrize("split", sorted(SPLIT_FLOORS))
