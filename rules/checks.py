@@ -391,24 +391,26 @@ class RepetitionCheck(Check):
 
     def _runs(self, ctx: Context, view: View, out: list[Violation]) -> None:
         """Two or more words said twice in a row, with only spaces or punctuation between: "на все на все",
-        "Order your card. Order your card." (the whole stretch repeats, figures included)."""
+        "Order your card. Order your card." (the whole stretch repeats, figures included). Only where a
+        pair of words recurs within eight words is a repeat looked for."""
         words = view.words
         pairs = list(itertools.pairwise(words))
         if len(set(pairs)) == len(pairs):  # no two words in a row occur twice
             return
-        spans, norm, offset, i = view.spans, view.norm, view.offset, 0
-        while i < len(words) - 3:
-            for j in range(i + 2, min(i + 9, len(words) - 1)):
-                k = j - i
-                if words[j] != words[i] or words[i:j] != words[j : j + k]:
-                    continue
-                first, second = spans[i][0] - offset, spans[j][0] - offset
-                chunk = norm[first:second].rstrip(" \t\u00a0,.;:!?—–-")
-                if norm.startswith(chunk, second):
-                    self.emit(out, ctx, first + offset, second + len(chunk) + offset, word=chunk)
-                    i = j + k - 1
-                    break
-            i += 1
+        where: dict[tuple[str, str], list[int]] = {}
+        for i, pair in enumerate(pairs):
+            where.setdefault(pair, []).append(i)
+        starts = sorted((i, j) for found in where.values() if len(found) > 1 for i, j in itertools.pairwise(found))
+        spans, norm, offset, taken = view.spans, view.norm, view.offset, -1
+        for i, j in starts:
+            k = j - i
+            if i <= taken or not 2 <= k <= 8 or words[i:j] != words[j : j + k]:
+                continue
+            first, second = spans[i][0] - offset, spans[j][0] - offset
+            chunk = norm[first:second].rstrip(" \t\u00a0,.;:!?—–-")
+            if norm.startswith(chunk, second):
+                self.emit(out, ctx, first + offset, second + len(chunk) + offset, word=chunk)
+                taken = j + k - 1
 
     def _joined(self, ctx: Context, view: View, out: list[Violation]) -> None:
         """A phrase said twice around a joiner: the words are compared first, the regex confirms the gaps."""
