@@ -243,7 +243,29 @@ def workers(tmp: Path, n: int) -> None:
         outputs[count] = done.stdout
     line = {"bench": "rules", "measure": "workers", "messages": n, "one_worker_s": round(wall[1], 1)}
     line |= {"two_workers_s": round(wall[2], 1), "speedup": round(wall[1] / wall[2], 2)}
-    print(json.dumps(line | {"same_output": outputs[1] == outputs[2], "cores": os.cpu_count()}), flush=True)
+    line |= {"same_output": outputs[1] == outputs[2], "cores": os.cpu_count()}
+    print(json.dumps(line | {"machine_two_process_speedup": machine_parallelism()}), flush=True)
+
+
+def _spin(_: int) -> int:
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return total
+
+
+def machine_parallelism() -> float:
+    """What two processes gain on this machine at best: a pure loop run twice in one process against
+    once in each of two (a machine whose cores share one CPU's time gains nothing)."""
+    import multiprocessing
+
+    start = time.perf_counter()
+    _spin(0), _spin(1)
+    serial = time.perf_counter() - start
+    start = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        pool.map(_spin, range(2))
+    return round(serial / (time.perf_counter() - start), 2)
 
 
 def main() -> None:

@@ -60,7 +60,11 @@ def _read_text(source: str) -> tuple[str, str]:
     return name, text
 
 
-def _item(obj: object, file: str, line: int, briefs: dict[str, Brief]) -> Item | list[Problem]:
+def _item(
+    obj: object, file: str, line: int, briefs: dict[str, Brief], interned: dict[str, Brief] | None = None
+) -> Item | list[Problem]:
+    """One message of the input, or its problems. ``interned`` holds the briefs already read, by their
+    content: messages written from one brief share one Brief, whose facts are then worked out once."""
     if not isinstance(obj, dict):
         return [Problem("each line must be a JSON object", file, line)]
     unknown = sorted(set(obj) - _MESSAGE_KEYS)
@@ -71,10 +75,15 @@ def _item(obj: object, file: str, line: int, briefs: dict[str, Brief]) -> Item |
         return [Problem("needs a string `text` (or `title`/`body`/`cta`)", file, line)]
     brief = None
     if obj.get("brief") is not None:
-        try:
-            brief = Brief.model_validate(obj["brief"])
-        except ValidationError as exc:
-            return problems_from(exc, file, line, "brief")
+        key = json.dumps(obj["brief"], sort_keys=True, ensure_ascii=False, default=str) if interned is not None else ""
+        brief = interned.get(key) if interned is not None else None
+        if brief is None:
+            try:
+                brief = Brief.model_validate(obj["brief"])
+            except ValidationError as exc:
+                return problems_from(exc, file, line, "brief")
+            if interned is not None:
+                interned[key] = brief
     elif obj.get("brief_id") is not None:
         brief = briefs.get(str(obj["brief_id"]))
         if brief is None:
@@ -119,12 +128,13 @@ def read_messages(source: str, briefs: dict[str, Brief] | None = None) -> list[I
     """Every message of a JSONL, CSV or plain-text input; all problems at once as one InputError."""
     file, content = _read_text(source)
     briefs = briefs or {}
+    interned: dict[str, Brief] = {}
     items: list[Item] = []
     problems: list[Problem] = []
     stripped = content.lstrip()
     if stripped.startswith("{") or file.endswith(".jsonl"):
         for number, obj in _json_lines(file, content, problems):
-            found = _item(obj, file, number, briefs)
+            found = _item(obj, file, number, briefs, interned)
             (problems.extend if isinstance(found, list) else items.append)(found)  # type: ignore[operator]
     elif _plain(file, content):
         for number, raw in enumerate(content.splitlines(), 1):

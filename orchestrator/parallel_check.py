@@ -10,6 +10,7 @@ they save.
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
@@ -78,6 +79,7 @@ def _pool_tasks(
     # (dictionaries are loaded once, not once per worker)
     _packs, _as_json = packs, as_json
     yield items[:CHUNK], _check_chunk(items[:CHUNK])
+    _warm_every_pack(packs, items)
     bounds = [(i, min(i + CHUNK, len(items))) for i in range(CHUNK, len(items), CHUNK)]
     if "fork" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("fork")
@@ -88,12 +90,30 @@ def _pool_tasks(
         context = multiprocessing.get_context("spawn")
         tasks = [items[a:b] for a, b in bounds]
         initargs = (packs, [], as_json)
+    # what the workers inherit is never freed while they run: keeping it out of the collector's scans
+    # spares each worker a walk over every message and every compiled rule (and the copies of the
+    # memory pages such a walk makes)
+    gc.freeze()
     try:
         with context.Pool(workers, initializer=_start, initargs=initargs) as pool:
             for (a, b), results in zip(bounds, pool.imap(_check_chunk, tasks), strict=True):
                 yield items[a:b], results
     finally:
+        gc.unfreeze()
         _items = []
+
+
+def _warm_every_pack(packs: RulePack | PackChooser, items: list[Item]) -> None:
+    """Check one message for each pack a sample of the input uses, so the workers inherit every pack's
+    dictionaries loaded (the first chunk may all be one language)."""
+    if isinstance(packs, RulePack):
+        return
+    warmed: set[int] = {id(packs.for_item(item)) for item in items[:CHUNK]}
+    for item in items[CHUNK :: max(1, len(items) // 64)]:
+        pack = packs.for_item(item)
+        if id(pack) not in warmed:
+            warmed.add(id(pack))
+            pack.check(item.message, item.brief)
 
 
 def check_stream(
