@@ -1,7 +1,8 @@
 """Batched generation with a base model and an optional adapter, used to score local models.
 
 The prompts are rendered and tokenized together, sorted by length and cut into buckets of similar
-lengths (little padding). Each bucket is decoded by one loop: the prompt is run once, then one token per
+lengths (little padding). Each bucket is decoded by one loop: the prompt is run once (a prefix its rows
+share, such as the system message, once for all of them: providers/local/prefix.py), then one token per
 step against the kept KV cache; a row that has finished (its end token) leaves the batch and the cache,
 so the last steps run only for the rows still writing. Sampling (temperature, nucleus) is done for the
 whole batch at once, with Gumbel noise drawn from a generator seeded by `seed` for every row of the
@@ -18,6 +19,8 @@ from functools import cache
 from pathlib import Path
 
 import torch
+
+from providers.local import prefix
 
 MAX_ROWS = 64  # rows decoded together in one bucket
 CANDIDATES = 256  # most likely tokens a nucleus is first looked for among
@@ -119,6 +122,7 @@ class Generator:
         self.pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self.eos = self.tokenizer.eos_token_id
         self.threads: int | None = None  # CPU threads for decoding, measured on first use
+        self.min_prefix = prefix.MIN_PREFIX  # shared prompt prefixes shorter than this are run with each row
 
     def _decode_threads(self) -> int:
         """On a CPU, the faster of PyTorch's thread count and one thread for decode-sized matrix products:
@@ -183,6 +187,25 @@ class Generator:
         ]
 
     def _prefill(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, object]:
+        """Run the prompts once: the last logits, the mask, the next positions and the KV cache. Rows that
+        share a prefix have it run once (see providers/local/prefix.py); else the prompts run whole."""
+        shared = prefix.plan(rows, self.min_prefix)
+        if shared is None:
+            return self._run_prompts(rows)
+        _, mask, _, kv = self._run_prompts(shared.prefixes)
+        index = torch.tensor(shared.group_of, device=self.device)
+        kv.batch_select_indices(index)  # each row gets a copy of its group's prefix cache
+        width = max(len(s) for s in shared.suffixes)
+        ids = torch.tensor([[self.pad] * (width - len(s)) + s for s in shared.suffixes], device=self.device)
+        tail = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in shared.suffixes], device=self.device)
+        mask = torch.cat([mask[index], tail], 1)  # [padding, prefix, padding, suffix] for every row
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -width:]
+        out = self.model(
+            input_ids=ids, attention_mask=mask, position_ids=positions, cache=kv, use_cache=True, logits_to_keep=1
+        )
+        return out.logits[:, -1], mask, positions[:, -1] + 1, out.past_key_values
+
+    def _run_prompts(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, object]:
         """Run the left-padded prompts (after the soft prompt, if any) once; the last logits, the mask,
         the next positions and the KV cache."""
         from transformers import DynamicCache
