@@ -23,7 +23,6 @@ import torch
 from providers.local import prefix
 
 MAX_ROWS = 64  # rows decoded together in one bucket
-CANDIDATES = 256  # most likely tokens a nucleus is first looked for among
 SPREAD = 2.0  # a bucket's longest prompt is at most this many times its shortest (or MIN_ROWS are filled)
 MIN_ROWS = 8
 
@@ -81,26 +80,29 @@ def buckets(lengths: list[int], max_rows: int = MAX_ROWS) -> list[list[int]]:
 def sample(logits: torch.Tensor, temperature: float, top_p: float, noise: torch.Tensor | None) -> torch.Tensor:
     """One token per row: the most likely one when temperature is 0; else a draw from the tempered
     distribution cut to its top-p nucleus, by the Gumbel-max trick on the given uniform noise (one value
-    per row and vocabulary entry). The nucleus is looked for among the CANDIDATES most likely tokens
-    first (a partial sort), and over the whole vocabulary only for rows whose nucleus is wider: the draw
-    is the same either way."""
+    per row and vocabulary entry).
+
+    The nucleus is the most likely tokens, in order, until their mass passes top_p: a token is in it when
+    the tokens more likely than it hold at most top_p. Nothing is sorted: the perturbed maximum over the
+    whole vocabulary is taken, and where that token lies outside the nucleus, it and every token no more
+    likely than it (all outside too) are struck out and the maximum taken again. The token drawn is the
+    one a sort would give (the maximum over the nucleus); a draw falls outside the nucleus with at most
+    1 - top_p chance, so a step takes one pass or two, each a few operations over the batch."""
     if temperature <= 0 or noise is None:
         return logits.argmax(-1)
     scores = logits.float() / temperature
-    gumbel = -torch.log(-torch.log(noise.clamp_(1e-10, 1.0 - 1e-7)))
+    perturbed = scores - torch.log(-torch.log(noise.clamp_(1e-10, 1.0 - 1e-7)))
     if top_p >= 1.0:
-        return (scores + gumbel).argmax(-1)
-    k = min(CANDIDATES, scores.shape[-1])
-    top_scores, top_ids = scores.topk(k, -1)
-    probs = (top_scores - scores.logsumexp(-1, keepdim=True)).exp()
-    cumulative = probs.cumsum(-1)
-    if k < scores.shape[-1] and not bool((cumulative[:, -1] > top_p).all()):
-        top_scores, top_ids = scores.sort(-1, descending=True)  # a nucleus wider than the candidates
-        probs = top_scores.softmax(-1)
-        cumulative = probs.cumsum(-1)
-    outside = cumulative - probs > top_p  # the most likely token always stays
-    choice = (top_scores.masked_fill(outside, float("-inf")) + gumbel.gather(-1, top_ids)).argmax(-1)
-    return top_ids.gather(-1, choice.unsqueeze(-1)).squeeze(-1)
+        return perturbed.argmax(-1)
+    probs = scores.softmax(-1)
+    while True:
+        chosen = perturbed.argmax(-1, keepdim=True)
+        chance = probs.gather(-1, chosen)
+        weaker = probs <= chance
+        outside = probs.masked_fill(weaker, 0.0).sum(-1, keepdim=True) > top_p  # more likely ones hold > top_p
+        if not bool(outside.any()):
+            return chosen.squeeze(-1)
+        perturbed = perturbed.masked_fill(weaker & outside, float("-inf"))
 
 
 class Generator:

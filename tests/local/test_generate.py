@@ -124,3 +124,27 @@ def test_prefix_plan_covers_every_row_and_skips_what_saves_little():
     assert prefix.plan([[1] * 30, [2] * 30, [3] * 30], min_prefix=16) is None  # nothing shared
     assert prefix.plan([[*common, 1], [*common, 2]], min_prefix=40) is None  # shared, but shorter than asked
     assert prefix.plan([common], min_prefix=16) is None  # one row
+
+
+def _nucleus_by_sorting(logits, temperature, top_p, noise):
+    """The textbook draw: sort, keep the most likely tokens until their mass passes top_p, Gumbel-max."""
+    import torch
+
+    scores = logits.float() / temperature
+    ordered, ids = scores.sort(-1, descending=True)
+    probs = ordered.softmax(-1)
+    outside = probs.cumsum(-1) - probs > top_p
+    gumbel = -torch.log(-torch.log(noise.clamp(1e-10, 1.0 - 1e-7))).gather(-1, ids)
+    return ids.gather(-1, (ordered.masked_fill(outside, float("-inf")) + gumbel).argmax(-1, keepdim=True)).squeeze(-1)
+
+
+@pytest.mark.parametrize("top_p", [0.3, 0.9, 0.95, 0.999])
+def test_nucleus_draw_equals_the_sorted_nucleus_draw(top_p):
+    import torch
+
+    source = torch.Generator().manual_seed(11)
+    flat, peaked = torch.randn(300, 500, generator=source), 6 * torch.randn(300, 500, generator=source)
+    for logits in (flat, peaked):
+        noise = torch.rand(logits.shape, generator=source)
+        expected = _nucleus_by_sorting(logits, 0.8, top_p, noise)
+        assert sample(logits, 0.8, top_p, noise.clone()).tolist() == expected.tolist()
