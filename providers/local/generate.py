@@ -25,6 +25,7 @@ from providers.local import prefix
 MAX_ROWS = 64  # rows decoded together in one bucket
 SPREAD = 2.0  # a bucket's longest prompt is at most this many times its shortest (or MIN_ROWS are filled)
 MIN_ROWS = 8
+DROP_SHARE = 0.25  # finished rows leave the batch (a copy of its cache) once they are this share of it
 
 
 class _Heartbeat:
@@ -188,16 +189,17 @@ class Generator:
             for i, (ids, stopped, latency) in enumerate(outputs)
         ]
 
-    def _prefill(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, object]:
-        """Run the prompts once: the last logits, the mask, the next positions and the KV cache. Rows that
-        share a prefix have it run once (see providers/local/prefix.py); else the prompts run whole."""
+    def _prefill(self, rows: list[list[int]], room: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, object]:
+        """Run the prompts once: the last logits, the mask, the next positions and the KV cache (with room for
+        `room` more tokens). Rows that share a prefix have it run once (see providers/local/prefix.py); else
+        the prompts run whole."""
         shared = prefix.plan(rows, self.min_prefix)
         if shared is None:
-            return self._run_prompts(rows)
-        _, mask, _, kv = self._run_prompts(shared.prefixes)
+            return self._run_prompts(rows, room)
+        width = max(len(s) for s in shared.suffixes)
+        _, mask, _, kv = self._run_prompts(shared.prefixes, width + room)
         index = torch.tensor(shared.group_of, device=self.device)
         kv.batch_select_indices(index)  # each row gets a copy of its group's prefix cache
-        width = max(len(s) for s in shared.suffixes)
         ids = torch.tensor([[self.pad] * (width - len(s)) + s for s in shared.suffixes], device=self.device)
         tail = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in shared.suffixes], device=self.device)
         mask = torch.cat([mask[index], tail], 1)  # [padding, prefix, padding, suffix] for every row
@@ -207,10 +209,10 @@ class Generator:
         )
         return out.logits[:, -1], mask, positions[:, -1] + 1, out.past_key_values
 
-    def _run_prompts(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, object]:
+    def _run_prompts(self, rows: list[list[int]], room: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, object]:
         """Run the left-padded prompts (after the soft prompt, if any) once; the last logits, the mask,
-        the next positions and the KV cache."""
-        from transformers import DynamicCache
+        the next positions and the KV cache (with room for `room` more tokens)."""
+        from providers.local.kvcache import RoomyCache
 
         width = max(len(r) for r in rows)
         ids = torch.tensor([[self.pad] * (width - len(r)) + r for r in rows], device=self.device)
@@ -221,7 +223,7 @@ class Generator:
             embeds = torch.cat([soft, embeds], 1)
             mask = torch.cat([torch.ones(soft.shape[:2], dtype=mask.dtype, device=self.device), mask], 1)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache()
+        cache = RoomyCache(room)
         out = self.model(
             inputs_embeds=embeds,
             attention_mask=mask,
@@ -241,32 +243,35 @@ class Generator:
         rng: torch.Generator | None,
         heartbeat: _Heartbeat,
     ) -> list[tuple[list[int], bool]]:
-        """Decode one bucket: a token per step for the rows still writing, each finished row dropped."""
-        logits, mask, positions, kv = self._prefill(rows)
+        """Decode one bucket: a token per step for the rows still writing. Finished rows stay in the batch
+        (their tokens ignored) until they are DROP_SHARE of it, then leave it and the cache together."""
+        logits, mask, positions, kv = self._prefill(rows, max_new_tokens)
         texts: list[list[int]] = [[] for _ in rows]
         stopped = [False] * len(rows)
-        active = list(range(len(rows)))  # the bucket's rows still in the batch, in batch order
+        active = list(range(len(rows)))  # the bucket's row in each batch slot, in batch order
+        finished = 0  # rows in the batch that have finished
         for step in range(max_new_tokens):
             noise = None
             if temperature > 0:  # noise for every row of the bucket, so a row's draw ignores who has left
                 noise = torch.rand((len(rows), logits.shape[-1]), generator=rng, device=self.device)
                 noise = noise[torch.tensor(active, device=self.device)] if len(active) < len(rows) else noise
             chosen = sample(logits, temperature, top_p, noise)
-            finished = []
-            for slot, (row, token) in enumerate(zip(active, chosen.tolist(), strict=True)):
+            writing = len(active) - finished
+            for row, token in zip(active, chosen.tolist(), strict=True):
+                if stopped[row]:
+                    continue
                 if token == self.eos:
                     stopped[row] = True
-                    finished.append(slot)
+                    finished += 1
                 elif token != self.pad:
                     texts[row].append(token)
-            heartbeat.step(step + 1, len(active), sum(stopped))
-            if finished:
-                gone = set(finished)
-                keep = [s for s in range(len(active)) if s not in gone]
-                if not keep:
-                    break
+            heartbeat.step(step + 1, writing, sum(stopped))
+            if finished == len(active):
+                break
+            if finished and finished >= DROP_SHARE * len(active):
+                keep = [slot for slot, row in enumerate(active) if not stopped[row]]
                 index = torch.tensor(keep, device=self.device)
-                active = [active[s] for s in keep]
+                active, finished = [active[slot] for slot in keep], 0
                 kv.batch_select_indices(index)
                 mask, positions, chosen = mask[index], positions[index], chosen[index]
             if step == max_new_tokens - 1:
