@@ -3,10 +3,11 @@
 The prompts are rendered and tokenized together, sorted by length and cut into buckets of similar
 lengths (little padding). Each bucket is decoded by one loop: the prompt is run once (a prefix its rows
 share, such as the system message, once for all of them: providers/local/prefix.py), then one token per
-step against the kept KV cache; a row that has finished (its end token) leaves the batch and the cache,
-so the last steps run only for the rows still writing. Sampling (temperature, nucleus) is done for the
-whole batch at once, with Gumbel noise drawn from a generator seeded by `seed` for every row of the
-bucket at every step, so the same prompts and seed give the same texts whichever rows finish first.
+step against the kept KV cache (with room to grow: providers/local/kvcache.py). Rows that have finished
+(their end token) leave the batch and the cache once they are DROP_SHARE of it, so the last steps run
+only for the rows still writing. Sampling (temperature, nucleus) is done for the whole batch at once,
+with Gumbel noise drawn from a generator seeded by `seed` for every row of the bucket at every step, so
+the same prompts and seed give the same texts whichever rows finish first.
 On CUDA the model uses PyTorch's scaled-dot-product (flash) attention.
 """
 
@@ -87,8 +88,8 @@ def sample(logits: torch.Tensor, temperature: float, top_p: float, noise: torch.
     the tokens more likely than it hold at most top_p. Nothing is sorted: the perturbed maximum over the
     whole vocabulary is taken, and where that token lies outside the nucleus, it and every token no more
     likely than it (all outside too) are struck out and the maximum taken again. The token drawn is the
-    one a sort would give (the maximum over the nucleus); a draw falls outside the nucleus with at most
-    1 - top_p chance, so a step takes one pass or two, each a few operations over the batch."""
+    one a sort would give (the maximum over the nucleus); a row's draw falls outside its nucleus with
+    less than 1 - top_p chance, so a batch takes a few passes, each a few operations over it."""
     if temperature <= 0 or noise is None:
         return logits.argmax(-1)
     scores = logits.float() / temperature
