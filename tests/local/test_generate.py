@@ -113,6 +113,22 @@ def test_greedy_with_shared_prefixes_equals_without(micro, soft_prompt):
     assert any(r.tokens_out > 0 for r in with_sharing)
 
 
+def test_prefill_with_shared_prefixes_gives_the_logits_and_positions_of_whole_prompts(micro):
+    """Closer than the texts: the first reply token's logits and each row's next position are the same
+    whether the prompts run whole or their prefixes run once."""
+    import torch
+
+    rows = _encoded(micro, SHARED_CHATS)
+    shared_logits, _, shared_next, _ = micro._prefill(rows, 4)
+    micro.min_prefix = 10**9
+    try:
+        whole_logits, _, whole_next, _ = micro._prefill(rows, 4)
+    finally:
+        micro.min_prefix = prefix.MIN_PREFIX
+    assert shared_next.tolist() == whole_next.tolist() == [len(r) for r in rows]
+    assert torch.allclose(shared_logits, whole_logits, atol=1e-5, rtol=1e-5)
+
+
 def test_prefix_plan_covers_every_row_and_skips_what_saves_little():
     common = list(range(100, 130))
     rows = [[*common, 1, 2, 3], [*common, 4], [*common, 5, 6], [7] * 20, [*common[:20], 8]]
