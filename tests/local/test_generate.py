@@ -119,12 +119,13 @@ def test_prefill_with_shared_prefixes_gives_the_logits_and_positions_of_whole_pr
     import torch
 
     rows = _encoded(micro, SHARED_CHATS)
-    shared_logits, _, shared_next, _ = micro._prefill(rows, 4)
-    micro.min_prefix = 10**9
-    try:
-        whole_logits, _, whole_next, _ = micro._prefill(rows, 4)
-    finally:
-        micro.min_prefix = prefix.MIN_PREFIX
+    with torch.no_grad():
+        shared_logits, _, shared_next, _ = micro._prefill(rows, 4)
+        micro.min_prefix = 10**9
+        try:
+            whole_logits, _, whole_next, _ = micro._prefill(rows, 4)
+        finally:
+            micro.min_prefix = prefix.MIN_PREFIX
     assert shared_next.tolist() == whole_next.tolist() == [len(r) for r in rows]
     assert torch.allclose(shared_logits, whole_logits, atol=1e-5, rtol=1e-5)
 
