@@ -6,9 +6,10 @@
    same concurrency with nothing else done (no prompts built, no rules, no file), `floor_s`; the same
    requests on a bare aiohttp session, no SDK (`http_floor_s`: what the server and this machine allow);
    and the CPU seconds the scoring process, its rule-checking workers and the server spent.
-2. Local: batched generation (length buckets, KV cache, finished rows dropped) vs one-by-one generation
-   of the same prompts with the same model and code (the embedded tiny model on this CPU, or a GPU when
-   present), as output tokens per second.
+2. Local: batched generation (length buckets, shared prompt prefixes run once, KV cache, finished rows
+   dropped) vs one-by-one generation of the same prompts with the same model and code (the embedded tiny
+   model on this CPU, or a GPU when present), as output tokens per second. Neither side keeps anything
+   from an earlier call.
 
     python bench/bench_score.py [--briefs 1000] [--k 5] [--concurrency 64] [--latency 0.2] [--local 64]
                                 [--model tiny|FOLDER] [--max-new 64] [--remote 0]

@@ -1,11 +1,13 @@
 """Batched generation with a base model and an optional adapter, used to score local models.
 
 The prompts are rendered and tokenized together, sorted by length and cut into buckets of similar
-lengths (little padding). Each bucket is decoded by one loop: the prompt is run once, then one token per
-step against the kept KV cache; a row that has finished (its end token) leaves the batch and the cache,
-so the last steps run only for the rows still writing. Sampling (temperature, nucleus) is done for the
-whole batch at once, with Gumbel noise drawn from a generator seeded by `seed` for every row of the
-bucket at every step, so the same prompts and seed give the same texts whichever rows finish first.
+lengths (little padding). Each bucket is decoded by one loop: the prompt is run once (a prefix its rows
+share, such as the system message, once for all of them: providers/local/prefix.py), then one token per
+step against the kept KV cache (with room to grow: providers/local/kvcache.py). Rows that have finished
+(their end token) leave the batch and the cache once they are DROP_SHARE of it, so the last steps run
+only for the rows still writing. Sampling (temperature, nucleus) is done for the whole batch at once,
+with Gumbel noise drawn from a generator seeded by `seed` for every row of the bucket at every step, so
+the same prompts and seed give the same texts whichever rows finish first.
 On CUDA the model uses PyTorch's scaled-dot-product (flash) attention.
 """
 
@@ -19,10 +21,12 @@ from pathlib import Path
 
 import torch
 
+from providers.local import prefix
+
 MAX_ROWS = 64  # rows decoded together in one bucket
-CANDIDATES = 256  # most likely tokens a nucleus is first looked for among
 SPREAD = 2.0  # a bucket's longest prompt is at most this many times its shortest (or MIN_ROWS are filled)
 MIN_ROWS = 8
+DROP_SHARE = 0.25  # finished rows leave the batch (a copy of its cache) once they are this share of it
 
 
 class _Heartbeat:
@@ -78,26 +82,29 @@ def buckets(lengths: list[int], max_rows: int = MAX_ROWS) -> list[list[int]]:
 def sample(logits: torch.Tensor, temperature: float, top_p: float, noise: torch.Tensor | None) -> torch.Tensor:
     """One token per row: the most likely one when temperature is 0; else a draw from the tempered
     distribution cut to its top-p nucleus, by the Gumbel-max trick on the given uniform noise (one value
-    per row and vocabulary entry). The nucleus is looked for among the CANDIDATES most likely tokens
-    first (a partial sort), and over the whole vocabulary only for rows whose nucleus is wider: the draw
-    is the same either way."""
+    per row and vocabulary entry).
+
+    The nucleus is the most likely tokens, in order, until their mass passes top_p: a token is in it when
+    the tokens more likely than it hold at most top_p. Nothing is sorted: the perturbed maximum over the
+    whole vocabulary is taken, and where that token lies outside the nucleus, it and every token no more
+    likely than it (all outside too) are struck out and the maximum taken again. The token drawn is the
+    one a sort would give (the maximum over the nucleus); a row's draw falls outside its nucleus with
+    less than 1 - top_p chance, so a batch takes a few passes, each a few operations over it."""
     if temperature <= 0 or noise is None:
         return logits.argmax(-1)
     scores = logits.float() / temperature
-    gumbel = -torch.log(-torch.log(noise.clamp_(1e-10, 1.0 - 1e-7)))
+    perturbed = scores - torch.log(-torch.log(noise.clamp_(1e-10, 1.0 - 1e-7)))
     if top_p >= 1.0:
-        return (scores + gumbel).argmax(-1)
-    k = min(CANDIDATES, scores.shape[-1])
-    top_scores, top_ids = scores.topk(k, -1)
-    probs = (top_scores - scores.logsumexp(-1, keepdim=True)).exp()
-    cumulative = probs.cumsum(-1)
-    if k < scores.shape[-1] and not bool((cumulative[:, -1] > top_p).all()):
-        top_scores, top_ids = scores.sort(-1, descending=True)  # a nucleus wider than the candidates
-        probs = top_scores.softmax(-1)
-        cumulative = probs.cumsum(-1)
-    outside = cumulative - probs > top_p  # the most likely token always stays
-    choice = (top_scores.masked_fill(outside, float("-inf")) + gumbel.gather(-1, top_ids)).argmax(-1)
-    return top_ids.gather(-1, choice.unsqueeze(-1)).squeeze(-1)
+        return perturbed.argmax(-1)
+    probs = scores.softmax(-1)
+    while True:
+        chosen = perturbed.argmax(-1, keepdim=True)
+        chance = probs.gather(-1, chosen)
+        weaker = probs <= chance
+        outside = probs.masked_fill(weaker, 0.0).sum(-1, keepdim=True) > top_p  # more likely ones hold > top_p
+        if not bool(outside.any()):
+            return chosen.squeeze(-1)
+        perturbed = perturbed.masked_fill(weaker & outside, float("-inf"))
 
 
 class Generator:
@@ -119,6 +126,7 @@ class Generator:
         self.pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self.eos = self.tokenizer.eos_token_id
         self.threads: int | None = None  # CPU threads for decoding, measured on first use
+        self.min_prefix = prefix.MIN_PREFIX  # shared prompt prefixes shorter than this are run with each row
 
     def _decode_threads(self) -> int:
         """On a CPU, the faster of PyTorch's thread count and one thread for decode-sized matrix products:
@@ -182,10 +190,30 @@ class Generator:
             for i, (ids, stopped, latency) in enumerate(outputs)
         ]
 
-    def _prefill(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, object]:
+    def _prefill(self, rows: list[list[int]], room: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, object]:
+        """Run the prompts once: the last logits, the mask, the next positions and the KV cache (with room for
+        `room` more tokens). Rows that share a prefix have it run once (see providers/local/prefix.py); else
+        the prompts run whole."""
+        shared = prefix.plan(rows, self.min_prefix)
+        if shared is None:
+            return self._run_prompts(rows, room)
+        width = max(len(s) for s in shared.suffixes)
+        _, mask, _, kv = self._run_prompts(shared.prefixes, width + room)
+        index = torch.tensor(shared.group_of, device=self.device)
+        kv.batch_select_indices(index)  # each row gets a copy of its group's prefix cache
+        ids = torch.tensor([[self.pad] * (width - len(s)) + s for s in shared.suffixes], device=self.device)
+        tail = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in shared.suffixes], device=self.device)
+        mask = torch.cat([mask[index], tail], 1)  # [padding, prefix, padding, suffix] for every row
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -width:]
+        out = self.model(
+            input_ids=ids, attention_mask=mask, position_ids=positions, cache=kv, use_cache=True, logits_to_keep=1
+        )
+        return out.logits[:, -1], mask, positions[:, -1] + 1, out.past_key_values
+
+    def _run_prompts(self, rows: list[list[int]], room: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, object]:
         """Run the left-padded prompts (after the soft prompt, if any) once; the last logits, the mask,
-        the next positions and the KV cache."""
-        from transformers import DynamicCache
+        the next positions and the KV cache (with room for `room` more tokens)."""
+        from providers.local.kvcache import RoomyCache
 
         width = max(len(r) for r in rows)
         ids = torch.tensor([[self.pad] * (width - len(r)) + r for r in rows], device=self.device)
@@ -196,7 +224,7 @@ class Generator:
             embeds = torch.cat([soft, embeds], 1)
             mask = torch.cat([torch.ones(soft.shape[:2], dtype=mask.dtype, device=self.device), mask], 1)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache()
+        cache = RoomyCache(room)
         out = self.model(
             inputs_embeds=embeds,
             attention_mask=mask,
@@ -216,32 +244,35 @@ class Generator:
         rng: torch.Generator | None,
         heartbeat: _Heartbeat,
     ) -> list[tuple[list[int], bool]]:
-        """Decode one bucket: a token per step for the rows still writing, each finished row dropped."""
-        logits, mask, positions, kv = self._prefill(rows)
+        """Decode one bucket: a token per step for the rows still writing. Finished rows stay in the batch
+        (their tokens ignored) until they are DROP_SHARE of it, then leave it and the cache together."""
+        logits, mask, positions, kv = self._prefill(rows, max_new_tokens)
         texts: list[list[int]] = [[] for _ in rows]
         stopped = [False] * len(rows)
-        active = list(range(len(rows)))  # the bucket's rows still in the batch, in batch order
+        active = list(range(len(rows)))  # the bucket's row in each batch slot, in batch order
+        finished = 0  # rows in the batch that have finished
         for step in range(max_new_tokens):
             noise = None
             if temperature > 0:  # noise for every row of the bucket, so a row's draw ignores who has left
                 noise = torch.rand((len(rows), logits.shape[-1]), generator=rng, device=self.device)
                 noise = noise[torch.tensor(active, device=self.device)] if len(active) < len(rows) else noise
             chosen = sample(logits, temperature, top_p, noise)
-            finished = []
-            for slot, (row, token) in enumerate(zip(active, chosen.tolist(), strict=True)):
+            writing = len(active) - finished
+            for row, token in zip(active, chosen.tolist(), strict=True):
+                if stopped[row]:
+                    continue
                 if token == self.eos:
                     stopped[row] = True
-                    finished.append(slot)
+                    finished += 1
                 elif token != self.pad:
                     texts[row].append(token)
-            heartbeat.step(step + 1, len(active), sum(stopped))
-            if finished:
-                gone = set(finished)
-                keep = [s for s in range(len(active)) if s not in gone]
-                if not keep:
-                    break
+            heartbeat.step(step + 1, writing, sum(stopped))
+            if finished == len(active):
+                break
+            if finished and finished >= DROP_SHARE * len(active):
+                keep = [slot for slot, row in enumerate(active) if not stopped[row]]
                 index = torch.tensor(keep, device=self.device)
-                active = [active[s] for s in keep]
+                active, finished = [active[slot] for slot in keep], 0
                 kv.batch_select_indices(index)
                 mask, positions, chosen = mask[index], positions[index], chosen[index]
             if step == max_new_tokens - 1:
