@@ -61,7 +61,6 @@ class BriefIndex:
     __slots__ = (
         "brief",
         "by_attr",
-        "fact_stems",
         "free",
         "key_stems",
         "nil",
