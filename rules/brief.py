@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -35,3 +36,19 @@ class Brief(BaseModel):
         if missing:
             raise ValueError(f"required_attributes name attributes the brief does not have: {missing}")
         return self
+
+
+T = TypeVar("T")
+
+
+def per_brief(table: dict[int, tuple[Brief, T]], brief: Brief, build: Callable[[Brief], T]) -> T:
+    """What ``build`` makes of a brief, made once per brief object and kept in ``table`` (a brief is
+    checked against many candidate messages); the table is emptied past 4,096 briefs."""
+    hit = table.get(id(brief))
+    if hit is not None and hit[0] is brief:
+        return hit[1]
+    if len(table) > 4096:
+        table.clear()
+    made = build(brief)
+    table[id(brief)] = (brief, made)
+    return made

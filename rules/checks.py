@@ -343,7 +343,9 @@ class RequireCheck(Check):
                 return True
         if spec.grammar != "cta" or quick is False:
             return False
-        found = call_to_action(view.text, ctx.language, view.words, view.spans, self.not_imperative, view.offset)
+        found = call_to_action(
+            view.text, ctx.language, view.words, view.spans, self.not_imperative, view.offset, view.word_set
+        )
         return found is not None
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from rules import schema
-from rules.brief import Brief
+from rules.brief import Brief, per_brief
 from rules.checks import (
     CaseCheck,
     Check,
@@ -164,14 +164,9 @@ _BRIEF_WORDS: dict[int, tuple[Brief, frozenset[str]]] = {}
 
 def _brief_words(brief: Brief) -> frozenset[str]:
     """The words of a brief's product name and keywords, normalised; once per brief object."""
-    hit = _BRIEF_WORDS.get(id(brief))
-    if hit is not None and hit[0] is brief:
-        return hit[1]
-    if len(_BRIEF_WORDS) > 4096:
-        _BRIEF_WORDS.clear()
-    words = frozenset(WORD_RE.findall(normalise(" ".join([brief.product, *brief.keywords]))))
-    _BRIEF_WORDS[id(brief)] = (brief, words)
-    return words
+    return per_brief(
+        _BRIEF_WORDS, brief, lambda b: frozenset(WORD_RE.findall(normalise(" ".join([b.product, *b.keywords]))))
+    )
 
 
 class FactsCheck(Check):

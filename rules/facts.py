@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rules.brief import Brief
+from rules.brief import Brief, per_brief
 from rules.numbers import Mention, mentions, raw_value, same_value
 from rules.prefilter import guarded
-from rules.text import WORD_RE, normalise
+from rules.text import WORD_RE, clause_around, normalise
 
 
 @dataclass(slots=True)
@@ -141,19 +141,12 @@ class BriefIndex:
 _SPANS_OF_TIME = frozenset({"term", "duration"})
 _NIL_RE = re.compile(r"none|no|nil|zero|free|нет|отсутствует|бесплатн[а-я]*|без комиссии|0", re.IGNORECASE)
 _FREE_RE = re.compile(r"бесплатн|(?<![a-z])free(?![a-z])|без комисси|no (?:fee|charge)|(?<![a-z])none(?![a-z])", re.I)
-_BRIEF_FACTS: dict[int, BriefIndex] = {}
+_BRIEF_FACTS: dict[int, tuple[Brief, BriefIndex]] = {}
 
 
 def brief_index(brief: Brief) -> BriefIndex:
-    """The brief's prepared facts; built once per brief object (a brief is checked against many
-    candidate messages)."""
-    hit = _BRIEF_FACTS.get(id(brief))
-    if hit is not None and hit.brief is brief:
-        return hit
-    if len(_BRIEF_FACTS) > 4096:
-        _BRIEF_FACTS.clear()
-    found = _BRIEF_FACTS[id(brief)] = BriefIndex(brief)
-    return found
+    """The brief's prepared facts, built once per brief object."""
+    return per_brief(_BRIEF_FACTS, brief, BriefIndex)
 
 
 # Period words: "$0 annual fee" and "$0 monthly fee" state different facts.
@@ -173,13 +166,9 @@ _PERIOD_RE = guarded(
 _KEY_PERIODS = (("year", ("annual", "year", "годов")), ("month", ("month", "месяч")), ("day", ("daily", "day")))
 
 
-_CLAUSE_SPLIT_RE = re.compile(r"[.!?;,\n]")
-
-
 def _period_near(text: str, start: int, end: int) -> str | None:
     """The period word nearest to a claim within its clause (a few words before or after), or None."""
-    before = _CLAUSE_SPLIT_RE.split(text[max(0, start - 30) : start])[-1]
-    after = _CLAUSE_SPLIT_RE.split(text[end : end + 30])[0]
+    before, after = clause_around(text, start, end)
     best: tuple[int, str] | None = None
     for chunk, distance in ((after, lambda m: m.start()), (before, lambda m: len(before) - m.end())):
         for m in _PERIOD_RE.finditer(chunk):
@@ -292,8 +281,7 @@ def _speaks_of(text: str, claim: Mention, key: str, index: BriefIndex) -> bool:
     if key == "offer":
         return False
     stems = index.key_stems[key]
-    before = _CLAUSE_SPLIT_RE.split(text[max(0, claim.start - 30) : claim.start])[-1]
-    after = _CLAUSE_SPLIT_RE.split(text[claim.end : claim.end + 30])[0]
+    before, after = clause_around(text, claim.start, claim.end)
     near = WORD_RE.findall(normalise(f"{before} {after}"))  # the words of its clause, a few either side
     return any(len(w) >= 4 and any(w[:4] == s[:4] for s, _ in stems if len(s) >= 4) for w in near)
 

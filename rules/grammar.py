@@ -109,6 +109,7 @@ def call_to_action(
     spans: list[tuple[int, int]] | None = None,
     not_imperative: frozenset[str] = frozenset(),
     offset: int = 0,
+    word_set: set[str] | frozenset[str] | None = None,
 ) -> tuple[int, int] | None:
     """Where the first call to action of ``text`` is, judged by grammar, or None.
 
@@ -117,7 +118,7 @@ def call_to_action(
     base-form verb opening a clause ("Find your size online", "Reorder in the app") or "to" + verb early
     in one ("Time to upgrade"). ``words`` and ``spans`` are the text's normalised words and their offsets
     when the caller has them (``spans`` may be offset by ``offset``); ``not_imperative`` are words never
-    read as a command ("Free delivery").
+    read as a command ("Free delivery"); ``word_set``, the set of ``words``, when the caller has it.
     """
     if words is None or spans is None:
         found = [(m.group(0).lower().replace("ё", "е"), m.span()) for m in _WORD_RE.finditer(text)]
@@ -126,7 +127,7 @@ def call_to_action(
     if language == "ru":
         order: Iterable[int] = range(len(words))
     else:  # only the words that can be English commands need a look (learned once per distinct word)
-        word_set = set(words)
+        word_set = set(words) if word_set is None else word_set
         _learn_english(word_set)
         commands = _EN_COMMANDS.intersection(word_set).difference(not_imperative)
         if not commands:

@@ -74,7 +74,6 @@ class Lexicon:
         if first_only:
             return self._first(view, hits)
         words = view.words
-        n_words = len(words)
         phrases = self.phrases
         candidates: list[tuple[int, int, int, int]] = []  # (first word, -length, anchor word, phrase index)
         for word in hits:  # only where a hit word stands (found by list scans in C), not at every word
@@ -83,16 +82,9 @@ class Lexicon:
             for _ in range(words.count(word)):
                 i = words.index(word, i + 1)
                 for idx, anchor in entries:
-                    forms = phrases[idx].forms
-                    n = len(forms)
-                    if n == 1:
-                        candidates.append((i, -1, i, idx))
-                        continue
-                    start = i - anchor
-                    if start < 0 or start + n > n_words:
-                        continue
-                    if all(words[start + k] in forms[k] for k in range(n) if k != anchor):
-                        candidates.append((start, -n, i, idx))
+                    start = self._start_at(words, i, idx, anchor)
+                    if start is not None:
+                        candidates.append((start, -len(phrases[idx].forms), i, idx))
         if not candidates:
             return []
         candidates.sort()  # the order a walk word by word would find them in, for equal spans too
@@ -108,24 +100,29 @@ class Lexicon:
             taken[phrase.owner] = last
         return found
 
+    def _start_at(self, words: list[str], i: int, idx: int, anchor: int) -> int | None:
+        """Where phrase ``idx``, anchored at its word ``anchor`` on ``words[i]``, starts, if it matches there."""
+        forms = self.phrases[idx].forms
+        n = len(forms)
+        if n == 1:
+            return i
+        start = i - anchor
+        if start < 0 or start + n > len(words):
+            return None
+        if all(words[start + k] in forms[k] for k in range(n) if k != anchor):
+            return start
+        return None
+
     def _first(self, view: View, hits: set[str]) -> list[tuple[int, int, Phrase]]:
         """The match at the first word that anchors one (as one-element list), or []."""
         words = view.words
-        n_words = len(words)
         for i, word in enumerate(words):
             if word not in hits:
                 continue
-            found = []
             for idx, anchor in self.index[word]:
-                phrase = self.phrases[idx]
-                start, n = i - anchor, len(phrase.forms)
-                if start < 0 or start + n > n_words:
-                    continue
-                if all(words[start + k] in phrase.forms[k] for k in range(n) if k != anchor):
-                    found.append((start, -n, phrase))
-                    break
-            if found:
-                start, neg_n, phrase = found[0]
-                spans = view.spans
-                return [(spans[start][0], spans[start - neg_n - 1][1], phrase)]
+                start = self._start_at(words, i, idx, anchor)
+                if start is not None:
+                    phrase = self.phrases[idx]
+                    spans = view.spans
+                    return [(spans[start][0], spans[start + len(phrase.forms) - 1][1], phrase)]
         return []

@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from rules.text import clause_around
+
 _GUARANTEE_RE = re.compile(
     r"(?<![\w-])(?:guarantee[ds]?|guaranteeing|гарантир[а-яё]*|гаранти(?:я|и|ю|ей|й|ям|ями|ях))(?![\w-])",
     re.IGNORECASE,
 )
-_CLAUSE_BREAK_RE = re.compile(r"[.!?;\n]")
+_SENTENCE_BREAK_RE = re.compile(r"[.!?;\n]")  # a comma does not end a guarantee's clause
 
 
 @cache
@@ -30,8 +32,7 @@ def guarantee_promises(text: str, brief: object, options: dict) -> list[tuple[in
     unless = _unless(tuple(options.get("unless", ())))
     found = []
     for m in _GUARANTEE_RE.finditer(text):
-        before = _CLAUSE_BREAK_RE.split(text[max(0, m.start() - 40) : m.start()])[-1]
-        after = _CLAUSE_BREAK_RE.split(text[m.end() : m.end() + 40])[0]
+        before, after = clause_around(text, m.start(), m.end(), 40, _SENTENCE_BREAK_RE)
         if unless is None or not unless.search(f"{before}\x00{after}"):
             found.append(m.span())
     return found

@@ -105,6 +105,19 @@ def _sentence_at(text: str, position: int) -> re.Match[str] | None:
     return _SENTENCE_RE.match(text, begin)
 
 
+CLAUSE_BREAK_RE = re.compile(r"[.!?;,\n]")
+
+
+def clause_around(
+    text: str, start: int, end: int, reach: int = 30, breaks: re.Pattern[str] = CLAUSE_BREAK_RE
+) -> tuple[str, str]:
+    """The text of the clause around ``[start, end)``, up to ``reach`` characters on each side: what
+    stands before the span and what follows it, each cut at the nearest of ``breaks``."""
+    before = breaks.split(text[max(0, start - reach) : start])[-1]
+    after = breaks.split(text[end : end + reach])[0]
+    return before, after
+
+
 def _opens_sentence(text: str, start: int) -> bool:
     i = start - 1
     while i >= 0 and text[i] in ' \t\u00a0«"“„(':
