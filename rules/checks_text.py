@@ -206,9 +206,22 @@ class FactsCheck(Check):
         if self._basis_re.search(ctx.text):
             return
         for claim, keys in report.agreed:
-            if claim.kind == "percent" and any(self._keys_re.search(k) for k in keys):
+            rate_keys = [k for k in keys if self._keys_re.search(k)]
+            if claim.kind == "percent" and rate_keys and not self._brief_basis(ctx, rate_keys):
                 self.emit(out, ctx, claim.start, claim.end, attributes=", ".join(keys))
                 return
+
+    @staticmethod
+    def _brief_basis(ctx: Context, keys: list[str]) -> bool:
+        """Does the text give the rate with the brief's own wording of its basis ("4.35% fixed")?"""
+        assert ctx.brief is not None
+        said = ctx.text_view.word_set
+        for key in keys:
+            words = WORD_RE.findall(normalise(str(ctx.brief.attributes[key])))
+            basis = [w for w in words if len(w) >= 4 and w.isalpha()]
+            if basis and all(w in said for w in basis):
+                return True
+        return False
 
 
 class PlaceholderCheck(Check):

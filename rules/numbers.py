@@ -296,11 +296,12 @@ def same_value(a: Mention, b: Mention) -> bool:
         if b.kind in ("term", "duration") and a.kind == "number":
             return abs(vb - va * _TERM_DAYS[b.unit or "day"]) < 1e-6
         return abs(va - vb) < 1e-9
-    if a.kind != b.kind:
+    spans = ("term", "duration")
+    if a.kind != b.kind and not (a.kind in spans and b.kind in spans):  # "24 hours" states "1 day"
         return False
     if a.kind == "money" and a.unit and b.unit and a.unit != b.unit:
         return False
-    if a.kind in ("term", "duration"):
+    if a.kind in spans:
         return abs(va - vb) <= 0.02 * max(va, vb)
     return abs(va - vb) < 1e-9
 
