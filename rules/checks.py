@@ -266,18 +266,26 @@ class CaseCheck(Check):
 
     def __init__(self, spec: schema.CaseRule, language: str) -> None:
         super().__init__(spec, language)
-        self.regex = guarded(re.compile(rf"(?<![\w\-\[{{%<])[A-ZА-ЯЁ]{{{spec.min_length},}}(?![\w\-\]}}%>])"))
+        short = "|".join(re.escape(w.upper()) for w in spec.shout_short)
+        words = rf"[A-ZА-ЯЁ]{{{spec.min_length},}}" + (f"|(?:{short})" if short else "")
+        self.regex = guarded(re.compile(rf"(?<![\w\-\[{{%<])(?:{words})(?![\w\-\]}}%>])"))
         self.allow = frozenset(a.upper() for a in spec.allow)
+        self.short = frozenset(w.upper() for w in spec.shout_short)
+        keyword = spec.keyword_after
+        self.keyword = re.compile(rf"(?:{keyword})\W{{0,3}}\Z", re.IGNORECASE) if keyword else None
 
     def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
         if not self.regex.search(view.text):
             return
-        for m in self.regex.finditer(view.text):
+        text = view.text
+        for m in self.regex.finditer(text):
             word = m.group(0)
             if word in self.allow or (self.spec.allow_brief and normalise(word) in ctx.brief_capitals):
                 continue
-            if self.spec.only_words and not self._shouts(normalise(word)):
+            if self.spec.only_words and word not in self.short and not self._shouts(normalise(word)):
                 continue
+            if self.keyword is not None and self.keyword.search(text, max(0, m.start() - 40), m.start()):
+                continue  # "Reply STOP", "code WINTER": what the customer types
             self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset)
 
     def _shouts(self, word: str) -> bool:

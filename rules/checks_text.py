@@ -216,9 +216,13 @@ class FactsCheck(Check):
         """Does the text give the rate with the brief's own wording of its basis ("4.35% fixed")?"""
         assert ctx.brief is not None
         said = ctx.text_view.word_set
+        from rules.numbers import mentions
+
         for key in keys:
-            words = WORD_RE.findall(normalise(str(ctx.brief.attributes[key])))
-            basis = [w for w in words if len(w) >= 4 and w.isalpha()]
+            value = str(ctx.brief.attributes[key])
+            for m in reversed(mentions(value)):  # the figures and their units ("15 months") are not a basis
+                value = value[: m.start] + " " + value[m.end :]
+            basis = [w for w in WORD_RE.findall(normalise(value)) if len(w) >= 4 and w.isalpha()]
             if basis and all(w in said for w in basis):
                 return True
         return False

@@ -353,7 +353,11 @@ def _is_superlative(word: str) -> bool:
 def _is_adjective(word: str) -> bool:
     import lemminflect
 
-    return bool(lemminflect.getAllLemmas(word, upos="ADJ")) or word.endswith(("ful", "ive", "able", "ible", "ous"))
+    if lemminflect.getAllLemmas(word, upos="ADJ"):
+        return True
+    if lemminflect.getAllLemmas(word, upos="VERB") or lemminflect.getAllLemmas(word, upos="NOUN"):
+        return False  # "most arrive", "most transfers": a quantifier, not a superlative
+    return word.endswith(("ful", "ive", "able", "ible", "ous"))  # an adjective the dictionary lacks
 
 
 def english_superlatives(text: str, brief: object, options: dict) -> list[tuple[int, int]]:

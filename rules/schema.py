@@ -150,6 +150,20 @@ class CaseRule(RuleBase):
         default=False, description="flag only ordinary dictionary words (shouting), not unknown tokens (acronyms)"
     )
     acronym_max_length: int = Field(default=6, ge=0, description="unknown tokens up to this length are acronyms")
+    shout_short: list[str] = Field(
+        default_factory=list,
+        description='words shorter than min_length that shout in capitals ("NO fee", "ОТ 90 ₽")',
+    )
+    keyword_after: str | None = Field(
+        default=None,
+        description='a regex for the words that introduce a code or keyword the customer types ("Reply STOP",'
+        ' "code SALE"): a word in capitals right after them is not shouting',
+    )
+
+    @model_validator(mode="after")
+    def _keyword_regex(self) -> CaseRule:
+        _check_regexes([self.keyword_after] if self.keyword_after else [])
+        return self
 
 
 class Matcher(Strict):
