@@ -27,7 +27,7 @@ from rules.grammar import english_word
 from rules.model import Violation
 from rules.phrases import PhraseSet
 from rules.prefilter import required_strings
-from rules.text import CYRILLIC_RE, LATIN_RE, WORD_RE, Context, View, normalise
+from rules.text import CYRILLIC_RE, LATIN_RE, TOKEN_RE, WORD_RE, Context, View, normalise
 
 if TYPE_CHECKING:
     from rules.facts import FactsReport
@@ -120,10 +120,10 @@ class ScriptCheck(Check):
         # both alphabets must occur somewhere before a word can mix them (two cheap charset scans)
         if not LATIN_RE.search(view.text) or not CYRILLIC_RE.search(view.text) or not _MIXED_PAIR.search(view.text):
             return
-        for i, (start, end) in enumerate(view.spans):
-            word = ctx.text[start:end]
-            if view.words[i] not in self.allow and _MIXED_PAIR.search(word):
-                self.emit(out, ctx, start, end)
+        for m in TOKEN_RE.finditer(view.text):  # codes and sizes too: "1ТB" with a Cyrillic Т
+            token = m.group(0)
+            if _MIXED_PAIR.search(token) and normalise(token) not in self.allow:
+                self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset)
 
     def _language(self, ctx: Context, view: View, out: list[Violation]) -> None:
         foreign_re, foreign_first, native_first = (
@@ -184,8 +184,7 @@ class FactsCheck(Check):
         if report is None:
             from rules.facts import analyse  # the facts analysis is loaded by the first message with a brief
 
-            tv = ctx.text_view
-            report = ctx.cache[self.key] = analyse(ctx.text, ctx.brief, self.ignore, tv.words, tv.word_set)
+            report = ctx.cache[self.key] = analyse(ctx.text, ctx.brief, self.ignore)
         kind = self.spec.check
         if kind == "basis":
             self._basis(ctx, report, out)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from rules.brief import Brief, per_brief
 from rules.numbers import Mention, mentions, raw_value, same_value
 from rules.prefilter import guarded
-from rules.text import WORD_RE, clause_around, normalise
+from rules.text import TOKEN_RE, WORD_RE, clause_around, normalise
 
 
 @dataclass(slots=True)
@@ -37,7 +37,7 @@ def _attribute_facts(value: object) -> tuple[Mention, ...]:
 def _stem_words(value: str) -> tuple[tuple[str, str | None], ...]:
     """The words of a textual value, each with the prefix another form of it starts with (None: the
     word must occur as it is)."""
-    return tuple((w, None if len(w) < 4 else w[: max(4, len(w) - 2)]) for w in WORD_RE.findall(normalise(value)))
+    return tuple((w, None if len(w) < 4 else w[: max(4, len(w) - 2)]) for w in TOKEN_RE.findall(normalise(value)))
 
 
 def _stem_mentioned(wanted: tuple[tuple[str, str | None], ...], words: list[str], word_set: set[str]) -> bool:
@@ -63,6 +63,7 @@ class BriefIndex:
         "by_attr",
         "free",
         "key_stems",
+        "name_re",
         "nil",
         "numbered",
         "other",
@@ -74,7 +75,11 @@ class BriefIndex:
     def __init__(self, brief: Brief) -> None:
         self.brief = brief
         self.by_attr = {key: _attribute_facts(value) for key, value in brief.attributes.items()}
-        self.other = mentions(" \n ".join([brief.product, *brief.keywords, brief.offer or "", brief.cta or ""]))
+        # the brief's other text: product, keywords, offer, call to action and the figures in attribute keys
+        # ("абонемент на 12 месяцев": "24 900 ₽")
+        told = [brief.product, *brief.keywords, brief.offer or "", brief.cta or "", *map(str, brief.attributes)]
+        self.other = mentions(" \n ".join(told))
+        self.name_re = _name_figures_re(brief.product)
         self.periods: dict[str, str | None] = {}
         self.stems = {key: _stem_words(str(value)) for key, value in brief.attributes.items()}
         self.key_stems = {key: _stem_words(key.replace("_", " ")) for key in brief.attributes}
@@ -153,6 +158,18 @@ def _nouns_after(value: object, facts: tuple[Mention, ...]) -> list[str]:
     return found
 
 
+def _name_figures_re(product: str) -> re.Pattern[str] | None:
+    """Where the message names the product by a name with a bare figure in it ("Свобода 120", "FiberLink 1
+    Gig"): that figure is the name, not a claim. The quoted names of the product, or the whole product."""
+    names = [m.group(0)[1:-1] for m in _QUOTED_NAME_RE.finditer(product)] or [product]
+    # a bare figure in a name ("Свобода 120") is the name; a name that is a fact («120 дней») is said as the fact
+    names = [n for n in names if (found := mentions(n)) and all(m.kind == "number" for m in found)]
+    if not names:
+        return None
+    return re.compile("|".join(r"\s+".join(map(re.escape, n.split())) for n in names), re.IGNORECASE)
+
+
+_QUOTED_NAME_RE = re.compile(r"«[^«»]+»|“[^“”]+”|\"[^\"]+\"")
 _SPANS_OF_TIME = frozenset({"term", "duration"})
 _NIL_RE = re.compile(r"none|no|nil|zero|free|нет|отсутствует|бесплатн[а-я]*|без комиссии|0", re.IGNORECASE)
 _FREE_RE = re.compile(r"бесплатн|(?<![a-z])free(?![a-z])|без комисси|no (?:fee|charge)|(?<![a-z])none(?![a-z])", re.I)
@@ -216,20 +233,17 @@ def _attribute_period(key: str, value: object) -> str | None:
     return None
 
 
-def analyse(
-    text: str,
-    brief: Brief,
-    ignore: list[re.Pattern[str]],
-    words: list[str] | None = None,
-    word_set: set[str] | None = None,
-) -> FactsReport:
-    """The claims of ``text`` set against ``brief``; ``words`` and ``word_set`` are the text's normalised
-    words when the caller has them."""
+def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsReport:
+    """The claims of ``text`` set against ``brief``."""
     report = FactsReport()
     index = brief_index(brief)
     by_attr = index.by_attr
-    ignored = [m.span() for pattern in ignore for m in pattern.finditer(text)] if ignore else ()
+    ignored = [m.span() for pattern in ignore for m in pattern.finditer(text)] if ignore else []
+    if index.name_re is not None:
+        ignored += [m.span() for m in index.name_re.finditer(text)]
     mentioned: set[str] = set()
+    words: list[str] | None = None
+    word_set: set[str] = set()
     pending: list[tuple[Mention, list[str]]] = []
     for claim in mentions(text):
         if ignored and any(s < claim.end and claim.start < e for s, e in ignored):
@@ -272,9 +286,8 @@ def analyse(
         if by_attr[key]:
             report.missing.append(key)
             continue
-        if words is None:
-            words = WORD_RE.findall(normalise(text))
-        if word_set is None:
+        if words is None:  # codes count as words here: a required promo code "BITE10"
+            words = TOKEN_RE.findall(normalise(text))
             word_set = set(words)
         if _stem_mentioned(index.stems[key], words, word_set):
             continue
@@ -326,7 +339,14 @@ def _speaks_of(text: str, claim: Mention, key: str, index: BriefIndex) -> bool:
     stems = index.key_stems[key]
     before, after = clause_around(text, claim.start, claim.end)
     near = WORD_RE.findall(normalise(f"{before} {after}"))  # the words of its clause, a few either side
-    return any(len(w) >= 4 and any(w[:4] == s[:4] for s, _ in stems if len(s) >= 4) for w in near)
+    return any(len(w) >= 4 and any(_same_stem(w, s) for s, _ in stems if len(s) >= 4) for w in near)
+
+
+def _same_stem(a: str, b: str) -> bool:
+    """Five letters in common at the start, or four where a word has only four ("рассрочка" is not
+    "рассчитайте"; "deli" of "delivery" is "delivered")."""
+    n = 5 if len(a) >= 5 and len(b) >= 5 else 4
+    return a[:n] == b[:n]
 
 
 _NEXT_WORD_RE = re.compile(r"[\s\u00a0-]*([^\W\d_]+)")

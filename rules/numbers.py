@@ -23,10 +23,10 @@ _PERCENT = r"%|процент[а-я]*|percent|pct"
 _MONEY = r"₽|руб(?:\.|л[а-я]*)?|р\.|\$|usd|долл(?:\.|ар[а-я]*)|€|eur|евро|£|gbp|dollars?|euros?|rubles?|roubles?"
 _TERM = (
     r"дн(?:я|ей)|день|сут(?:ки|ок)|недел[а-я]*|нед\.|месяц[а-я]*|мес\.?|год(?:а|у|ом)?|лет"
-    r"|час(?:а|ов)?|ч\.|минут[а-я]*|мин\.?"
-    r"|days?|weeks?|months?|years?|yrs?|hours?|hrs?|minutes?|mins?"
+    r"|час(?:а|ов)?|ч\.|минут[а-я]*|мин\.?|секунд[а-я]*|сек\.?"
+    r"|days?|weeks?|months?|years?|yrs?|hours?|hrs?|minutes?|mins?|seconds?|secs?"
 )
-_DATA = r"[кмгт]б|[kmgt]b|кбайт|мбайт|гбайт|тбайт|gigabytes?|terabytes?|megabytes?"
+_DATA = r"[кмгтkmgt][бb]|кбайт|мбайт|гбайт|тбайт|gigabytes?|terabytes?|megabytes?"
 _MONTHS_RU = ("январ", "феврал", "март", "апрел", "ма", "июн", "июл", "август", "сентябр", "октябр", "ноябр", "декабр")
 _MONTHS_EN = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH_WORD = (
@@ -132,6 +132,8 @@ def _unit_kind(unit: str) -> tuple[str, str | None]:
 
 
 def _term_unit(u: str) -> str:
+    if u.startswith(("сек", "sec")):
+        return "second"
     if u.startswith(("мин", "min")):
         return "minute"
     if u.startswith(("час", "ч", "hour", "hr")):
@@ -145,7 +147,7 @@ def _term_unit(u: str) -> str:
     return "year"
 
 
-_TERM_DAYS = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1, "week": 7, "month": 30.4, "year": 365}
+_TERM_DAYS = {"second": 1 / 86400, "minute": 1 / 1440, "hour": 1 / 24, "day": 1, "week": 7, "month": 30.4, "year": 365}
 _DATA_GB = {"k": 1 / 1024**2, "m": 1 / 1024, "g": 1.0, "t": 1024.0}
 
 
@@ -240,7 +242,7 @@ def _with_unit(value: float, unit: str | None, start: int, end: int) -> Mention:
     kind, sub = _unit_kind(unit)
     if kind == "term":
         # minutes and hours (delivery, a decision) are another kind of fact than days to years (a term)
-        kind = "duration" if sub in ("minute", "hour") else "term"
+        kind = "duration" if sub in ("second", "minute", "hour") else "term"
         return Mention(kind, _term_value(value, sub or "day"), sub, start, end)
     if kind == "data":
         return Mention("data", value * _DATA_GB[sub or "g"], "GB", start, end)

@@ -13,8 +13,11 @@ from typing import Any
 from rules.brief import Brief
 from rules.model import Message
 
-WORD_RE = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
-_ASCII_WORD_RE = re.compile(r"[a-z]+(?:[-'][a-z]+)*")  # WORD_RE on normalised ASCII text, with less to test
+# A word is a run of letters not glued to digits: "COSY25" and "5GB" are a code and a size, not words.
+WORD_RE = re.compile(r"(?<![^\W_])[^\W\d_]+(?:[-'’][^\W\d_]+)*(?![^\W_])")
+_ASCII_WORD_RE = re.compile(r"(?<![a-z0-9])[a-z]+(?:[-'][a-z]+)*(?![a-z0-9])")  # WORD_RE on normalised ASCII text
+TOKEN_RE = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")  # words and codes: "COSY25", "BITE10", "1ТБ"
+_GLUED_RE = re.compile(r"\d[^\W\d_]|[^\W\d_]\d")
 LATIN_RE = re.compile(r"[A-Za-z]")
 CYRILLIC_RE = re.compile(r"[А-Яа-яЁё]")
 
@@ -60,6 +63,9 @@ class View:
     @property
     def spans(self) -> list[tuple[int, int]]:
         """Absolute (start, end) of every word, aligned with ``words``."""
+        if self._tokens is None and _GLUED_RE.search(self.norm):  # letters inside codes are no words
+            regex = _ASCII_WORD_RE if self.norm.isascii() else WORD_RE
+            self._tokens = [(m.start() + self.offset, m.end() + self.offset) for m in regex.finditer(self.norm)]
         if self._tokens is None:
             # Each word is the next run of letters, and the gaps hold none, so a word found from where
             # the one before it ended is that word (str.find in C: cheaper than a second regex pass).
@@ -176,8 +182,10 @@ class Context:
             if self.brief is None:
                 return False
             run = _CAPITALISED_RE.match(self.text, start)
-            product = set(WORD_RE.findall(normalise(self.brief.product)))
-            return run is not None and end <= run.end() and set(WORD_RE.findall(normalise(run.group(0)))) <= product
+            if run is None or end > run.end():
+                return False
+            said = WORD_RE.findall(normalise(run.group(0)))
+            return any(set(said) <= unit and (len(said) > 1 or len(unit) == 1) for unit in self._product_units())
         sentence = _sentence_at(self.text, start)  # only the sentence the span starts in is looked at
         if sentence is None:
             return False
@@ -188,6 +196,20 @@ class Context:
         if any(s <= start and end <= e for s, e in capitalised):
             return True
         return self.brief is not None and any(s <= start and end <= e for s, e in self._product_runs())
+
+    def _product_units(self) -> list[frozenset[str]]:
+        """The names the brief's product is made of: each quoted name («Надёжный год») and each word
+        outside quotes. One word of a longer quoted name opening a sentence ("Надёжный вклад…") is that
+        word, not the name."""
+        units = self.cache.get("product_units")
+        if units is None:
+            product = self.brief.product if self.brief is not None else ""
+            quoted = [m.group(0) for m in _QUOTED_RE.finditer(product)]
+            rest = _QUOTED_RE.sub(" ", product)
+            units = [frozenset(WORD_RE.findall(normalise(q))) for q in quoted]
+            units += [frozenset([w]) for w in WORD_RE.findall(normalise(rest))]
+            self.cache["product_units"] = units
+        return units
 
     def _name_parts(self, name: str) -> list[tuple[int, int]]:
         """Two or more words in a row that stand in a row in the product's name too: "with easy access"
