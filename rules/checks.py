@@ -351,10 +351,13 @@ class RequireCheck(Check):
                 return True
         if spec.grammar != "cta" or quick is False:
             return False
-        found = call_to_action(
-            view.text, ctx.language, view.words, view.spans, self.not_imperative, view.offset, view.word_set
-        )
-        return found is not None
+        skip = self.not_imperative
+        for _ in range(3):  # a verb-like word of the product's name ("Ridge trail boots") is the name
+            found = call_to_action(view.text, ctx.language, view.words, view.spans, skip, view.offset, view.word_set)
+            if found is None or not ctx.in_product_name(*found):
+                return found is not None
+            skip = skip | {normalise(ctx.text[found[0] : found[1]])}
+        return False
 
 
 class ConditionalCheck(Check):

@@ -23,7 +23,7 @@ from rules.checks import (
     RequireCheck,
     _join,
 )
-from rules.grammar import english_word
+from rules.grammar import ENGLISH_FUNCTION_WORDS, english_word
 from rules.model import Violation
 from rules.phrases import PhraseSet
 from rules.prefilter import required_strings
@@ -169,6 +169,9 @@ def _brief_words(brief: Brief) -> frozenset[str]:
     )
 
 
+_NOT_BASIS = ENGLISH_FUNCTION_WORDS | {"для", "при", "без", "под", "над", "или", "как", "все", "всё", "это", "plus"}
+
+
 class FactsCheck(Check):
     def __init__(self, spec: schema.FactsRule, language: str) -> None:
         super().__init__(spec, language)
@@ -221,7 +224,7 @@ class FactsCheck(Check):
             value = str(ctx.brief.attributes[key])
             for m in reversed(mentions(value)):  # the figures and their units ("15 months") are not a basis
                 value = value[: m.start] + " " + value[m.end :]
-            basis = [w for w in WORD_RE.findall(normalise(value)) if len(w) >= 4 and w.isalpha()]
+            basis = [w for w in WORD_RE.findall(normalise(value)) if len(w) >= 3 and w not in _NOT_BASIS]
             if basis and all(w in said for w in basis):
                 return True
         return False

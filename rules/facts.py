@@ -162,6 +162,7 @@ def _name_figures_re(product: str) -> re.Pattern[str] | None:
     """Where the message names the product by a name with a bare figure in it ("Свобода 120", "FiberLink 1
     Gig"): that figure is the name, not a claim. The quoted names of the product, or the whole product."""
     names = [m.group(0)[1:-1] for m in _QUOTED_NAME_RE.finditer(product)] or [product]
+    names += [m.group(0) for m in _NAME_RUN_RE.finditer(_QUOTED_NAME_RE.sub(" ", product))]  # "FiberLink 1 Gig"
     # a bare figure in a name ("Свобода 120") is the name; a name that is a fact («120 дней») is said as the fact
     names = [n for n in names if (found := mentions(n)) and all(m.kind == "number" for m in found)]
     if not names:
@@ -169,6 +170,9 @@ def _name_figures_re(product: str) -> re.Pattern[str] | None:
     return re.compile("|".join(r"\s+".join(map(re.escape, n.split())) for n in names), re.IGNORECASE)
 
 
+_CAPITALISED = r"[\w-]*[A-ZА-ЯЁ][\w-]*"
+# a figure between words with capitals: "FiberLink 1 Gig", "Galaxy A55"
+_NAME_RUN_RE = re.compile(rf"(?:{_CAPITALISED}\s+)+\d[\d.,]*(?:\s+{_CAPITALISED})*|\d[\d.,]*(?:\s+{_CAPITALISED})+")
 _QUOTED_NAME_RE = re.compile(r"«[^«»]+»|“[^“”]+”|\"[^\"]+\"")
 _SPANS_OF_TIME = frozenset({"term", "duration"})
 _NIL_RE = re.compile(r"none|no|nil|zero|free|нет|отсутствует|бесплатн[а-я]*|без комиссии|0", re.IGNORECASE)

@@ -197,6 +197,24 @@ class Context:
             return True
         return self.brief is not None and any(s <= start and end <= e for s, e in self._product_runs())
 
+    def in_product_name(self, start: int, end: int) -> bool:
+        """Is [start, end) inside the brief's product name, or a run of two or more of its words?"""
+        return any(s <= start and end <= e for s, e in self._product_spans())
+
+    def _product_spans(self) -> list[tuple[int, int]]:
+        spans = self.cache.get("product_spans")
+        if spans is None:
+            spans = self.cache["product_spans"] = []
+            if self.brief is not None:
+                name = normalise(self.brief.product)
+                norm = self.text_view.norm
+                i = norm.find(name)
+                while i >= 0 and name:
+                    spans.append((i, i + len(name)))
+                    i = norm.find(name, i + 1)
+                spans.extend(self._name_parts(name))
+        return spans
+
     def _product_units(self) -> list[frozenset[str]]:
         """The names the brief's product is made of: each quoted name («Надёжный год») and each word
         outside quotes. One word of a longer quoted name opening a sentence ("Надёжный вклад…") is that
@@ -245,13 +263,7 @@ class Context:
     def _name_spans(self) -> list[tuple[int, int]]:
         spans: list[tuple[int, int]] = []
         if self.brief is not None and "brief" in self.names:
-            name = normalise(self.brief.product)
-            norm = self.text_view.norm
-            i = norm.find(name)
-            while i >= 0 and name:
-                spans.append((i, i + len(name)))
-                i = norm.find(name, i + 1)
-            spans.extend(self._name_parts(name))
+            spans.extend(self._product_spans())
         if "quoted" in self.names and _QUOTE_MARK_RE.search(self.text) is not None:
             spans.extend(m.span() for m in _QUOTED_RE.finditer(self.text))
         return spans
