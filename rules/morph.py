@@ -59,22 +59,23 @@ def russian_forms(word: str) -> frozenset[str]:
 
 @cache
 def english_forms(word: str) -> frozenset[str]:
-    """The regular inflections of an English word (over-generation is harmless for lookup)."""
+    """The regular inflections of an English word (over-generation is harmless for lookup), but not its
+    superlative: "smartest way" is a superlative, not the abstract "smart way"."""
     w = normalise(word)
     forms = {w}
     if len(w) < 3:
         return frozenset(forms)
     if w.endswith("y") and w[-2] not in _VOWELS:
         stem = w[:-1]
-        forms |= {stem + "ies", stem + "ied", stem + "ier", stem + "iest", w + "ing"}
+        forms |= {stem + "ies", stem + "ied", stem + "ier", w + "ing"}
     elif w.endswith("e"):
-        forms |= {w + "s", w + "d", w + "r", w + "st", w[:-1] + "ing"}
+        forms |= {w + "s", w + "d", w + "r", w[:-1] + "ing"}
     elif w.endswith(("s", "x", "z", "ch", "sh")):
         forms |= {w + "es", w + "ed", w + "ing"}
     else:
-        forms |= {w + "s", w + "ed", w + "ing", w + "er", w + "est"}
+        forms |= {w + "s", w + "ed", w + "ing", w + "er"}
         if len(w) <= 5 and w[-1] not in _VOWELS and w[-2] in _VOWELS and w[-3] not in _VOWELS:
-            forms |= {w + w[-1] + "ed", w + w[-1] + "ing", w + w[-1] + "er", w + w[-1] + "est"}
+            forms |= {w + w[-1] + "ed", w + w[-1] + "ing", w + w[-1] + "er"}
     return frozenset(forms)
 
 
