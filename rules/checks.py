@@ -354,9 +354,12 @@ class RequireCheck(Check):
         skip = self.not_imperative
         for _ in range(3):  # a verb-like word of the product's name ("Ridge trail boots") is the name
             found = call_to_action(view.text, ctx.language, view.words, view.spans, skip, view.offset, view.word_set)
-            if found is None or not ctx.in_product_name(*found):
-                return found is not None
-            skip = skip | {normalise(ctx.text[found[0] : found[1]])}
+            if found is None:
+                return False
+            word = normalise(ctx.text[found[0] : found[1]])
+            if word not in ctx.product_words or not ctx.in_product_name(*found):
+                return True
+            skip = skip | {word}
         return False
 
 

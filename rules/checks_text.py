@@ -218,16 +218,24 @@ class FactsCheck(Check):
         """Does the text give the rate with the brief's own wording of its basis ("4.35% fixed")?"""
         assert ctx.brief is not None
         said = ctx.text_view.word_set
-        from rules.numbers import mentions
+        wordings = per_brief(_BASIS_WORDS, ctx.brief, _basis_words)
+        return any(wordings.get(key) and wordings[key] <= said for key in keys)
 
-        for key in keys:
-            value = str(ctx.brief.attributes[key])
-            for m in reversed(mentions(value)):  # the figures and their units ("15 months") are not a basis
-                value = value[: m.start] + " " + value[m.end :]
-            basis = [w for w in WORD_RE.findall(normalise(value)) if len(w) >= 3 and w not in _NOT_BASIS]
-            if basis and all(w in said for w in basis):
-                return True
-        return False
+
+_BASIS_WORDS: dict[int, tuple[Brief, dict[str, frozenset[str]]]] = {}
+
+
+def _basis_words(brief: Brief) -> dict[str, frozenset[str]]:
+    """Per attribute, the words of its value besides figures, units and function words ("fixed")."""
+    from rules.numbers import mentions
+
+    found = {}
+    for key, value in brief.attributes.items():
+        text = str(value)
+        for m in reversed(mentions(text)):  # the figures and their units ("15 months") are not a basis
+            text = text[: m.start] + " " + text[m.end :]
+        found[key] = frozenset(w for w in WORD_RE.findall(normalise(text)) if len(w) >= 3 and w not in _NOT_BASIS)
+    return found
 
 
 class PlaceholderCheck(Check):

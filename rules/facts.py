@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from rules.brief import Brief, per_brief
-from rules.numbers import Mention, mentions, raw_value, same_value
+from rules.numbers import Mention, mentions, number_word, raw_value, same_value
 from rules.prefilter import guarded
 from rules.text import TOKEN_RE, WORD_RE, clause_around, normalise
 
@@ -287,8 +287,11 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsRepo
             continue
         if isinstance(brief.attributes[key], bool):  # a yes/no attribute has no wording to look for
             continue
-        if by_attr[key]:
-            report.missing.append(key)
+        facts = by_attr[key]
+        if facts and not (facts[0].kind == "number" and _said_in_words(text, facts[0].value)):
+            report.missing.append(key)  # "3 for 2" is said by "buy three, pay for two" too
+            continue
+        if facts:
             continue
         if words is None:  # codes count as words here: a required promo code "BITE10"
             words = TOKEN_RE.findall(normalise(text))
@@ -305,6 +308,10 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsRepo
             continue  # "No FX fees" names the fees the brief says there are none of
         report.missing.append(key)
     return report
+
+
+def _said_in_words(text: str, value: object) -> bool:
+    return any(number_word(w) == value for w in WORD_RE.findall(normalise(text)))
 
 
 def _wrong_period(text: str, claim: Mention, agreeing: list[str], index: BriefIndex) -> list[str]:

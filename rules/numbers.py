@@ -269,6 +269,11 @@ def _number_words() -> dict[str, float]:
     return values
 
 
+def number_word(word: str) -> float | None:
+    """The value of one normalised number word ("three", "трёх"), or None."""
+    return _number_words().get(word)
+
+
 def _word_mentions(text: str) -> list[Mention]:
     """Number words right before a unit word: find the units first (rare), then walk back."""
     out = []

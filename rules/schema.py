@@ -232,7 +232,8 @@ class ScriptRule(RuleBase):
 class FactsRule(RuleBase):
     type: Literal["facts"]
     check: Literal["mismatch", "unsupported", "required", "basis"]
-    ignore: list[str] = Field(default_factory=lambda: [r"24/7"])
+    # what is no claim: "24/7", and the figure of "#1", "No. 1", "№1" (a superlative the superlative rules judge)
+    ignore: list[str] = Field(default_factory=lambda: [r"24/7", r"(?:#|\bno\.\s?|№\s?)1(?!\d)"])
     basis_keys: str | None = Field(
         default=None, description="basis: a regex on attribute keys (rate, apr…) whose values need a basis"
     )

@@ -10,14 +10,24 @@ import itertools
 import re
 from typing import Any
 
-from rules.brief import Brief
+from rules.brief import Brief, per_brief
 from rules.model import Message
 
 # A word is a run of letters not glued to digits: "COSY25" and "5GB" are a code and a size, not words.
 WORD_RE = re.compile(r"(?<![^\W_])[^\W\d_]+(?:[-'’][^\W\d_]+)*(?![^\W_])")
 _ASCII_WORD_RE = re.compile(r"(?<![a-z0-9])[a-z]+(?:[-'][a-z]+)*(?![a-z0-9])")  # WORD_RE on normalised ASCII text
 TOKEN_RE = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")  # words and codes: "COSY25", "BITE10", "1ТБ"
-_GLUED_RE = re.compile(r"\d[^\W\d_]|[^\W\d_]\d")
+_PRODUCT_WORDS: dict[int, tuple[Brief, frozenset[str]]] = {}
+_PRODUCT_UNITS: dict[int, tuple[Brief, list[frozenset[str]]]] = {}
+
+
+def _product_units(brief: Brief) -> list[frozenset[str]]:
+    quoted = [m.group(0) for m in _QUOTED_RE.finditer(brief.product)]
+    rest = _QUOTED_RE.sub(" ", brief.product)
+    units = [frozenset(WORD_RE.findall(normalise(q))) for q in quoted]
+    return units + [frozenset([w]) for w in WORD_RE.findall(normalise(rest))]
+
+
 LATIN_RE = re.compile(r"[A-Za-z]")
 CYRILLIC_RE = re.compile(r"[А-Яа-яЁё]")
 
@@ -63,18 +73,21 @@ class View:
     @property
     def spans(self) -> list[tuple[int, int]]:
         """Absolute (start, end) of every word, aligned with ``words``."""
-        if self._tokens is None and _GLUED_RE.search(self.norm):  # letters inside codes are no words
-            regex = _ASCII_WORD_RE if self.norm.isascii() else WORD_RE
-            self._tokens = [(m.start() + self.offset, m.end() + self.offset) for m in regex.finditer(self.norm)]
         if self._tokens is None:
-            # Each word is the next run of letters, and the gaps hold none, so a word found from where
-            # the one before it ended is that word (str.find in C: cheaper than a second regex pass).
+            # Each word is found from where the one before it ended (str.find in C: cheaper than a second
+            # regex pass); a find inside a code ("cosy" of "cosy25", a letter run touching a digit) is
+            # not that word, so the search goes on past it.
             tokens = []
-            find, pos, off = self.norm.find, 0, self.offset
+            norm = self.norm
+            find, pos, off, size = norm.find, 0, self.offset, len(norm)
             for word in self.words:
                 start = find(word, pos)
-                pos = start + len(word)
-                tokens.append((start + off, pos + off))
+                end = start + len(word)
+                while (start and norm[start - 1].isalnum()) or (end < size and norm[end].isalnum()):
+                    start = find(word, start + 1)
+                    end = start + len(word)
+                pos = end
+                tokens.append((start + off, end + off))
             self._tokens = tokens
         return self._tokens
 
@@ -197,6 +210,13 @@ class Context:
             return True
         return self.brief is not None and any(s <= start and end <= e for s, e in self._product_runs())
 
+    @property
+    def product_words(self) -> frozenset[str]:
+        """The normalised words of the brief's product name (none without a brief)."""
+        if self.brief is None:
+            return frozenset()
+        return per_brief(_PRODUCT_WORDS, self.brief, lambda b: frozenset(WORD_RE.findall(normalise(b.product))))
+
     def in_product_name(self, start: int, end: int) -> bool:
         """Is [start, end) inside the brief's product name, or a run of two or more of its words?"""
         return any(s <= start and end <= e for s, e in self._product_spans())
@@ -219,15 +239,7 @@ class Context:
         """The names the brief's product is made of: each quoted name («Надёжный год») and each word
         outside quotes. One word of a longer quoted name opening a sentence ("Надёжный вклад…") is that
         word, not the name."""
-        units = self.cache.get("product_units")
-        if units is None:
-            product = self.brief.product if self.brief is not None else ""
-            quoted = [m.group(0) for m in _QUOTED_RE.finditer(product)]
-            rest = _QUOTED_RE.sub(" ", product)
-            units = [frozenset(WORD_RE.findall(normalise(q))) for q in quoted]
-            units += [frozenset([w]) for w in WORD_RE.findall(normalise(rest))]
-            self.cache["product_units"] = units
-        return units
+        return [] if self.brief is None else per_brief(_PRODUCT_UNITS, self.brief, _product_units)
 
     def _name_parts(self, name: str) -> list[tuple[int, int]]:
         """Two or more words in a row that stand in a row in the product's name too: "with easy access"
