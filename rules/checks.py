@@ -267,7 +267,8 @@ class CaseCheck(Check):
     def __init__(self, spec: schema.CaseRule, language: str) -> None:
         super().__init__(spec, language)
         short = "|".join(re.escape(w.upper()) for w in spec.shout_short)
-        words = rf"[A-ZА-ЯЁ]{{{spec.min_length},}}" + (f"|(?:{short})" if short else "")
+        compound = r"[A-ZА-ЯЁ]{2,}(?:-[A-ZА-ЯЁ]{2,})+"  # "TAX-FREE" shouts as its words do
+        words = rf"{compound}|[A-ZА-ЯЁ]{{{spec.min_length},}}" + (f"|(?:{short})" if short else "")
         self.regex = guarded(re.compile(rf"(?<![\w\-\[{{%<])(?:{words})(?![\w\-\]}}%>])"))
         self.allow = frozenset(a.upper() for a in spec.allow)
         self.short = frozenset(w.upper() for w in spec.shout_short)
@@ -280,13 +281,18 @@ class CaseCheck(Check):
         text = view.text
         for m in self.regex.finditer(text):
             word = m.group(0)
-            if word in self.allow or (self.spec.allow_brief and normalise(word) in ctx.brief_capitals):
-                continue
-            if self.spec.only_words and word not in self.short and not self._shouts(normalise(word)):
+            if not any(self._shouting(ctx, part) for part in word.split("-")):
                 continue
             if self.keyword is not None and self.keyword.search(text, max(0, m.start() - 40), m.start()):
                 continue  # "Reply STOP", "code WINTER": what the customer types
             self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset)
+
+    def _shouting(self, ctx: Context, word: str) -> bool:
+        if len(word) < self.spec.min_length and word not in self.short:
+            return False  # a short part of a compound: "USB-C"
+        if word in self.allow or (self.spec.allow_brief and normalise(word) in ctx.brief_capitals):
+            return False
+        return not self.spec.only_words or word in self.short or self._shouts(normalise(word))
 
     def _shouts(self, word: str) -> bool:
         """A dictionary word in capitals shouts; an unknown token is an acronym or a brand unless long."""
@@ -380,7 +386,8 @@ class RepetitionCheck(Check):
 
     def __init__(self, spec: schema.RepetitionRule, language: str) -> None:
         super().__init__(spec, language)
-        self.regex = re.compile(rf"(?<![\w-])([^\W\d_]{{{spec.min_length},}})[ \t\u00a0,]+\1(?![\w-])")
+        word = rf"(?:[^\W\d_]+-)*[^\W\d_]{{{spec.min_length},}}"  # "easy-access easy-access" too
+        self.regex = re.compile(rf"(?<![\w-])({word})[ \t\u00a0,]+\1(?![\w-])")
         self.allow = frozenset(normalise(a) for a in spec.allow)
         self.joiners = frozenset(normalise(j) for j in spec.joiners)
         # a phrase of two or three words said twice around a joiner ("new plans and new plans")

@@ -219,7 +219,15 @@ class FactsCheck(Check):
         assert ctx.brief is not None
         said = ctx.text_view.word_set
         wordings = per_brief(_BASIS_WORDS, ctx.brief, _basis_words)
-        return any(wordings.get(key) and wordings[key] <= said for key in keys)
+        return any(wordings.get(key) and all(_said(w, said) for w in wordings[key]) for key in keys)
+
+
+def _said(word: str, said: set[str]) -> bool:
+    """The word or another form of it ("fixed" / "fix", "годовых" / "годовая")."""
+    if word in said:
+        return True
+    stem = word[: max(3, len(word) - 2)]
+    return any(w.startswith(stem) for w in said)
 
 
 _BASIS_WORDS: dict[int, tuple[Brief, dict[str, frozenset[str]]]] = {}

@@ -160,9 +160,10 @@ def _nouns_after(value: object, facts: tuple[Mention, ...]) -> list[str]:
 
 def _name_figures_re(product: str) -> re.Pattern[str] | None:
     """Where the message names the product by a name with a bare figure in it ("Свобода 120", "FiberLink 1
-    Gig"): that figure is the name, not a claim. The quoted names of the product, or the whole product."""
+    Gig", "Unlimited 30" of "Orbit Mobile Unlimited 30 plan"): that figure is the name, not a claim. The
+    product's quoted names, the whole product, and each bare figure with a capitalised word beside it."""
     names = [m.group(0)[1:-1] for m in _QUOTED_NAME_RE.finditer(product)] or [product]
-    names += [m.group(0) for m in _NAME_RUN_RE.finditer(_QUOTED_NAME_RE.sub(" ", product))]  # "FiberLink 1 Gig"
+    names += [" ".join(g for g in m.groups() if g) for m in _NAME_PAIR_RE.finditer(_QUOTED_NAME_RE.sub(" ", product))]
     # a bare figure in a name ("Свобода 120") is the name; a name that is a fact («120 дней») is said as the fact
     names = [n for n in names if (found := mentions(n)) and all(m.kind == "number" for m in found)]
     if not names:
@@ -171,12 +172,18 @@ def _name_figures_re(product: str) -> re.Pattern[str] | None:
 
 
 _CAPITALISED = r"[\w-]*[A-ZА-ЯЁ][\w-]*"
-# a figure between words with capitals: "FiberLink 1 Gig", "Galaxy A55"
-_NAME_RUN_RE = re.compile(rf"(?:{_CAPITALISED}\s+)+\d[\d.,]*(?:\s+{_CAPITALISED})*|\d[\d.,]*(?:\s+{_CAPITALISED})+")
+# a bare figure with the words with capitals next to it: "Свобода 120", "FiberLink 1 Gig", "Unlimited 30"
+_NAME_PAIR_RE = re.compile(
+    rf"(?<![\w-])({_CAPITALISED})\s+(\d[\d.,]*)(?![\w%])(?:\s+({_CAPITALISED}))?|(?<![\w.,])(\d[\d.,]*)\s+({_CAPITALISED})"
+)
 _QUOTED_NAME_RE = re.compile(r"«[^«»]+»|“[^“”]+”|\"[^\"]+\"")
 _SPANS_OF_TIME = frozenset({"term", "duration"})
 _NIL_RE = re.compile(r"none|no|nil|zero|free|нет|отсутствует|бесплатн[а-я]*|без комиссии|0", re.IGNORECASE)
 _FREE_RE = re.compile(r"бесплатн|(?<![a-z])free(?![a-z])|без комисси|no (?:fee|charge)|(?<![a-z])none(?![a-z])", re.I)
+# "$0" in words: "free", "fee-free", "бесплатно" (but "stress-free" is no price)
+_ZERO_RE = re.compile(
+    r"(?<![\w-])free(?![\w-])|(?:fee|commission|charge)-free|бесплатн|без комисси|no (?:fee|charge)", re.I
+)
 _BRIEF_FACTS: dict[int, tuple[Brief, BriefIndex]] = {}
 
 
@@ -288,6 +295,10 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsRepo
         if isinstance(brief.attributes[key], bool):  # a yes/no attribute has no wording to look for
             continue
         facts = by_attr[key]
+        if facts and facts[0].value == 0 and facts[0].kind in ("money", "percent") and _ZERO_RE.search(text):
+            said = WORD_RE.findall(normalise(text))
+            if any(_stem_mentioned((stem,), said, set(said)) for stem in index.key_stems[key] if len(stem[0]) >= 4):
+                continue  # "$0" said as "free" of what the key names: "first transfer is fee-free"
         if facts and not (facts[0].kind == "number" and _said_in_words(text, facts[0].value)):
             report.missing.append(key)  # "3 for 2" is said by "buy three, pay for two" too
             continue

@@ -24,7 +24,7 @@ _MONEY = r"₽|руб(?:\.|л[а-я]*)?|р\.|\$|usd|долл(?:\.|ар[а-я]*)|
 _TERM = (
     r"дн(?:я|ей)|день|сут(?:ки|ок)|недел[а-я]*|нед\.|месяц[а-я]*|мес\.?|год(?:а|у|ом)?|лет"
     r"|час(?:а|ов)?|ч\.|минут[а-я]*|мин\.?|секунд[а-я]*|сек\.?"
-    r"|days?|weeks?|months?|years?|yrs?|hours?|hrs?|minutes?|mins?|seconds?|secs?"
+    r"|days?|weeks?|months?|mths?|mos?|years?|yrs?|hours?|hrs?|minutes?|mins?|seconds?|secs?"
 )
 _DATA = r"[кмгтkmgt][бb]|кбайт|мбайт|гбайт|тбайт|gigabytes?|terabytes?|megabytes?"
 _MONTHS_RU = ("январ", "феврал", "март", "апрел", "ма", "июн", "июл", "август", "сентябр", "октябр", "ноябр", "декабр")
@@ -46,7 +46,7 @@ _MAIN_SOURCE = (
     rf"|(?P<num>(?<![\w.,])(?P<n>{_NUM})(?![\d])(?:{_SEP}?(?P<mult>{_MULT})(?![a-zа-я]))?"
     rf"(?:(?:{_SEP}?|-)(?P<unit>{_PERCENT}|{_MONEY}|{_TERM}|{_DATA})(?![a-zа-я]))?))"
     rf"|(?P<pre>(?P<pcur>[$€£₽]){_SEP}?(?P<pnum>{_NUM})(?:{_SEP}?(?P<pmult>{_MULT}|m|b)(?![a-zа-я]))?)"
-    rf"|(?P<wordday>(?<![a-zа-я])(?P<wm2>{_MONTH_WORD}){_SEP}(?P<wd2>\d{{1,2}})(?:st|nd|rd|th)?(?!\d))"
+    rf"|(?P<wordday>(?<![a-zа-я])(?!(?-i:APR)\b)(?P<wm2>{_MONTH_WORD}){_SEP}(?P<wd2>\d{{1,2}})(?:st|nd|rd|th)?(?!\d))"
 )
 
 
@@ -142,7 +142,7 @@ def _term_unit(u: str) -> str:
         return "day"
     if u.startswith(("нед", "week")):
         return "week"
-    if u.startswith(("мес", "month")):
+    if u.startswith(("мес", "month", "mth", "mo")):
         return "month"
     return "year"
 

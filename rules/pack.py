@@ -11,7 +11,7 @@ from rules import schema
 from rules.brief import Brief
 from rules.checks import Check, plan
 from rules.model import CheckResult, Message, Violation
-from rules.text import Context
+from rules.text import Context, normalise
 
 _ORDER = attrgetter("start", "end", "rule")
 
@@ -35,6 +35,7 @@ class RulePack:
         self._plan = plan(checks)
         self._plans: dict[tuple[str | None, str], tuple[tuple, tuple]] = {}
         self._names = tuple(info.names)
+        self._terms = tuple(normalise(t) for t in info.terms)
         self._unless = {c.id: frozenset(c.spec.unless) for c in checks if c.spec.unless}
         self._rank = {category: i for i, category in enumerate(info.precedence)}
 
@@ -53,7 +54,7 @@ class RulePack:
     ) -> CheckResult:
         """Check one message (a string or a title/body/cta record) against every rule of the pack."""
         msg = Message.of(message)
-        ctx = Context(msg, brief, self.language, channel, self._names)
+        ctx = Context(msg, brief, self.language, channel, self._names, self._terms)
         text_view = ctx.text_view
         out: list[Violation] = []
         on_text, on_parts = self._plan_for(ctx.channel, ctx.language)

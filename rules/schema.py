@@ -260,6 +260,7 @@ class PlaceholderRule(RuleBase):
             r"%[A-Za-zА-Яа-яЁё_]{2,}%",
             r"\$\{[^}\n]*\}",
             r"<[A-Za-zА-Яа-яЁё_]{2,}>",
+            r"<[a-zа-яё]{2,}(?: [a-zа-яё]{2,}){1,2}>",  # <first name>, <имя клиента>
             r"#[A-ZА-ЯЁ_]{2,}#",
             r"\(\([^()\n]{1,30}\)\)",
         ]
@@ -327,6 +328,10 @@ class PackInfo(Strict):
         default_factory=lambda: ["brief"],
         description="what counts as a name that word rules skip: the brief's product, quoted text, capitalised words"
         " inside a sentence",
+    )
+    terms: list[str] = Field(
+        default_factory=list,
+        description='fixed terms of the trade that word rules read as names ("easy access" savings, "fixed rate")',
     )
     precedence: list[str] = Field(
         default_factory=list,

@@ -14,9 +14,15 @@ from rules.brief import Brief, per_brief
 from rules.model import Message
 
 # A word is a run of letters not glued to digits: "COSY25" and "5GB" are a code and a size, not words.
-WORD_RE = re.compile(r"(?<![^\W_])[^\W\d_]+(?:[-'’][^\W\d_]+)*(?![^\W_])")
-_ASCII_WORD_RE = re.compile(r"(?<![a-z0-9])[a-z]+(?:[-'][a-z]+)*(?![a-z0-9])")  # WORD_RE on normalised ASCII text
+WORD_RE = re.compile(r"(?<!\w)[^\W\d_]+(?:[-'’][^\W\d_]+)*(?!\w)")  # and "customer_name" is a slot's name
+_ASCII_WORD_RE = re.compile(r"(?<![a-z0-9_])[a-z]+(?:[-'][a-z]+)*(?![a-z0-9_])")  # WORD_RE on normalised ASCII text
 TOKEN_RE = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")  # words and codes: "COSY25", "BITE10", "1ТБ"
+
+
+def _in_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
 _PRODUCT_WORDS: dict[int, tuple[Brief, frozenset[str]]] = {}
 _PRODUCT_UNITS: dict[int, tuple[Brief, list[frozenset[str]]]] = {}
 
@@ -83,7 +89,7 @@ class View:
             for word in self.words:
                 start = find(word, pos)
                 end = start + len(word)
-                while (start and norm[start - 1].isalnum()) or (end < size and norm[end].isalnum()):
+                while (start and _in_word(norm[start - 1])) or (end < size and _in_word(norm[end])):
                     start = find(word, start + 1)
                     end = start + len(word)
                 pos = end
@@ -147,7 +153,7 @@ def _opens_sentence(text: str, start: int) -> bool:
 class Context:
     """Everything a check may look at for one message: its scopes, the brief, channel and language."""
 
-    __slots__ = ("_views", "brief", "cache", "channel", "language", "message", "names", "text", "text_view")
+    __slots__ = ("_views", "brief", "cache", "channel", "language", "message", "names", "terms", "text", "text_view")
 
     def __init__(
         self,
@@ -156,9 +162,11 @@ class Context:
         language: str,
         channel: str | None,
         names: tuple[str, ...] = ("brief",),
+        terms: tuple[str, ...] = (),
     ) -> None:
         self.message = message
         self.names = names
+        self.terms = terms
         self.text = message.text
         self.text_view = View(self.text, 0)
         self.brief = brief
@@ -251,9 +259,10 @@ class Context:
         view = self.text_view
         words = view.words
         found: list[tuple[int, int]] = []
+        text = self.text
         for i in range(len(words) - 1):
-            if (words[i], words[i + 1]) in pairs:
-                start, end = view.spans[i][0], view.spans[i + 1][1]
+            if (words[i], words[i + 1]) in pairs and not text[view.spans[i][1] : view.spans[i + 1][0]].strip(" -"):
+                start, end = view.spans[i][0], view.spans[i + 1][1]  # two words with nothing but a space between
                 if found and found[-1][1] >= view.spans[i][0]:  # continues the run before it
                     start = found.pop()[0]
                 found.append((start, end))
@@ -278,6 +287,12 @@ class Context:
             spans.extend(self._product_spans())
         if "quoted" in self.names and _QUOTE_MARK_RE.search(self.text) is not None:
             spans.extend(m.span() for m in _QUOTED_RE.finditer(self.text))
+        norm = self.text_view.norm
+        for term in self.terms:  # the trade's fixed terms: "easy access" savings are no claim
+            i = norm.find(term)
+            while i >= 0:
+                spans.append((i, i + len(term)))
+                i = norm.find(term, i + 1)
         return spans
 
     def may_contain(self, strings: tuple[str, ...] | None) -> bool:
