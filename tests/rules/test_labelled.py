@@ -44,17 +44,22 @@ def test_clean_labelled_messages_pass(labelled, ru, en):
             assert result.passed, (r["id"], [(v.rule, v.text) for v in result.errors])
 
 
-# Messages written from the style guide (datasets/samples/LABELLING.md) before the packs were tuned:
-# the `dev` sets were tuned on, the `test` sets never were (`test2` and `test3` had their per-category
-# figures seen once). These floors keep what was measured from sliding back.
+# Messages written from the style guide (datasets/samples/LABELLING.md) by writers who never saw the
+# packs. Each set's figures were taken blind first (README); most were tuned on afterwards, `test6` never
+# was. These floors keep what is measured now from sliding back.
 SPLIT_FLOORS = {
     "rules_dev": (0.97, 0.95, 0.02),
     "rules_dev2": (0.97, 0.95, 0.02),
     "rules_dev3": (0.97, 0.95, 0.02),
     "rules_dev4": (0.97, 0.95, 0.02),
+    "rules_dev5": (0.97, 0.95, 0.01),
+    "rules_dev6": (0.95, 0.95, 0.01),
     "rules_test": (0.95, 0.9, 0.02),
-    "rules_test2": (0.9, 0.9, 0.05),
-    "rules_test3": (0.9, 0.85, 0.06),
+    "rules_test2": (0.93, 0.95, 0.02),
+    "rules_test3": (0.96, 0.96, 0.01),
+    "rules_test4": (0.97, 0.96, 0.01),
+    "rules_test5": (0.97, 0.97, 0.01),
+    "rules_test6": (0.97, 0.93, 0.01),
 }
 
 
@@ -69,7 +74,7 @@ def test_blind_splits_hold_their_floors(split, ru, en):
     scores = evaluate(read_labelled([str(path)]), {"ru": ru, "en": en}.__getitem__)
     overall = scores.overall()
     precision, recall, blocked = SPLIT_FLOORS[split]
-    assert overall["messages"] >= 300 and overall["clean"] >= 100
+    assert overall["messages"] >= 240 and overall["clean"] >= 80
     assert overall["precision"] >= precision, overall
     assert overall["recall"] >= recall, overall
     assert overall["clean_blocked"] <= blocked, overall
