@@ -294,15 +294,9 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsRepo
             continue
         if isinstance(brief.attributes[key], bool):  # a yes/no attribute has no wording to look for
             continue
-        facts = by_attr[key]
-        if facts and facts[0].value == 0 and facts[0].kind in ("money", "percent") and _ZERO_RE.search(text):
-            said = WORD_RE.findall(normalise(text))
-            if any(_stem_mentioned((stem,), said, set(said)) for stem in index.key_stems[key] if len(stem[0]) >= 4):
-                continue  # "$0" said as "free" of what the key names: "first transfer is fee-free"
-        if facts and not (facts[0].kind == "number" and _said_in_words(text, facts[0].value)):
-            report.missing.append(key)  # "3 for 2" is said by "buy three, pay for two" too
-            continue
-        if facts:
+        if by_attr[key]:
+            if not _said_in_words(text, by_attr[key][0], index.key_stems[key]):
+                report.missing.append(key)
             continue
         if words is None:  # codes count as words here: a required promo code "BITE10"
             words = TOKEN_RE.findall(normalise(text))
@@ -321,8 +315,15 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsRepo
     return report
 
 
-def _said_in_words(text: str, value: object) -> bool:
-    return any(number_word(w) == value for w in WORD_RE.findall(normalise(text)))
+def _said_in_words(text: str, head: Mention, key_stems: tuple[tuple[str, str | None], ...]) -> bool:
+    """Is a required figure said in words: a bare number as a number word ("3 for 2": "buy three, pay for
+    two"), or a zero price as "free" of what the key names ("first transfer fee: $0": "fee-free")?"""
+    if head.kind == "number":
+        return any(number_word(w) == head.value for w in WORD_RE.findall(normalise(text)))
+    if head.value == 0 and head.kind in ("money", "percent") and _ZERO_RE.search(text):
+        said = WORD_RE.findall(normalise(text))
+        return any(_stem_mentioned((stem,), said, set(said)) for stem in key_stems if len(stem[0]) >= 4)
+    return False
 
 
 def _wrong_period(text: str, claim: Mention, agreeing: list[str], index: BriefIndex) -> list[str]:

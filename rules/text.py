@@ -23,15 +23,9 @@ def _in_word(char: str) -> bool:
     return char.isalnum() or char == "_"
 
 
-_PRODUCT_WORDS: dict[int, tuple[Brief, frozenset[str]]] = {}
-_PRODUCT_UNITS: dict[int, tuple[Brief, list[frozenset[str]]]] = {}
-
-
-def _product_units(brief: Brief) -> list[frozenset[str]]:
-    quoted = [m.group(0) for m in _QUOTED_RE.finditer(brief.product)]
-    rest = _QUOTED_RE.sub(" ", brief.product)
-    units = [frozenset(WORD_RE.findall(normalise(q))) for q in quoted]
-    return units + [frozenset([w]) for w in WORD_RE.findall(normalise(rest))]
+def _inside_token(norm: str, start: int, end: int, size: int) -> bool:
+    """Does a letter run found at [start, end) touch a letter, digit or underscore ("cosy" of "cosy25")?"""
+    return (start > 0 and _in_word(norm[start - 1])) or (end < size and _in_word(norm[end]))
 
 
 LATIN_RE = re.compile(r"[A-Za-z]")
@@ -89,7 +83,7 @@ class View:
             for word in self.words:
                 start = find(word, pos)
                 end = start + len(word)
-                while (start and _in_word(norm[start - 1])) or (end < size and _in_word(norm[end])):
+                while start >= 0 and _inside_token(norm, start, end, size):
                     start = find(word, start + 1)
                     end = start + len(word)
                 pos = end
@@ -102,6 +96,25 @@ _QUOTED_RE = re.compile(r"«[^«»\n]{1,60}»|“[^“”\n]{1,60}”|„[^„�
 _QUOTE_MARK_RE = re.compile('[«“„"]')
 _SENTENCE_RE = re.compile(r"[^\n.!?…]+[.!?…]*")
 _CAPITALISED_RE = re.compile(r"(?<![\w'’-])[A-ZА-ЯЁ][a-zа-яё]+(?:[ -][A-ZА-ЯЁ][a-zа-яё]+)*")
+
+_PRODUCT_WORDS: dict[int, tuple[Brief, frozenset[str]]] = {}
+_PRODUCT_UNITS: dict[int, tuple[Brief, list[frozenset[str]]]] = {}
+
+
+def _product_units(brief: Brief) -> list[frozenset[str]]:
+    quoted = [m.group(0) for m in _QUOTED_RE.finditer(brief.product)]
+    rest = _QUOTED_RE.sub(" ", brief.product)
+    units = [frozenset(WORD_RE.findall(normalise(q))) for q in quoted]
+    return units + [frozenset([w]) for w in WORD_RE.findall(normalise(rest))]
+
+
+def _occurrences(norm: str, phrase: str) -> list[tuple[int, int]]:
+    """Every (start, end) of ``phrase`` in the normalised text."""
+    found, i = [], norm.find(phrase) if phrase else -1
+    while i >= 0:
+        found.append((i, i + len(phrase)))
+        i = norm.find(phrase, i + 1)
+    return found
 
 
 def _sentence_names(sentence: str, base: int) -> list[tuple[int, int]]:
@@ -235,11 +248,7 @@ class Context:
             spans = self.cache["product_spans"] = []
             if self.brief is not None:
                 name = normalise(self.brief.product)
-                norm = self.text_view.norm
-                i = norm.find(name)
-                while i >= 0 and name:
-                    spans.append((i, i + len(name)))
-                    i = norm.find(name, i + 1)
+                spans.extend(_occurrences(self.text_view.norm, name))
                 spans.extend(self._name_parts(name))
         return spans
 
@@ -287,12 +296,8 @@ class Context:
             spans.extend(self._product_spans())
         if "quoted" in self.names and _QUOTE_MARK_RE.search(self.text) is not None:
             spans.extend(m.span() for m in _QUOTED_RE.finditer(self.text))
-        norm = self.text_view.norm
         for term in self.terms:  # the trade's fixed terms: "easy access" savings are no claim
-            i = norm.find(term)
-            while i >= 0:
-                spans.append((i, i + len(term)))
-                i = norm.find(term, i + 1)
+            spans.extend(_occurrences(self.text_view.norm, term))
         return spans
 
     def may_contain(self, strings: tuple[str, ...] | None) -> bool:
