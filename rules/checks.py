@@ -281,7 +281,10 @@ class CaseCheck(Check):
         text = view.text
         for m in self.regex.finditer(text):
             word = m.group(0)
-            if not any(self._shouting(ctx, part) for part in word.split("-")):
+            if "-" in word:
+                if not any(self._shouting(ctx, part) for part in word.split("-")):
+                    continue
+            elif not self._shouting(ctx, word):
                 continue
             if self.keyword is not None and self.keyword.search(text, max(0, m.start() - 40), m.start()):
                 continue  # "Reply STOP", "code WINTER": what the customer types

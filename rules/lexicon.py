@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from rules.grammar import ENGLISH_FUNCTION_WORDS
 from rules.morph import forms_of
 from rules.text import WORD_RE, View, normalise
 
@@ -21,11 +22,22 @@ class Phrase:
     owner: int = 0  # which of several merged lexicons the phrase came from
 
 
+# Words too common in ads to index a phrase by: function words and the trade's everyday words ("hot
+# price" is looked for where "hot" stands, "your ticket to" where "ticket" does).
+_RUSSIAN_COMMON = (
+    "и в во на с со к ко по о об от до за из у для без при под над не ни но а или как что это все всё вы ваш "
+    "ваша ваше ваши вас вам мы нас нам наш я ты он она они его её их свой своя свои так уже ещё только "
+    "скидка скидки скидку скидкой цена цены месяц год день карта карту приложение приложении сегодня"
+)
+_TRADE_COMMON = "price prices offer offers deal deals month week year day free get new save shop order app card online"
+COMMON_WORDS = ENGLISH_FUNCTION_WORDS | frozenset(_RUSSIAN_COMMON.split()) | frozenset(_TRADE_COMMON.split())
+
+
 def _anchor(phrase: Phrase) -> int:
-    """The word a phrase is indexed by: its longest, so "не упустите шанс" is not looked at for
-    every "не" of every message."""
-    lengths = [min(map(len, forms)) for forms in phrase.forms]
-    return lengths.index(max(lengths))
+    """The word a phrase is indexed by: its longest uncommon one, so "не упустите шанс" is not looked
+    at for every "не" of every message, nor "this month only" for every "month"."""
+    keys = [(forms.isdisjoint(COMMON_WORDS), min(map(len, forms))) for forms in phrase.forms]
+    return keys.index(max(keys))
 
 
 class Lexicon:

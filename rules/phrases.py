@@ -17,16 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rules.grammar import ENGLISH_FUNCTION_WORDS
+from rules.lexicon import COMMON_WORDS
 from rules.morph import forms_of
 from rules.text import WORD_RE, View, normalise
-
-# words too common to index a pattern by ("your ticket to" is looked for where "ticket" occurs)
-_RUSSIAN_COMMON = (
-    "и в во на с со к ко по о об от до за из у для без при под над не ни но а или как что это все всё вы ваш "
-    "ваша ваше ваши вас вам мы нас нам наш я ты он она они его её их свой своя свои так уже ещё только"
-)
-_COMMON = ENGLISH_FUNCTION_WORDS | frozenset(_RUSSIAN_COMMON.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +99,7 @@ class PhraseSet:
         # one of those skips the set (one set test, in C) however common the patterns' first words are
         self._by_anchor: dict[str, list[int]] = {}
         for i, required in enumerate(self._required):
-            anchor = max(required, key=lambda forms: (forms.isdisjoint(_COMMON), min(map(len, forms))))
+            anchor = max(required, key=lambda forms: (forms.isdisjoint(COMMON_WORDS), min(map(len, forms))))
             for form in anchor:
                 self._by_anchor.setdefault(form, []).append(i)
         self._anchors = frozenset(self._by_anchor)

@@ -83,9 +83,13 @@ class View:
             for word in self.words:
                 start = find(word, pos)
                 end = start + len(word)
-                while start >= 0 and _inside_token(norm, start, end, size):
-                    start = find(word, start + 1)
-                    end = start + len(word)
+                # (the test inlined: it runs for every word of every message)
+                if (start and (norm[start - 1].isalnum() or norm[start - 1] == "_")) or (
+                    end < size and (norm[end].isalnum() or norm[end] == "_")
+                ):
+                    while start >= 0 and _inside_token(norm, start, end, size):
+                        start = find(word, start + 1)
+                        end = start + len(word)
                 pos = end
                 tokens.append((start + off, end + off))
             self._tokens = tokens
