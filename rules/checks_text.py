@@ -175,7 +175,9 @@ _NOT_BASIS = ENGLISH_FUNCTION_WORDS | {"для", "при", "без", "под", "
 class FactsCheck(Check):
     def __init__(self, spec: schema.FactsRule, language: str) -> None:
         super().__init__(spec, language)
-        self.ignore = [re.compile(p, re.IGNORECASE) for p in spec.ignore]
+        # what is no claim, as one regex tried only where a string it needs occurs ("24/7", "#1")
+        self.ignore = [_join(spec.ignore, re.IGNORECASE)] if spec.ignore else []
+        self.ignore_needs = required_strings(self.ignore[0]) if self.ignore else None
         self.key = "facts:" + "|".join(spec.ignore)
         self._keys_re = re.compile(spec.basis_keys or "(?!)", re.IGNORECASE)
         self._basis_re = _join(spec.basis, re.IGNORECASE) if spec.basis else re.compile("(?!)")
@@ -187,7 +189,8 @@ class FactsCheck(Check):
         if report is None:
             from rules.facts import analyse  # the facts analysis is loaded by the first message with a brief
 
-            report = ctx.cache[self.key] = analyse(ctx.text, ctx.brief, self.ignore)
+            ignore = self.ignore if self.ignore and ctx.may_contain(self.ignore_needs) else []
+            report = ctx.cache[self.key] = analyse(ctx.text, ctx.brief, ignore)
         kind = self.spec.check
         if kind == "basis":
             self._basis(ctx, report, out)

@@ -68,6 +68,7 @@ class BriefIndex:
         "numbered",
         "other",
         "periods",
+        "required",
         "stems",
         "verdicts",
     )
@@ -80,6 +81,7 @@ class BriefIndex:
         told = [brief.product, *brief.keywords, brief.offer or "", brief.cta or "", *map(str, brief.attributes)]
         self.other = mentions(" \n ".join(told))
         self.name_re = _name_figures_re(brief.product)
+        self.required = frozenset(brief.required_attributes)
         self.periods: dict[str, str | None] = {}
         self.stems = {key: _stem_words(str(value)) for key, value in brief.attributes.items()}
         self.key_stems = {key: _stem_words(key.replace("_", " ")) for key in brief.attributes}
@@ -270,7 +272,7 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsRepo
         if other_agrees or (claim.value == 0 and claim.kind in ("money", "percent") and index.free):
             continue
         pending.append((claim, rivals))
-    stated = {(key, claim.kind) for claim, keys in report.agreed for key in keys}
+    stated = {(key, claim.kind) for claim, keys in report.agreed for key in keys} if pending else set()
     for claim, rivals in pending:
         if not rivals and claim.kind == "number":  # "5 colours" where the brief says colours: 3
             rivals = _same_noun(text, claim, index)
@@ -281,11 +283,11 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsRepo
         else:
             report.unsupported.append(claim)
     misstated = {key for _, keys in report.mismatched for key in keys}
-    for claim, keys in report.agreed:
+    required = index.required
+    for claim, keys in report.agreed if required else ():
         for key in keys:
-            facts = by_attr[key]
-            if facts and same_value(claim, facts[0]):  # the value's first figure is its head
-                mentioned.add(key)
+            if key in required and key not in mentioned and same_value(claim, by_attr[key][0]):
+                mentioned.add(key)  # the value's first figure is its head
     for key in brief.required_attributes:
         if key in misstated:  # a required fact stated with a wrong value is missing too
             report.missing.append(key)
