@@ -39,9 +39,8 @@ def guarantee_promises(text: str, brief: object, options: dict) -> list[tuple[in
     found = []
     for m in _GUARANTEE_RE.finditer(text):
         before, after = clause_around(text, m.start(), m.end(), 40, _SENTENCE_BREAK_RE)
-        near_before = _LAST_WORDS_RE.search(before)
-        near_after = _FIRST_WORDS_RE.match(after)
-        near = f"{near_before.group(0) if near_before else ''}\x00{near_after.group(0) if near_after else ''}"
+        # both regexes match any text (at worst the empty string), so there is always a group to take
+        near = f"{_LAST_WORDS_RE.search(before).group(0)}\x00{_FIRST_WORDS_RE.match(after).group(0)}"  # type: ignore[union-attr]
         if unless is None or not unless.search(near):
             found.append(m.span())
     return found
