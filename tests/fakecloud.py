@@ -162,6 +162,9 @@ class FakeCloud:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes; with Nagle's algorithm on, the body waits for the
+            # client's delayed ACK of the headers (up to 40 ms a response), as no real server lets it
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -35,6 +35,16 @@ def test_greedy_batch_equals_one_by_one(micro):
     assert all(r.tokens_in > 0 and r.tokens_out <= 12 for r in batched)
 
 
+def test_sampled_batch_equals_one_by_one_under_a_seed(micro):
+    """Each prompt draws its own noise: batched, alone or beside another copy of itself, a prompt writes
+    the same text under one seed, and two copies of one prompt write different texts."""
+    chats = [*CHATS, CHATS[0]]
+    batched = micro.generate(chats, max_new_tokens=16, temperature=1.0, seed=3)
+    single = [micro.generate([chat], max_new_tokens=16, temperature=1.0, seed=3)[0] for chat in CHATS]
+    assert [r.text for r in batched[: len(CHATS)]] == [r.text for r in single]
+    assert batched[-1].text != batched[0].text
+
+
 def test_sampling_is_reproducible_under_a_seed(micro):
     first = micro.generate(CHATS, max_new_tokens=16, temperature=1.0, seed=7)
     again = micro.generate(CHATS, max_new_tokens=16, temperature=1.0, seed=7)
