@@ -43,11 +43,14 @@ def _anchor(phrase: Phrase) -> int:
 class Lexicon:
     def __init__(self, phrases: list[Phrase]) -> None:
         self.phrases = phrases
-        index: dict[str, list[tuple[int, int]]] = {}
+        # per form: (phrase, its anchor word, its length, its other words as (offset from the anchor, forms))
+        index: dict[str, list[tuple[int, int, int, tuple[tuple[int, frozenset[str]], ...]]]] = {}
         for i, phrase in enumerate(phrases):
             anchor = _anchor(phrase)
+            others = tuple((k - anchor, forms) for k, forms in enumerate(phrase.forms) if k != anchor)
+            entry = (i, anchor, len(phrase.forms), others)
             for form in phrase.forms[anchor]:
-                index.setdefault(form, []).append((i, anchor))
+                index.setdefault(form, []).append(entry)
         self.index = index
         self.first_forms = frozenset(index)
         self.single = frozenset(f for p in phrases if len(p.forms) == 1 for f in p.forms[0])
@@ -87,16 +90,22 @@ class Lexicon:
             return self._first(view, hits)
         words = view.words
         phrases = self.phrases
+        size = len(words)
         candidates: list[tuple[int, int, int, int]] = []  # (first word, -length, anchor word, phrase index)
         for word in hits:  # only where a hit word stands (found by list scans in C), not at every word
             entries = self.index[word]
             i = -1
             for _ in range(words.count(word)):
                 i = words.index(word, i + 1)
-                for idx, anchor in entries:
-                    start = self._start_at(words, i, idx, anchor)
-                    if start is not None:
-                        candidates.append((start, -len(phrases[idx].forms), i, idx))
+                for idx, anchor, n, others in entries:  # (the match test inlined: it runs for every hit)
+                    start = i - anchor
+                    if start < 0 or start + n > size:
+                        continue
+                    for k, forms in others:
+                        if words[i + k] not in forms:
+                            break
+                    else:
+                        candidates.append((start, -n, i, idx))
         if not candidates:
             return []
         candidates.sort()  # the order a walk word by word would find them in, for equal spans too
@@ -112,16 +121,14 @@ class Lexicon:
             taken[phrase.owner] = last
         return found
 
-    def _start_at(self, words: list[str], i: int, idx: int, anchor: int) -> int | None:
-        """Where phrase ``idx``, anchored at its word ``anchor`` on ``words[i]``, starts, if it matches there."""
-        forms = self.phrases[idx].forms
-        n = len(forms)
-        if n == 1:
-            return i
+    @staticmethod
+    def _start_at(words: list[str], i: int, entry: tuple) -> int | None:
+        """Where an index entry's phrase, anchored on ``words[i]``, starts, if it matches there."""
+        _, anchor, n, others = entry
         start = i - anchor
         if start < 0 or start + n > len(words):
             return None
-        if all(words[start + k] in forms[k] for k in range(n) if k != anchor):
+        if all(words[i + k] in forms for k, forms in others):
             return start
         return None
 
@@ -131,10 +138,10 @@ class Lexicon:
         for i, word in enumerate(words):
             if word not in hits:
                 continue
-            for idx, anchor in self.index[word]:
-                start = self._start_at(words, i, idx, anchor)
+            for entry in self.index[word]:
+                start = self._start_at(words, i, entry)
                 if start is not None:
-                    phrase = self.phrases[idx]
+                    phrase = self.phrases[entry[0]]
                     spans = view.spans
                     return [(spans[start][0], spans[start + len(phrase.forms) - 1][1], phrase)]
         return []

@@ -19,6 +19,9 @@ _ASCII_WORD_RE = re.compile(r"(?<![a-z0-9_])[a-z]+(?:[-'][a-z]+)*(?![a-z0-9_])")
 TOKEN_RE = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")  # words and codes: "COSY25", "BITE10", "1ТБ"
 
 
+_GLUE_RE = re.compile(r"[\d_]")  # what glues letters into a code or a slot's name ("cosy25", "customer_name")
+
+
 def _in_word(char: str) -> bool:
     return char.isalnum() or char == "_"
 
@@ -80,6 +83,13 @@ class View:
             tokens = []
             norm = self.norm
             find, pos, off, size = norm.find, 0, self.offset, len(norm)
+            if _GLUE_RE.search(norm) is None:  # no glue: every letter run is (part of) a word, found in order
+                for word in self.words:
+                    start = find(word, pos)
+                    pos = start + len(word)
+                    tokens.append((start + off, pos + off))
+                self._tokens = tokens
+                return tokens
             for word in self.words:
                 start = find(word, pos)
                 end = start + len(word)
