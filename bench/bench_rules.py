@@ -6,7 +6,9 @@
   checkout of an earlier engine (``git worktree add /tmp/oldeng 29e4580``), that engine on the same
   messages; (c) where ``--before`` names a checkout of this project before a change (``git archive main |
   tar -x -C /tmp/before``), that engine too. Every engine runs in its own process, repeated alternately;
-  the best run of each counts.
+  the best run of each counts, and beside ``ratio_to_before`` the median over the rounds of ours / before
+  within a round (``ratio_to_before_median_of_rounds``: a busy spell that spoils one side's best run in
+  one round moves it less).
 - ``cold_check``: CPU time (user+sys) of ``adsft check -`` on one message, with a cache-building first
   run and with the pack cache warm; with ``--before``, that checkout's CLI on the same message, runs
   alternated. Each checkout's modules are byte-compiled first, as an installed package's are.
@@ -30,6 +32,7 @@ import os
 import random
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -120,9 +123,12 @@ def throughput(args: argparse.Namespace, tmp: Path) -> None:
             engines = {"ours": ROOT} | ({"old": Path(args.old)} if args.old else {})
             engines |= {"before": Path(args.before)} if args.before else {}
             best = dict.fromkeys(engines, 0.0)
+            pairs: list[float] = []  # ours / before within each round
             for _ in range(args.repeats):  # alternate, so that a busy spell of the machine hits all
-                for name, root in engines.items():
-                    best[name] = max(best[name], measure(root, language, path, with_briefs))
+                rates = {name: measure(root, language, path, with_briefs) for name, root in engines.items()}
+                best = {name: max(best[name], rate) for name, rate in rates.items()}
+                if args.before:
+                    pairs.append(rates["ours"] / rates["before"])
             line = {
                 "bench": "rules",
                 "measure": "throughput",
@@ -139,6 +145,7 @@ def throughput(args: argparse.Namespace, tmp: Path) -> None:
             if args.before:
                 line |= {"before_msgs_per_cpu_s": round(best["before"])}
                 line |= {"ratio_to_before": round(best["ours"] / best["before"], 3)}
+                line |= {"ratio_to_before_median_of_rounds": round(statistics.median(pairs), 3)}
             print(json.dumps(line), flush=True)
 
 
