@@ -162,8 +162,8 @@ class FakeCloud:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            # headers and body go out in two writes; with Nagle's algorithm on, the body waits for the
-            # client's delayed ACK of the headers (up to 40 ms a response), as no real server lets it
+            # headers and body go out in two writes; with Nagle's algorithm on, the body would wait for the
+            # client's delayed ACK of the headers (up to 40 ms a response). Real servers set TCP_NODELAY too.
             disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
