@@ -19,15 +19,13 @@ _ASCII_WORD_RE = re.compile(r"(?<![a-z0-9_])[a-z]+(?:[-'][a-z]+)*(?![a-z0-9_])")
 TOKEN_RE = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")  # words and codes: "COSY25", "BITE10", "1ТБ"
 
 
-_GLUE_RE = re.compile(r"[\d_]")  # what glues letters into a code or a slot's name ("cosy25", "customer_name")
+def _in_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
-# a run of word characters with a digit or an underscore in it, from its start (possessive: linear time)
-_CODE_RE = re.compile(r"(?<!\w)[^\W\d_]*+[\d_]\w*+")
-
-
-def _blank(code: re.Match[str]) -> str:
-    return " " * (code.end() - code.start())
+def _inside_token(norm: str, start: int, end: int, size: int) -> bool:
+    """Does a letter run found at [start, end) touch a letter, digit or underscore ("cosy" of "cosy25")?"""
+    return (start > 0 and _in_word(norm[start - 1])) or (end < size and _in_word(norm[end]))
 
 
 LATIN_RE = re.compile(r"[A-Za-z]")
@@ -77,18 +75,23 @@ class View:
         """Absolute (start, end) of every word, aligned with ``words``."""
         if self._tokens is None:
             # Each word is found from where the one before it ended (str.find in C: cheaper than a second
-            # regex pass). Codes ("cosy25", "customer_name": runs of word characters with a digit or an
-            # underscore) hold letters that are no word, so they are blanked out first; then every letter
-            # run left is (part of) a word, and the next word is the next find.
-            norm = self.norm
-            if _GLUE_RE.search(norm) is not None:
-                norm = _CODE_RE.sub(_blank, norm)
+            # regex pass); a find inside a code ("cosy" of "cosy25", a letter run touching a digit) is
+            # not that word, so the search goes on past it.
             tokens = []
-            find, pos, off = norm.find, 0, self.offset
+            norm = self.norm
+            find, pos, off, size = norm.find, 0, self.offset, len(norm)
             for word in self.words:
                 start = find(word, pos)
-                pos = start + len(word)
-                tokens.append((start + off, pos + off))
+                end = start + len(word)
+                # (the test inlined: it runs for every word of every message)
+                if (start and (norm[start - 1].isalnum() or norm[start - 1] == "_")) or (
+                    end < size and (norm[end].isalnum() or norm[end] == "_")
+                ):
+                    while start >= 0 and _inside_token(norm, start, end, size):
+                        start = find(word, start + 1)
+                        end = start + len(word)
+                pos = end
+                tokens.append((start + off, end + off))
             self._tokens = tokens
         return self._tokens
 
