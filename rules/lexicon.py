@@ -33,18 +33,26 @@ _TRADE_COMMON = "price prices offer offers deal deals month week year day free g
 COMMON_WORDS = ENGLISH_FUNCTION_WORDS | frozenset(_RUSSIAN_COMMON.split()) | frozenset(_TRADE_COMMON.split())
 
 
+def anchor_key(forms: frozenset[str]) -> tuple[bool, int]:
+    """How good a word is to index a phrase or pattern by: uncommon first, then long, so "не упустите
+    шанс" is not looked at for every "не" of every message, nor "this month only" for every "month"."""
+    return forms.isdisjoint(COMMON_WORDS), min(map(len, forms))
+
+
 def _anchor(phrase: Phrase) -> int:
-    """The word a phrase is indexed by: its longest uncommon one, so "не упустите шанс" is not looked
-    at for every "не" of every message, nor "this month only" for every "month"."""
-    keys = [(forms.isdisjoint(COMMON_WORDS), min(map(len, forms))) for forms in phrase.forms]
+    """The index of the word a phrase is indexed by (see anchor_key)."""
+    keys = [anchor_key(forms) for forms in phrase.forms]
     return keys.index(max(keys))
+
+
+# an index entry: (phrase, its anchor word, its length, its other words as (offset from the anchor, forms))
+_Entry = tuple[int, int, int, tuple[tuple[int, frozenset[str]], ...]]
 
 
 class Lexicon:
     def __init__(self, phrases: list[Phrase]) -> None:
         self.phrases = phrases
-        # per form: (phrase, its anchor word, its length, its other words as (offset from the anchor, forms))
-        index: dict[str, list[tuple[int, int, int, tuple[tuple[int, frozenset[str]], ...]]]] = {}
+        index: dict[str, list[_Entry]] = {}
         for i, phrase in enumerate(phrases):
             anchor = _anchor(phrase)
             others = tuple((k - anchor, forms) for k, forms in enumerate(phrase.forms) if k != anchor)
@@ -90,22 +98,16 @@ class Lexicon:
             return self._first(view, hits)
         words = view.words
         phrases = self.phrases
-        size = len(words)
         candidates: list[tuple[int, int, int, int]] = []  # (first word, -length, anchor word, phrase index)
         for word in hits:  # only where a hit word stands (found by list scans in C), not at every word
             entries = self.index[word]
             i = -1
             for _ in range(words.count(word)):
                 i = words.index(word, i + 1)
-                for idx, anchor, n, others in entries:  # (the match test inlined: it runs for every hit)
-                    start = i - anchor
-                    if start < 0 or start + n > size:
-                        continue
-                    for k, forms in others:
-                        if words[i + k] not in forms:
-                            break
-                    else:
-                        candidates.append((start, -n, i, idx))
+                for entry in entries:
+                    start = self._start_at(words, i, entry)
+                    if start is not None:
+                        candidates.append((start, -entry[2], i, entry[0]))
         if not candidates:
             return []
         candidates.sort()  # the order a walk word by word would find them in, for equal spans too
@@ -122,7 +124,7 @@ class Lexicon:
         return found
 
     @staticmethod
-    def _start_at(words: list[str], i: int, entry: tuple) -> int | None:
+    def _start_at(words: list[str], i: int, entry: _Entry) -> int | None:
         """Where an index entry's phrase, anchored on ``words[i]``, starts, if it matches there."""
         _, anchor, n, others = entry
         start = i - anchor

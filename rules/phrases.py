@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rules.lexicon import COMMON_WORDS
+from rules.lexicon import anchor_key
 from rules.morph import forms_of
 from rules.text import WORD_RE, View, normalise
 
@@ -99,7 +99,7 @@ class PhraseSet:
         # one of those skips the set (one set test, in C) however common the patterns' first words are
         self._by_anchor: dict[str, list[int]] = {}
         for i, required in enumerate(self._required):
-            anchor = max(required, key=lambda forms: (forms.isdisjoint(COMMON_WORDS), min(map(len, forms))))
+            anchor = max(required, key=anchor_key)
             for form in anchor:
                 self._by_anchor.setdefault(form, []).append(i)
         self._anchors = frozenset(self._by_anchor)

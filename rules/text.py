@@ -83,13 +83,9 @@ class View:
             for word in self.words:
                 start = find(word, pos)
                 end = start + len(word)
-                # (the test inlined: it runs for every word of every message)
-                if (start and (norm[start - 1].isalnum() or norm[start - 1] == "_")) or (
-                    end < size and (norm[end].isalnum() or norm[end] == "_")
-                ):
-                    while start >= 0 and _inside_token(norm, start, end, size):
-                        start = find(word, start + 1)
-                        end = start + len(word)
+                while start >= 0 and _inside_token(norm, start, end, size):
+                    start = find(word, start + 1)
+                    end = start + len(word)
                 pos = end
                 tokens.append((start + off, end + off))
             self._tokens = tokens
@@ -300,10 +296,8 @@ class Context:
             spans.extend(self._product_spans())
         if "quoted" in self.names and _QUOTE_MARK_RE.search(self.text) is not None:
             spans.extend(m.span() for m in _QUOTED_RE.finditer(self.text))
-        norm = self.text_view.norm
         for term in self.terms:  # the trade's fixed terms: "easy access" savings are no claim
-            if term in norm:
-                spans.extend(_occurrences(norm, term))
+            spans.extend(_occurrences(self.text_view.norm, term))
         return spans
 
     def may_contain(self, strings: tuple[str, ...] | None) -> bool:
