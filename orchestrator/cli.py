@@ -14,10 +14,8 @@ from typing import Annotated
 import click
 import typer
 
-import providers
-from orchestrator.cli_help import PROVIDERS
+from orchestrator.cli_help import FORMATS, PROVIDERS
 from orchestrator.errors import USER_ERRORS
-from orchestrator.formats import FORMATS
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -80,9 +78,7 @@ def synth(
     ] = "adsft-data",
     briefs: Annotated[str | None, typer.Option(help="Briefs file (default: the bundled catalog).")] = None,
     n: Annotated[int, typer.Option("--n", help="How many examples to select.")] = 2500,
-    fmt: Annotated[
-        str, typer.Option("--format", help=f"A shape (chat, instruction) or a provider's: {' | '.join(FORMATS)}")
-    ] = "chat",
+    fmt: Annotated[str, typer.Option("--format", help=f"The examples' format: {FORMATS}.")] = "chat",
     language: Annotated[str, typer.Option(help="Comma-separated languages.")] = "ru,en",
     variants: Annotated[int, typer.Option(help="Wordings per template and brief.")] = 8,
     near_threshold: Annotated[float, typer.Option(help="Jaccard similarity that counts as a near duplicate.")] = 0.8,
@@ -96,7 +92,7 @@ def synth(
         str | None, typer.Option(help="PROVIDER:MODEL that writes a share of the examples (any OpenAI-compatible).")
     ] = None,
     teacher_provider: Annotated[
-        str | None, typer.Option("--provider", help=f"The teacher's provider when --teacher names none ({PROVIDERS}).")
+        str | None, typer.Option("--provider", help=f"The teacher's provider when --teacher names none: {PROVIDERS}.")
     ] = None,
     teacher_k: Annotated[int, typer.Option(help="Teacher samples per brief.")] = 4,
     teacher_share: Annotated[float, typer.Option(help="Share of the selected examples from the teacher.")] = 0.5,
@@ -144,7 +140,7 @@ def synth(
 def validate_cmd(
     train: Annotated[str, typer.Argument(help="Training JSONL file.")],
     val: Annotated[str | None, typer.Option(help="Validation JSONL file (checked too, and for overlap).")] = None,
-    provider: Annotated[str | None, typer.Option(help=f"{PROVIDERS} (default: the first of auto)")] = None,
+    provider: Annotated[str | None, typer.Option(help=f"Provider: {PROVIDERS}; default: the first of auto.")] = None,
     model: Annotated[str | None, typer.Option(help="Model whose tokenizer and limit to check against.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -166,7 +162,7 @@ def estimate_cmd(
     train: Annotated[str, typer.Argument(help="Training JSONL file.")],
     val: Annotated[str | None, typer.Option(help="Validation JSONL file.")] = None,
     provider: Annotated[
-        str | None, typer.Option(help=f"Comma-separated, of: {PROVIDERS} (default: those of auto)")
+        str | None, typer.Option(help=f"Providers, comma-separated, each {PROVIDERS}; default: those of auto.")
     ] = None,
     model: Annotated[
         list[str] | None, typer.Option(help="Model id (repeatable; `provider:model` to be explicit).")
@@ -186,6 +182,7 @@ def estimate_cmd(
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout.")] = False,
 ) -> None:
     """Estimate the cost of fine-tuning on each provider, from exact token counts, before paying."""
+    import providers
     from orchestrator import render
     from orchestrator.errors import InputError
     from orchestrator.estimate import estimate
@@ -228,6 +225,41 @@ def prices_cmd(
         print(json.dumps([p.model_dump(mode="json") for p in catalog.prices], ensure_ascii=False))
     else:
         render.prices_table(catalog)
+
+
+@app.command("providers")
+def providers_cmd(as_json: JsonFlag = False) -> None:
+    """List the installed providers: the formats each trains on, its default model, the key it reads."""
+    from orchestrator import render
+    from orchestrator.formats import provider_formats
+    from providers import capabilities, facts, provider_names
+    from providers.errors import ProviderError
+    from providers.keys import get_key
+
+    rows: list[dict] = []
+    for name in provider_names():
+        try:
+            fact, able = facts(name), capabilities(name)
+        except ProviderError as exc:  # installed but not loadable: said, not fatal
+            rows.append({"provider": name, "loadable": False, "problem": exc.message})
+            continue
+        rows.append(
+            {
+                "provider": name,
+                "loadable": True,
+                "offline": able.offline,
+                "auto_rank": fact.auto_rank,
+                "default_model": fact.default_model,
+                "formats": list(provider_formats(name)),
+                "billing": fact.billing,
+                "key_env": list(fact.key_env),
+                "key_set": bool(get_key(name)) if fact.key_env else None,
+            }
+        )
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+    else:
+        render.providers_table(rows)
 
 
 @app.command()

@@ -78,7 +78,7 @@ def improve(
         str, typer.Option(help="The model to tune (`smollm2`, a model folder, a provider's id).")
     ] = "smollm2",
     provider: Annotated[
-        str | None, typer.Option(help=f"{PROVIDERS}; trains and scores (default: the offline one).")
+        str | None, typer.Option(help=f"Provider: {PROVIDERS}; trains and scores (default: the offline one).")
     ] = None,
     folder: Annotated[str | None, typer.Option(help="Work folder (default: ADSFT_HOME/improve/MODEL).")] = None,
     language: Annotated[str, typer.Option(help="Language of the training and evaluation briefs.")] = "en",

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
     def score(
         provider: Annotated[
             str,
-            typer.Option(help=f"{PROVIDERS} (any OpenAI-compatible server: the provider whose base URL points at it)."),
+            typer.Option(help=f"Provider: {PROVIDERS}; an OpenAI-compatible server: the one with its base URL."),
         ],
         model: Annotated[
             str, typer.Option(help="Model id; on this machine a model folder or `tiny`, `BASE+ADAPTER` for an adapter.")

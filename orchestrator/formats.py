@@ -23,20 +23,25 @@ SHAPES = ("chat", "instruction")  # what `record` writes from a chat (preference
 Chat = list[dict[str, str]]
 
 
-def _names() -> tuple[str, ...]:
-    names = list(SHAPES)
-    for name in providers.provider_names():
-        try:
-            taken = [s for s in providers.facts(name).shapes if s in SHAPES]
-        except providers.ProviderError:
-            continue
-        if taken:
-            names.append(name)
-            names.extend(f"{name}-{s}" for s in taken)
-    return tuple(names)
+def provider_formats(name: str) -> tuple[str, ...]:
+    """The format names a provider adds: its own name (its usual shape) and PROVIDER-SHAPE for each shape."""
+    try:
+        taken = [s for s in providers.facts(name).shapes if s in SHAPES]
+    except providers.ProviderError:
+        return ()
+    return (name, *(f"{name}-{s}" for s in taken)) if taken else ()
 
 
-FORMATS = _names()
+def format_names() -> tuple[str, ...]:
+    """Every format name: the shapes, then each installed provider's (asked of the registry when called,
+    so a provider installed later is in it and a command that writes no examples never imports one)."""
+    return (*SHAPES, *(f for name in providers.provider_names() for f in provider_formats(name)))
+
+
+def __getattr__(name: str) -> object:
+    if name == "FORMATS":  # the list as it is now
+        return format_names()
+    raise AttributeError(f"module 'orchestrator.formats' has no attribute {name!r}")
 
 
 def shape_of(fmt: str) -> str:
@@ -52,7 +57,7 @@ def shape_of(fmt: str) -> str:
         return shape
     if not shape and taken:
         return taken[0]
-    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(format_names())}")
 
 
 def record(chat: Chat, fmt: str) -> dict:

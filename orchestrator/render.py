@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -146,6 +145,8 @@ def progress() -> Iterator[Callable[[str, int, int], None]]:
 
         yield plain
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -285,6 +286,20 @@ def estimate_table(rows: list[Row]) -> None:
     for r in rows:
         for note in r.notes:
             out.print(f"  {r.provider} {r.model}: {note}")
+
+
+def providers_table(rows: list[dict]) -> None:
+    table = Table(title="Providers (auto tries them by rank; one that needs a key only when it is set)")
+    for col in ("provider", "auto rank", "default model", "formats", "billing", "key"):
+        table.add_column(col)
+    for row in rows:
+        if not row["loadable"]:
+            table.add_row(row["provider"], "", "[red]not loadable[/]", row["problem"], "", "")
+            continue
+        key = f"{row['key_env'][0]}: " + ("set" if row["key_set"] else "not set") if row["key_env"] else "none needed"
+        rank = "" if row["auto_rank"] is None else str(row["auto_rank"])
+        table.add_row(row["provider"], rank, row["default_model"], ", ".join(row["formats"]), row["billing"], key)
+    out.print(table)
 
 
 def prices_table(catalog: Catalog) -> None:

@@ -22,7 +22,7 @@ from orchestrator import teacher as teacher_mode
 from orchestrator.briefs import load_briefs
 from orchestrator.dedup import deduplicate
 from orchestrator.errors import InputError
-from orchestrator.formats import FORMATS, record, write_jsonl
+from orchestrator.formats import format_names, record, write_jsonl
 from orchestrator.paths import data_dir
 from orchestrator.plans import Generator, load_generator
 from orchestrator.prompting import build_prompt
@@ -244,8 +244,8 @@ def _diversity(texts: list[str], seed: int) -> dict[str, float | int | None]:
 
 
 def synthesize(config: SynthConfig, progress: Progress | None = None, confirm: Confirm | None = None) -> SynthSummary:
-    if config.fmt not in FORMATS:
-        raise InputError(f"unknown format {config.fmt!r}", fix=f"use one of: {', '.join(FORMATS)}")
+    if config.fmt not in (names := format_names()):
+        raise InputError(f"unknown format {config.fmt!r}", fix=f"use one of: {', '.join(names)}")
     if config.n < 1:
         raise InputError("--n must be at least 1")
     if config.generator not in GENERATORS:

@@ -19,10 +19,12 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
-from providers.base import Capabilities, Provider, ProviderFacts
 from providers.errors import ProviderError, ProviderInputError, ProviderUnavailable
+
+if TYPE_CHECKING:
+    from providers.base import Capabilities, Provider, ProviderFacts
 
 __all__ = [
     "Context",
@@ -63,6 +65,16 @@ class Context:
 _CONTEXT = Context()
 
 
+def __getattr__(name: str) -> object:
+    """The protocol and its facts, imported when first asked for: a command that never touches a provider
+    (`adsft check`) starts without them."""
+    if name in ("Capabilities", "Provider", "ProviderFacts"):
+        from providers import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module 'providers' has no attribute {name!r}")
+
+
 def configure(**values: object) -> Context:
     """Pass in what providers need from the pipeline (see Context); returns the current context."""
     for key, value in values.items():
@@ -86,6 +98,8 @@ def _targets() -> dict[str, str]:
 @lru_cache(maxsize=8)
 def _scan_targets(import_path: tuple[str, ...]) -> dict[str, str]:
     """The targets as the entry points name them for this import path (the key of the cache)."""
+    from importlib.metadata import entry_points  # its import costs more than a short command's own work
+
     found = dict(BUILTIN)
     for ep in entry_points(group="adsft.providers"):
         found[ep.name] = ep.value
@@ -109,6 +123,8 @@ def _load(target: str) -> type:
         raise ProviderUnavailable(
             f"the provider {target} cannot be loaded: {exc}", fix="install the package that provides it"
         ) from None
+    from providers.base import Capabilities, ProviderFacts
+
     for attr_name, kind in (("facts", ProviderFacts), ("capabilities", Capabilities)):
         if not isinstance(getattr(cls, attr_name, None), kind):
             raise ProviderError(

@@ -215,12 +215,14 @@ def test_spawned_workers_give_the_same_results(monkeypatch):
 
 
 def test_check_loads_no_model_or_network_library():
-    """`adsft check` starts fast: nothing of the training, data-frame or SDK stacks is imported."""
+    """`adsft check` starts fast: nothing of the training, data-frame or SDK stacks is imported, and no
+    provider's module (the registry is not asked)."""
     script = (
         "import sys; sys.argv = ['adsft', 'check', '-', '--json']\n"
         "from orchestrator.cli import main\n"
         "code = main()\n"
-        "heavy = ('torch', 'transformers', 'peft', 'pandas', 'numpy', 'openai', 'together', 'aiohttp', 'httpx')\n"
+        "heavy = ('torch', 'transformers', 'peft', 'pandas', 'numpy', 'openai', 'together', 'aiohttp', 'httpx',\n"
+        "         'providers.base', 'providers.local', 'providers.openai', 'rich.progress')\n"
         "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
     )
     done = subprocess.run(

@@ -60,6 +60,16 @@ def test_the_plugin_is_registered_with_its_facts(echo):
     assert "echo" not in providers.auto_chain(lambda name: True)  # no auto_rank: only when named
 
 
+def test_providers_lists_the_plugin_beside_the_builtins(echo, capsys):
+    code, out, _ = run(capsys, "providers", "--json")
+    rows = {r["provider"]: r for r in json.loads(out)}
+    assert code == 0 and {"echo", "local", "openai", "together"} <= set(rows)
+    assert rows["echo"]["key_env"] == ["ECHO_API_KEY"] and rows["echo"]["key_set"] is True
+    assert rows["local"]["offline"] and rows["local"]["key_set"] is None and "local-chat" in rows["local"]["formats"]
+    code, out, _ = run(capsys, "providers")
+    assert code == 0 and "echo" in out and "ECHO_API_KEY: set" in out
+
+
 def test_validate_estimate_submit_status_score_end_to_end(echo, tmp_path, capsys):
     train = write_train(tmp_path / "train.jsonl")
     code, out, _ = run(capsys, "validate", str(train), "--provider", "echo", "--model", MODEL, "--json")
