@@ -384,6 +384,9 @@ class ConditionalCheck(Check):
             self.emit(out, ctx, *trigger)
 
 
+_RUN_GAP = " \t\u00a0,.;:!?—–-"  # what may stand between a phrase and its repeat
+
+
 class RepetitionCheck(Check):
     respects_names = True
 
@@ -433,9 +436,18 @@ class RepetitionCheck(Check):
             if i <= taken or not 2 <= k <= 8 or words[i:j] != words[j : j + k]:
                 continue
             first, second = spans[i][0] - offset, spans[j][0] - offset
-            chunk = norm[first:second].rstrip(" \t\u00a0,.;:!?—–-")
+            chunk = norm[first:second].rstrip(_RUN_GAP)
             if norm.startswith(chunk, second):
                 self.emit(out, ctx, first + offset, second + len(chunk) + offset, word=chunk)
+                taken = j + k - 1
+                continue
+            # the repeat may open with a figure, which is no word: "$289 a month for 36 months, $289 a month
+            # for 36 months" (the words repeat from "a"; the figure stands before each run)
+            core = norm[first : spans[j - 1][1] - offset]
+            lead = norm[first + len(core) : second].strip(_RUN_GAP)
+            if lead and norm[:first].rstrip(_RUN_GAP).endswith(lead) and norm.startswith(core, second):
+                begin = norm.rfind(lead, 0, first)
+                self.emit(out, ctx, begin + offset, second + len(core) + offset, word=lead + " " + core)
                 taken = j + k - 1
 
     def _joined(self, ctx: Context, view: View, out: list[Violation]) -> None:

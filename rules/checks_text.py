@@ -92,6 +92,13 @@ _NON_ENGLISH_WORDS = frozenset(
         "ahora",
         "descuento",
         "oferta",
+        "chez",
+        "gratuit",
+        "gratuite",
+        "gratis",
+        "aujourd'hui",
+        "hoy",
+        "tienda",
     ]
 )
 
@@ -109,6 +116,10 @@ class ScriptCheck(Check):
     def __init__(self, spec: schema.ScriptRule, language: str) -> None:
         super().__init__(spec, language)
         self.allow = frozenset(normalise(a) for a in spec.allow)
+        self.foreign_letters = frozenset(normalise(spec.foreign_letters))
+        self.foreign_letters_re = (
+            re.compile(f"[{re.escape(spec.foreign_letters)}]", re.IGNORECASE) if spec.foreign_letters else None
+        )
 
     def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
         if self.spec.check == "mixed":
@@ -130,10 +141,16 @@ class ScriptCheck(Check):
             (LATIN_RE, _LATIN, _CYRILLIC) if ctx.language == "ru" else (CYRILLIC_RE, _CYRILLIC, _LATIN)
         )
         hint = self.spec.dictionary and ctx.language == "en" and _maybe_foreign(view)
-        if not hint and ((foreign_re is CYRILLIC_RE and view.text.isascii()) or not foreign_re.search(view.text)):
+        found = self.foreign_letters_re is not None and self.foreign_letters_re.search(view.text) is not None
+        letters = self.foreign_letters if found else None
+        if (
+            not hint
+            and not letters
+            and ((foreign_re is CYRILLIC_RE and view.text.isascii()) or not foreign_re.search(view.text))
+        ):
             return  # (an ASCII text holds no Cyrillic letter: known without a scan)
         known = self.allow if ctx.brief is None else self.allow | _brief_words(ctx.brief)
-        foreign = native = 0
+        foreign = native = lettered = 0
         dictionary = hint
         names = (
             {normalise(w) for w in _NAME_WORD_RE.findall(view.text) + _ACRONYM_RE.findall(view.text)}
@@ -144,6 +161,10 @@ class ScriptCheck(Check):
         for word in view.words:
             if word in known or (mixed and _MIXED_PAIR.search(word)):  # a homoglyph is a typography slip
                 continue
+            if letters and not letters.isdisjoint(word):  # "відкрийте": a letter Russian never writes
+                foreign += 1
+                lettered += 1
+                continue
             first = word[0]  # the alphabet a word is counted in is its first letter's
             if first in foreign_first:
                 foreign += 1
@@ -152,7 +173,7 @@ class ScriptCheck(Check):
                     foreign += 1
                 else:
                     native += 1
-        if foreign and native / (native + foreign) < self.spec.min_share:
+        if lettered >= 2 or (foreign and native / (native + foreign) < self.spec.min_share):
             self.emit(out, ctx, view.offset, view.offset + len(view.text), language=ctx.language)
 
 
@@ -210,8 +231,10 @@ class FactsCheck(Check):
         """A rate the brief states (a key such as ``rate`` or ``apr``) needs its basis in the text."""
         if self._basis_re.search(ctx.text):
             return
+        attributes = ctx.brief.attributes if ctx.brief is not None else {}
         for claim, keys in report.agreed:
-            rate_keys = [k for k in keys if self._keys_re.search(k)]
+            # a rate by its key ("ставка", "APR"), or by the brief's own wording of it ("автокредит: от 5,9% годовых")
+            rate_keys = [k for k in keys if self._keys_re.search(k) or self._basis_re.search(str(attributes.get(k)))]
             if claim.kind == "percent" and rate_keys and not self._brief_basis(ctx, rate_keys):
                 self.emit(out, ctx, claim.start, claim.end, attributes=", ".join(keys))
                 return

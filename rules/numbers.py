@@ -155,10 +155,13 @@ _SEP_RE = re.compile(_SEP)
 _THOUSANDS_RE = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
 
 
+_CYRILLIC_START_RE = re.compile("[а-яё]", re.IGNORECASE)
+
+
 @lru_cache(maxsize=4096)
-def _number(raw: str) -> float:
+def _number(raw: str, decimal_comma: bool = False) -> float:
     digits = _SEP_RE.sub("", raw)
-    if _THOUSANDS_RE.fullmatch(digits):  # "1,000" and "1,000.50": thousands
+    if not decimal_comma and _THOUSANDS_RE.fullmatch(digits):  # "1,000" and "1,000.50": thousands
         digits = digits.replace(",", "")
     return float(digits.replace(",", "."))
 
@@ -229,7 +232,9 @@ def _read_mentions(text: str) -> list[Mention]:
             value = _number(m.group("pnum")) * _multiplier(m.group("pmult"))
             out.append(Mention("money", value, _unit_kind(m.group("pcur"))[1], start, end))
         else:
-            value = _number(m.group("n")) * _multiplier(m.group("mult"))
+            mult = m.group("mult")
+            value = _number(m.group("n"), decimal_comma=bool(mult and _CYRILLIC_START_RE.match(mult)))
+            value *= _multiplier(mult)
             unit = m.group("unit")
             out.append(_with_unit(value, unit, start, end))
     out.extend(_word_mentions(text))

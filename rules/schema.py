@@ -227,6 +227,11 @@ class ScriptRule(RuleBase):
         description="language: also count words of the pack's alphabet that its dictionary lacks as foreign"
         " (Spanish or French in an English pack)",
     )
+    foreign_letters: str = Field(
+        default="",
+        description='language: letters the pack\'s language never writes ("іїєґ" of Ukrainian in a Russian'
+        " pack); a word holding one is foreign, and two such words put the text in another language",
+    )
 
 
 class FactsRule(RuleBase):

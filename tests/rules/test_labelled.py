@@ -46,7 +46,7 @@ def test_clean_labelled_messages_pass(labelled, ru, en):
 
 # Messages written from the style guide (datasets/samples/LABELLING.md) by writers who never saw the
 # packs. Each set's figures were taken blind first (README); most were tuned on afterwards, `test6` never
-# was. These floors keep what is measured now from sliding back.
+# was (nor is `test8`, measured only in the README). These floors keep what is measured now from sliding back.
 SPLIT_FLOORS = {
     "rules_dev": (0.97, 0.95, 0.02),
     "rules_dev2": (0.97, 0.95, 0.02),
@@ -60,6 +60,8 @@ SPLIT_FLOORS = {
     "rules_test4": (0.97, 0.96, 0.01),
     "rules_test5": (0.97, 0.97, 0.01),
     "rules_test6": (0.97, 0.93, 0.01),
+    "rules_dev7": (0.97, 0.96, 0.01),
+    "rules_test7": (0.97, 0.95, 0.01),
 }
 
 
@@ -74,7 +76,7 @@ def test_blind_splits_hold_their_floors(split, ru, en):
     scores = evaluate(read_labelled([str(path)]), {"ru": ru, "en": en}.__getitem__)
     overall = scores.overall()
     precision, recall, blocked = SPLIT_FLOORS[split]
-    assert overall["messages"] >= 240 and overall["clean"] >= 80
+    assert overall["messages"] >= 150 and overall["clean"] >= 50
     assert overall["precision"] >= precision, overall
     assert overall["recall"] >= recall, overall
     assert overall["clean_blocked"] <= blocked, overall
