@@ -211,7 +211,7 @@ class FactsCheck(Check):
             from rules.facts import analyse  # the facts analysis is loaded by the first message with a brief
 
             ignore = self.ignore if self.ignore and ctx.may_contain(self.ignore_needs) else []
-            report = ctx.cache[self.key] = analyse(ctx.text, ctx.brief, ignore)
+            report = ctx.cache[self.key] = analyse(ctx.text, ctx.brief, ignore, ctx.text_view.words)
         kind = self.spec.check
         if kind == "basis":
             self._basis(ctx, report, out)

@@ -13,8 +13,18 @@ import re
 from dataclasses import dataclass, field
 
 from rules.brief import Brief, per_brief
+from rules.claims import (
+    FIGURE_NOUN_RE,
+    holds_saving,
+    is_saving,
+    message_prefixes,
+    named_rivals,
+    period_near,
+    rescaled_unit,
+    same_stem,
+    wrong_basis,
+)
 from rules.numbers import Mention, mentions, number_word, raw_value, same_value
-from rules.prefilter import guarded
 from rules.text import TOKEN_RE, WORD_RE, clause_around, normalise
 
 
@@ -63,6 +73,7 @@ class BriefIndex:
         "by_attr",
         "free",
         "key_stems",
+        "memo",
         "name_re",
         "nil",
         "numbered",
@@ -105,6 +116,7 @@ class BriefIndex:
             if any(fact.kind == "number" for fact in f)
         ]
         self.verdicts: dict[tuple, Verdict] = {}
+        self.memo: dict[str, dict] = {}  # what rules.claims works out of the brief, by test
 
     def period(self, key: str) -> str | None:
         try:
@@ -194,38 +206,7 @@ def brief_index(brief: Brief) -> BriefIndex:
     return per_brief(_BRIEF_FACTS, brief, BriefIndex)
 
 
-# Period words: "$0 annual fee" and "$0 monthly fee" state different facts.
-_PERIODS = (
-    (
-        "year",
-        r"annual(?:ly)?|yearly|a year|per year|(?:every|each) year|per annum|p\.a\.|/\s?y(?:ea)?r"
-        r"|годов[а-я]*|ежегодн[а-я]*"
-        r"|(?:в|за) (?:первый |каждый |весь )?год",
-    ),
-    (
-        "month",
-        r"monthly|a month|per month|(?:every|each) month|"
-        r"/\s?mo(?:nth)?|ежемесячн[а-я]*|(?:в|за) (?:первый |каждый )?месяц|/\s?мес",
-    ),
-    ("week", r"weekly|a week|per week|еженедельн[а-я]*|в неделю"),
-    ("day", r"daily|a day|per day|ежедневн[а-я]*|в день|за день|в сутки"),
-)
-_PERIOD_RE = guarded(
-    re.compile("|".join(f"(?P<{name}>(?<![a-zа-яё])(?:{p})(?![a-zа-яё]))" for name, p in _PERIODS), re.I)
-)
 _KEY_PERIODS = (("year", ("annual", "year", "годов")), ("month", ("month", "месяч")), ("day", ("daily", "day")))
-
-
-def _period_near(text: str, start: int, end: int) -> str | None:
-    """The period word nearest to a claim within its clause (a few words before or after), or None."""
-    before, after = clause_around(text, start, end, reach=40)
-    best: tuple[int, str] | None = None
-    for chunk, distance in ((after, lambda m: m.start()), (before, lambda m: len(before) - m.end())):
-        for m in _PERIOD_RE.finditer(chunk):
-            d = distance(m)
-            if best is None or d < best[0]:
-                best = (d, m.lastgroup or "")
-    return best[1] if best else None
 
 
 # a price for a whole term ("24 900 ₽ за 12 месяцев") is a price per that period
@@ -236,7 +217,7 @@ _WHOLE_TERM_RE = re.compile(
 
 def _attribute_period(key: str, value: object) -> str | None:
     if isinstance(value, str):
-        found = _period_near(value, 0, 0) or _period_near(value, len(value), len(value))
+        found = period_near(value, 0, 0) or period_near(value, len(value), len(value))
         if found:
             return found
         whole = _WHOLE_TERM_RE.search(value)
@@ -251,8 +232,9 @@ def _attribute_period(key: str, value: object) -> str | None:
     return None
 
 
-def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsReport:
-    """The claims of ``text`` set against ``brief``."""
+def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]], words: list[str] | None = None) -> FactsReport:
+    """The claims of ``text`` set against ``brief``; ``words``: the text's normalised words, where the
+    caller has them."""
     report = FactsReport()
     index = brief_index(brief)
     by_attr = index.by_attr
@@ -263,6 +245,7 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsRepo
     words: list[str] | None = None
     word_set: set[str] = set()
     pending: list[tuple[Mention, list[str]]] = []
+    said: set[str] | None = None  # the message's word prefixes, once a claim agrees with the brief
     for claim in mentions(text):
         if ignored and any(s < claim.end and claim.start < e for s, e in ignored):
             continue
@@ -272,15 +255,17 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsRepo
             if wrong_period:  # the right figure for the wrong period misstates the fact
                 report.mismatched.append((claim, wrong_period))
                 continue
-            rebased = _wrong_basis(text, claim, agreeing, index) if claim.kind == "money" else []
+            rebased = wrong_basis(text, claim, agreeing, index) if claim.kind == "money" else []
             if rebased:  # the right price for another basis ("1 100 ₽ в месяц" for 1 100 ₽ per lesson)
                 report.mismatched.append((claim, rebased))
                 continue
-            rescaled = _rescaled_unit(text, claim, agreeing, index)
+            rescaled = rescaled_unit(text, claim, agreeing, index)
             if rescaled:  # the figure under another scale of the brief's unit ("14.9¢ per MWh" for per kWh)
                 report.mismatched.append((claim, rescaled))
                 continue
-            named = _named_rivals(text, claim, agreeing, index)
+            if said is None:
+                said = message_prefixes(text if words is None else words)
+            named = named_rivals(text, claim, agreeing, index, said)
             if named:  # the figure is another fact's ("с комиссией 1%", where 1% is the cashback, the fee 0 ₽)
                 report.mismatched.append((claim, named))
                 continue
@@ -294,7 +279,14 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]]) -> FactsRepo
         if not rivals and claim.kind == "number":  # "5 colours" where the brief says colours: 3
             rivals = _same_noun(text, claim, index)
         elif rivals and claim.kind in ("money", "percent", "term", "duration"):
-            rivals = [key for key in rivals if (key, claim.kind) not in stated and _speaks_of(text, claim, key, index)]
+            saving = is_saving(text, claim)  # "save $3,500" speaks of no price, only of a saving the brief holds
+            rivals = [
+                key
+                for key in rivals
+                if (key, claim.kind) not in stated
+                and (not saving or holds_saving(index, key))
+                and _speaks_of(text, claim, key, index)
+            ]
         if rivals:
             report.mismatched.append((claim, rivals))
         else:
@@ -361,7 +353,7 @@ def _wrong_period(text: str, claim: Mention, agreeing: list[str], index: BriefIn
         periods = [None if p and p.startswith("price per ") else p for p in periods]
     if None in periods:  # an attribute without a period agrees whatever the message says
         return []
-    said = _period_near(text, claim.start, claim.end)
+    said = period_near(text, claim.start, claim.end)
     if said is None or said in periods:
         return []
     return agreeing
@@ -373,8 +365,6 @@ def _speaks_of(text: str, claim: Mention, key: str, index: BriefIndex) -> bool:
     next to it; "87% выпускников" against an installment plan at 0%, or approval "за 1 день" against a
     30-year term, speak of something else: figures the brief does not hold. (The caller has already set
     aside facts the message states rightly elsewhere: "3% on taxis" beside the brief's 7% on cafés.)"""
-    if _saving_against(text, claim, key, index):
-        return False
     facts = index.other if key == "offer" else index.by_attr[key]
     same_kind = [fact for fact in facts if fact.kind == claim.kind]
     if not same_kind and claim.kind not in _SPANS_OF_TIME:
@@ -388,152 +378,10 @@ def _speaks_of(text: str, claim: Mention, key: str, index: BriefIndex) -> bool:
     stems = index.key_stems[key]
     before, after = clause_around(text, claim.start, claim.end)
     near = WORD_RE.findall(normalise(f"{before} {after}"))  # the words of its clause, a few either side
-    return any(len(w) >= 4 and any(_same_stem(w, s) for s, _ in stems if len(s) >= 4) for w in near)
-
-
-# a saving ("save $3,500", "экономия 2 000 ₽", "$10 off") speaks of a price only where the brief's fact is one
-_SAVING_RE = re.compile(
-    r"(?<![a-zа-яё])(?:save[sd]?|savings?|off|discount[a-z]*|cheaper|эконом[а-яё]*|выгод[а-яё]*|скидк[а-яё]*|дешевле)"
-    r"(?![a-zа-яё])",
-    re.IGNORECASE,
-)
-
-
-# the unit a figure is given in: the word after it, or after "per" / "за" / "в" / "/" ("14.9¢ per kWh")
-_UNIT_AFTER_RE = re.compile(
-    r"[ \u00a0]*[¢%$€£₽]?[ \u00a0]*(?:(?:[a-z]+[ \u00a0]+)?(?:per|за|в|/)[ \u00a0]*)?([^\W\d_]{1,5})(?![^\W\d_])",
-    re.IGNORECASE,
-)
-_SCALES = frozenset("kmgtкмгт")  # kilo, mega, giga, tera (and milli), in both alphabets
-_ONE_LETTER_UNITS = frozenset("gmlbwгмлвт")
-
-
-def _scaled(a: str, b: str) -> bool:
-    """Are two unit words one unit under two scales ("kwh" / "mwh", "мбит" / "гбит", "кг" / "г")?"""
-    if a == b:
-        return False
-    if len(a) == len(b) and a[0] in _SCALES and b[0] in _SCALES:
-        rest = a[1:]
-        return rest == b[1:] and (len(rest) >= 2 or rest in _ONE_LETTER_UNITS)
-    short, long = sorted((a, b), key=len)
-    return (
-        len(long) == len(short) + 1
-        and long[0] in _SCALES
-        and long[1:] == short
-        and (len(short) >= 2 or short in _ONE_LETTER_UNITS)
-    )
-
-
-# what a price is for, right after it: "per line", "за урок", "/month", "a month", "на двоих", "с человека"
-_BASIS_RE = re.compile(
-    r"[ \u00a0]*(?:[$€£₽]|руб[а-я]*\.?|р\.|usd|dollars?)?[ \u00a0]*"
-    r"(?:(?:(?:per|за)(?![^\W\d_])|/)[ \u00a0]*(?:1[ \u00a0]+)?(?P<word>[^\W\d_]+)"
-    r"|(?:на|с|for)[ \u00a0]+(?P<people>двоих|троих|одного|человека|персону|гостя|семью|two|one|person|couple))",
-    re.IGNORECASE,
-)
-
-
-def _basis(text: str, end: int) -> str | None:
-    """What the price ending at ``end`` is for: a period ("month") or a word ("урок", "line"); None if unsaid."""
-    said = _BASIS_RE.match(text, end)
-    if said is None:
-        period = _PERIOD_RE.search(text, end, min(len(text), end + 16))
-        close = period is not None and not text[end : period.start()].strip(" \u00a0$€£₽.руб")
-        return period.lastgroup if close else None  # type: ignore[union-attr]
-    word = normalise(said.group("word") or said.group("people"))
-    for spelled in (f"per {word}", f"в {word}", f"/{word}"):  # "per month", "в месяц", "/мес", "/mo"
-        by_period = _PERIOD_RE.fullmatch(spelled)
-        if by_period is not None:
-            return by_period.lastgroup
-    return word
-
-
-def _wrong_basis(text: str, claim: Mention, agreeing: list[str], index: BriefIndex) -> list[str]:
-    """The attributes whose price the claim repeats for another basis: each states what its price is for,
-    the message says something else ("4 lines for $25 a month" for "$25 per line per month")."""
-    said = _basis(text, claim.end)
-    if said is None:
-        return []
-    conflicting = []
-    for key in agreeing:
-        value = index.brief.attributes.get(key)
-        if not isinstance(value, str):
-            return []
-        own = [_basis(value, f.end) for f in index.by_attr[key] if f.kind == "money" and same_value(f, claim)]
-        own = [b for b in own if b is not None]
-        if not own or any(b == said or (len(b) >= 4 and _same_stem(b, said)) for b in own):
-            return []  # an attribute that says no basis, or the same one, agrees
-        conflicting.append(key)
-    return conflicting
-
-
-def _rescaled_unit(text: str, claim: Mention, agreeing: list[str], index: BriefIndex) -> list[str]:
-    """The attributes whose figure the claim repeats under another scale of the same unit."""
-    said = _UNIT_AFTER_RE.match(text, claim.end)
-    if said is None:
-        return []
-    unit = normalise(said.group(1))
-    found = []
-    for key in agreeing:
-        value = index.brief.attributes.get(key)
-        if not isinstance(value, str):
-            continue
-        for fact in index.by_attr[key]:
-            own = _UNIT_AFTER_RE.match(value, fact.end) if same_value(fact, claim) else None
-            if own is not None and _scaled(unit, normalise(own.group(1))):
-                found.append(key)
-                break
-    return found
-
-
-def _named_rivals(text: str, claim: Mention, agreeing: list[str], index: BriefIndex) -> list[str]:
-    """Attributes other than those a claim agrees with that the word next to the figure names ("с
-    комиссией 1%", where the brief's 1% is the cashback and its fee 0 ₽), where none of the agreeing ones
-    is named in its clause: the figure then misstates that fact. Only a fact of the claim's kind, or a zero
-    or "none", is a rival, and a word that is another figure's noun ("2 минуты: 30 ГБ") names nothing."""
-    window = text[max(0, claim.start - 25) : claim.start]
-    before = None if _FIGURE_NOUN_RE.search(window) else _WORD_RIGHT_BEFORE_RE.search(window)
-    near = [normalise(before.group(1))] if before else []
-    after = _ADJACENT_WORD_RE.match(text, claim.end)
-    near = [w for w in (near + ([normalise(after.group(1))] if after else [])) if len(w) >= 5]
-    if not near:
-        return []
-
-    def named(key: str, words: list[str]) -> bool:
-        return any(_same_stem(w, s) for w in words for s, _ in index.key_stems.get(key, ()) if len(s) >= 5)
-
-    def rival(key: str) -> bool:
-        facts = index.by_attr[key]
-        return key in index.nil or any(f.kind == claim.kind or f.value == 0 for f in facts)
-
-    others = [k for k in index.key_stems if k not in agreeing and named(k, near) and rival(k)]
-    if not others:
-        return []
-    before, after_text = clause_around(text, claim.start, claim.end)
-    clause = [w for w in WORD_RE.findall(normalise(f"{before} {after_text}")) if len(w) >= 4]
-    return [] if any(named(k, clause) for k in agreeing) else others
-
-
-def _saving_against(text: str, claim: Mention, key: str, index: BriefIndex) -> bool:
-    """Is the claim a saving while the brief's fact under ``key`` is none (a price, a fee)?"""
-    before, after = clause_around(text, claim.start, claim.end, reach=20)
-    if not _SAVING_RE.search(before) and not _SAVING_RE.match(after.lstrip(" \u00a0")):
-        return False
-    value = index.brief.offer if key == "offer" else index.brief.attributes.get(key)
-    return not _SAVING_RE.search(f"{key} {value}")
-
-
-def _same_stem(a: str, b: str) -> bool:
-    """Five letters in common at the start, or four where a word has only four ("рассрочка" is not
-    "рассчитайте"; "deli" of "delivery" is "delivered")."""
-    n = 5 if len(a) >= 5 and len(b) >= 5 else 4
-    return a[:n] == b[:n]
+    return any(len(w) >= 4 and any(same_stem(w, s) for s, _ in stems if len(s) >= 4) for w in near)
 
 
 _NEXT_WORD_RE = re.compile(r"[\s\u00a0-]*([^\W\d_]+)")
-_ADJACENT_WORD_RE = re.compile(r"[ \u00a0]+([^\W\d_]+)")  # the word right after, in the same clause
-_WORD_RIGHT_BEFORE_RE = re.compile(r"([^\W\d_]+)[ \u00a0]+$")  # the word right before, in the same clause
-_FIGURE_NOUN_RE = re.compile(r"\d[ \u00a0]*[%¢]?[ \u00a0]*[^\W\d_]+[^\w\n]*$")  # "20,000 miles = ", "1% cashback "
 
 
 def _same_noun(text: str, claim: Mention, index: BriefIndex) -> list[str]:
@@ -546,7 +394,7 @@ def _same_noun(text: str, claim: Mention, index: BriefIndex) -> list[str]:
     after = _NEXT_WORD_RE.match(text, claim.end)
     window = text[max(0, claim.start - 20) : claim.start]
     # the word before counts unless it is another figure's noun ("20,000 miles = 4 flights": "miles" is 20,000's)
-    before = [] if _FIGURE_NOUN_RE.search(window) else WORD_RE.findall(normalise(window))
+    before = [] if FIGURE_NOUN_RE.search(window) else WORD_RE.findall(normalise(window))
     words = [normalise(after.group(1))] if after else []
     words += before[-1:]
     if not words:
