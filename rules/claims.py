@@ -10,7 +10,8 @@ What a test needs from a brief is worked out once per brief and kept in its inde
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from rules.numbers import Mention, same_value
 from rules.prefilter import guarded
@@ -18,6 +19,20 @@ from rules.text import WORD_RE, clause_around, normalise
 
 if TYPE_CHECKING:
     from rules.facts import BriefIndex
+
+T = TypeVar("T")
+
+
+def _per_key(index: BriefIndex, test: str, key: str, build: Callable[[str, object], T]) -> T:
+    """What ``build(key, value)`` makes of one of the brief's attributes (``offer``: its offer), made once
+    per brief and test and kept in the index's memo."""
+    memo = index.memo.setdefault(test, {})
+    found = memo.get(key)
+    if found is None:
+        value = index.brief.offer if key == "offer" else index.brief.attributes.get(key)
+        found = memo[key] = build(key, value)
+    return found
+
 
 # Period words: "$0 annual fee" and "$0 monthly fee" state different facts.
 _PERIODS = (
@@ -87,16 +102,13 @@ def _basis(text: str, end: int) -> str | None:
 
 def _brief_bases(index: BriefIndex, key: str) -> list[tuple[Mention, str]]:
     """(price, what it is for) of each price in an attribute's value that says what it is for."""
-    memo = index.memo.setdefault("bases", {})
-    found = memo.get(key)
-    if found is None:
-        value = index.brief.attributes.get(key)
-        found = memo[key] = [
-            (f, b)
-            for f in (index.by_attr[key] if isinstance(value, str) else ())
-            if f.kind == "money" and (b := _basis(value, f.end)) is not None  # type: ignore[arg-type]
-        ]
-    return found
+
+    def build(key: str, value: object) -> list[tuple[Mention, str]]:
+        if not isinstance(value, str):
+            return []
+        return [(f, b) for f in index.by_attr[key] if f.kind == "money" and (b := _basis(value, f.end)) is not None]
+
+    return _per_key(index, "bases", key, build)
 
 
 def wrong_basis(text: str, claim: Mention, agreeing: list[str], index: BriefIndex) -> list[str]:
@@ -141,16 +153,13 @@ def _scaled(a: str, b: str) -> bool:
 
 def _brief_units(index: BriefIndex, key: str) -> list[tuple[Mention, str]]:
     """(figure, the unit word after it) of each figure in an attribute's value."""
-    memo = index.memo.setdefault("units", {})
-    found = memo.get(key)
-    if found is None:
-        value = index.brief.attributes.get(key)
-        found = memo[key] = [
-            (f, normalise(m.group(1)))
-            for f in (index.by_attr[key] if isinstance(value, str) else ())
-            if (m := _UNIT_AFTER_RE.match(value, f.end)) is not None  # type: ignore[arg-type]
-        ]
-    return found
+
+    def build(key: str, value: object) -> list[tuple[Mention, str]]:
+        if not isinstance(value, str):
+            return []
+        return [(f, normalise(m.group(1))) for f in index.by_attr[key] if (m := _UNIT_AFTER_RE.match(value, f.end))]
+
+    return _per_key(index, "units", key, build)
 
 
 def rescaled_unit(text: str, claim: Mention, agreeing: list[str], index: BriefIndex) -> list[str]:
@@ -238,9 +247,4 @@ def is_saving(text: str, claim: Mention) -> bool:
 
 def holds_saving(index: BriefIndex, key: str) -> bool:
     """Does the brief's fact under ``key`` (or its offer) speak of a saving (a discount, "выгода")?"""
-    memo = index.memo.setdefault("saving", {})
-    found = memo.get(key)
-    if found is None:
-        value = index.brief.offer if key == "offer" else index.brief.attributes.get(key)
-        found = memo[key] = _SAVING_RE.search(f"{key} {value}") is not None
-    return found
+    return _per_key(index, "saving", key, lambda key, value: _SAVING_RE.search(f"{key} {value}") is not None)

@@ -251,23 +251,20 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]], words: list[
             continue
         agreeing, other_agrees, rivals = index.verdict(claim)
         if agreeing:
-            wrong_period = _wrong_period(text, claim, agreeing, index)
-            if wrong_period:  # the right figure for the wrong period misstates the fact
-                report.mismatched.append((claim, wrong_period))
-                continue
-            rebased = wrong_basis(text, claim, agreeing, index) if claim.kind == "money" else []
-            if rebased:  # the right price for another basis ("1 100 ₽ в месяц" for 1 100 ₽ per lesson)
-                report.mismatched.append((claim, rebased))
-                continue
-            rescaled = rescaled_unit(text, claim, agreeing, index)
-            if rescaled:  # the figure under another scale of the brief's unit ("14.9¢ per MWh" for per kWh)
-                report.mismatched.append((claim, rescaled))
-                continue
-            if said is None:
-                said = message_prefixes(text if words is None else words)
-            named = named_rivals(text, claim, agreeing, index, said)
-            if named:  # the figure is another fact's ("с комиссией 1%", where 1% is the cashback, the fee 0 ₽)
-                report.mismatched.append((claim, named))
+            # the right figure misstates the fact: for the wrong period ("$0 monthly" for an annual fee), a price
+            # for another basis ("1 100 ₽ в месяц" for per lesson), another scale of the unit ("per MWh" for
+            # per kWh)...
+            misstated = (
+                _wrong_period(text, claim, agreeing, index)
+                or (wrong_basis(text, claim, agreeing, index) if claim.kind == "money" else [])
+                or rescaled_unit(text, claim, agreeing, index)
+            )
+            if not misstated:  # ...or it is another fact's ("с комиссией 1%", where 1% is the cashback, the fee 0)
+                if said is None:
+                    said = message_prefixes(text if words is None else words)
+                misstated = named_rivals(text, claim, agreeing, index, said)
+            if misstated:
+                report.mismatched.append((claim, misstated))
                 continue
             report.agreed.append((claim, agreeing))
             continue

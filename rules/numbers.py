@@ -14,7 +14,7 @@ from functools import cache, lru_cache
 
 from rules.morph import russian_forms
 from rules.prefilter import guarded
-from rules.text import normalise
+from rules.text import CYRILLIC_RE, normalise
 
 _SEP = "[ \u00a0\u202f]"
 _NUM = rf"\d{{1,3}}(?:(?:{_SEP}|,(?=\d{{3}}(?!\d)))\d{{3}})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?"
@@ -155,9 +155,6 @@ _SEP_RE = re.compile(_SEP)
 _THOUSANDS_RE = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
 
 
-_CYRILLIC_START_RE = re.compile("[а-яё]", re.IGNORECASE)
-
-
 @lru_cache(maxsize=4096)
 def _number(raw: str, decimal_comma: bool = False) -> float:
     digits = _SEP_RE.sub("", raw)
@@ -233,7 +230,7 @@ def _read_mentions(text: str) -> list[Mention]:
             out.append(Mention("money", value, _unit_kind(m.group("pcur"))[1], start, end))
         else:
             mult = m.group("mult")
-            value = _number(m.group("n"), decimal_comma=bool(mult and _CYRILLIC_START_RE.match(mult)))
+            value = _number(m.group("n"), decimal_comma=bool(mult and CYRILLIC_RE.match(mult)))
             value *= _multiplier(mult)
             unit = m.group("unit")
             out.append(_with_unit(value, unit, start, end))
