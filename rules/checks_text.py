@@ -117,9 +117,9 @@ class ScriptCheck(Check):
         super().__init__(spec, language)
         self.allow = frozenset(normalise(a) for a in spec.allow)
         self.foreign_letters = frozenset(normalise(spec.foreign_letters))
-        self.foreign_letters_re = (
-            re.compile(f"[{re.escape(spec.foreign_letters)}]", re.IGNORECASE) if spec.foreign_letters else None
-        )
+        # both cases spelled out: a case-sensitive character set is searched about twice as fast
+        both = "".join(sorted({c for letter in spec.foreign_letters for c in (letter.lower(), letter.upper())}))
+        self.foreign_letters_re = re.compile(f"[{re.escape(both)}]") if spec.foreign_letters else None
 
     def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
         if self.spec.check == "mixed":
@@ -229,13 +229,14 @@ class FactsCheck(Check):
 
     def _basis(self, ctx: Context, report: FactsReport, out: list[Violation]) -> None:
         """A rate the brief states (a key such as ``rate`` or ``apr``) needs its basis in the text."""
-        if self._basis_re.search(ctx.text):
+        percents = [(claim, keys) for claim, keys in report.agreed if claim.kind == "percent"]
+        if not percents or self._basis_re.search(ctx.text):
             return
         attributes = ctx.brief.attributes if ctx.brief is not None else {}
-        for claim, keys in report.agreed:
+        for claim, keys in percents:
             # a rate by its key ("ставка", "APR"), or by the brief's own wording of it ("автокредит: от 5,9% годовых")
             rate_keys = [k for k in keys if self._keys_re.search(k) or self._basis_re.search(str(attributes.get(k)))]
-            if claim.kind == "percent" and rate_keys and not self._brief_basis(ctx, rate_keys):
+            if rate_keys and not self._brief_basis(ctx, rate_keys):
                 self.emit(out, ctx, claim.start, claim.end, attributes=", ".join(keys))
                 return
 

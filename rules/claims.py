@@ -182,13 +182,12 @@ _WORD_RIGHT_BEFORE_RE = re.compile(r"([^\W\d_]+)[ \u00a0]+$")  # the word right 
 FIGURE_NOUN_RE = re.compile(r"\d[ \u00a0]*[%¢]?[ \u00a0]*[^\W\d_]+[^\w\n]*$")  # "20,000 miles = ", "1% cashback "
 
 
-def _key_prefixes(index: BriefIndex) -> dict[str, frozenset[str]]:
-    """Each attribute's key words of five letters or more, as their first five letters."""
+def _key_prefixes(index: BriefIndex) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """Each attribute's key words of five letters or more, as their first five letters; and all of them."""
     found = index.memo.get("key_prefixes")
     if found is None:
-        found = index.memo["key_prefixes"] = {
-            key: frozenset(s[:5] for s, _ in stems if len(s) >= 5) for key, stems in index.key_stems.items()
-        }
+        by_key = {key: frozenset(s[:5] for s, _ in stems if len(s) >= 5) for key, stems in index.key_stems.items()}
+        found = index.memo["key_prefixes"] = (by_key, frozenset().union(*by_key.values()))
     return found
 
 
@@ -208,8 +207,8 @@ def named_rivals(text: str, claim: Mention, agreeing: list[str], index: BriefInd
     is named in its clause: the figure then misstates that fact. Only a fact of the claim's kind, or a zero
     or "none", is a rival, and a word that is another figure's noun ("2 минуты: 30 ГБ") names nothing.
     ``said``: the message's word prefixes (``message_prefixes``); a key no word of it names is no rival."""
-    prefixes = _key_prefixes(index)
-    if not any(not p.isdisjoint(said) for key, p in prefixes.items() if key not in agreeing):
+    prefixes, every = _key_prefixes(index)
+    if every.isdisjoint(said) or not any(not p.isdisjoint(said) for k, p in prefixes.items() if k not in agreeing):
         return []
     window = text[max(0, claim.start - 25) : claim.start]
     before = None if FIGURE_NOUN_RE.search(window) else _WORD_RIGHT_BEFORE_RE.search(window)

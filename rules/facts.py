@@ -242,8 +242,8 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]], words: list[
     if index.name_re is not None:
         ignored += [m.span() for m in index.name_re.finditer(text)]
     mentioned: set[str] = set()
-    words: list[str] | None = None
-    word_set: set[str] = set()
+    tokens: list[str] | None = None  # words and codes, once a textual fact is looked for
+    token_set: set[str] = set()
     pending: list[tuple[Mention, list[str]]] = []
     said: set[str] | None = None  # the message's word prefixes, once a claim agrees with the brief
     for claim in mentions(text):
@@ -306,17 +306,17 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]], words: list[
             if not _said_in_words(text, by_attr[key][0], index.key_stems[key]):
                 report.missing.append(key)
             continue
-        if words is None:  # codes count as words here: a required promo code "BITE10"
-            words = TOKEN_RE.findall(normalise(text))
-            word_set = set(words)
-        if _stem_mentioned(index.stems[key], words, word_set):
+        if tokens is None:  # codes count as words here: a required promo code "BITE10"
+            tokens = TOKEN_RE.findall(normalise(text))
+            token_set = set(tokens)
+        if _stem_mentioned(index.stems[key], tokens, token_set):
             continue
         # a textual fact is named by its key too: "no foreign transaction fees" for fees: none
         key_stems = index.key_stems[key]
-        if key_stems and _stem_mentioned(key_stems, words, word_set):
+        if key_stems and _stem_mentioned(key_stems, tokens, token_set):
             continue
         if key in index.nil and any(
-            _stem_mentioned((stem,), words, word_set) for stem in key_stems if len(stem[0]) >= 4
+            _stem_mentioned((stem,), tokens, token_set) for stem in key_stems if len(stem[0]) >= 4
         ):
             continue  # "No FX fees" names the fees the brief says there are none of
         report.missing.append(key)

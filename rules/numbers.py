@@ -209,31 +209,30 @@ def _read_mentions(text: str) -> list[Mention]:
     out: list[Mention] = []
     for m in _main_re().finditer(text) if _DIGIT_RE.search(text) else ():  # every form but words needs a digit
         start, end = m.span()
-        if m.group("time"):
+        form = m.lastgroup  # the alternative that matched: its group closes after the groups inside it
+        if form == "num":
+            mult = m.group("mult")
+            value = _number(m.group("n"), decimal_comma=bool(mult and CYRILLIC_RE.match(mult)))
+            value *= _multiplier(mult)
+            out.append(_with_unit(value, m.group("unit"), start, end))
+        elif form == "time":
             hours, minutes = m.group("time").split(":")
             out.append(Mention("time", (int(hours), int(minutes)), None, start, end))
-            continue
-        if m.group("iso"):
+        elif form == "iso":
             out.append(Mention("date", (int(m.group("im")), int(m.group("id"))), None, start, end))
-        elif m.group("dmy"):
+        elif form == "dmy":
             day, month = int(m.group("dd")), int(m.group("dm"))
             if 1 <= day <= 31 and 1 <= month <= 12:
                 out.append(Mention("date", (month, day), None, start, end))
             else:
                 out.append(Mention("number", _number(m.group(0)), None, start, end))
-        elif m.group("dayword"):
+        elif form == "dayword":
             out.append(Mention("date", (_month_index(m.group("wm")), int(m.group("wd"))), None, start, end))
-        elif m.group("wordday"):
+        elif form == "wordday":
             out.append(Mention("date", (_month_index(m.group("wm2")), int(m.group("wd2"))), None, start, end))
-        elif m.group("pre"):
+        else:  # "pre": a currency sign before the figure
             value = _number(m.group("pnum")) * _multiplier(m.group("pmult"))
             out.append(Mention("money", value, _unit_kind(m.group("pcur"))[1], start, end))
-        else:
-            mult = m.group("mult")
-            value = _number(m.group("n"), decimal_comma=bool(mult and CYRILLIC_RE.match(mult)))
-            value *= _multiplier(mult)
-            unit = m.group("unit")
-            out.append(_with_unit(value, unit, start, end))
     out.extend(_word_mentions(text))
     return out
 
@@ -254,11 +253,10 @@ def _with_unit(value: float, unit: str | None, start: int, end: int) -> Mention:
 _UNIT_WORD_RE = guarded(
     re.compile(
         r"(?<![a-zа-яё])(?:процент[а-я]*|percent|рубл[а-я]*|руб\.|долл[а-я]*|dollars?|евро|euros?"
-        r"|дн(?:я|ей)|день|недел[а-я]*|месяц[а-я]*|год(?:а|у|ом)?|лет|days?|weeks?|months?|years?)(?![a-zа-яё])",
-        re.IGNORECASE,
-    )
+        r"|дн(?:я|ей)|день|недел[а-я]*|месяц[а-я]*|год(?:а|у|ом)?|лет|days?|weeks?|months?|years?)(?![a-zа-яё])"
+    )  # searched in normalised (lower-case) text
 )
-_WORD_BEFORE_RE = re.compile(r"([^\W\d_]+)[ -]+$")
+_LETTERS_RE = re.compile(r"[^\W\d_]+")
 
 
 @cache
@@ -283,12 +281,14 @@ def _word_mentions(text: str) -> list[Mention]:
     for unit in _UNIT_WORD_RE.finditer(norm):
         values = _number_words()
         total, start = 0.0, unit.start()
-        while True:
-            m = _WORD_BEFORE_RE.search(norm, max(0, start - 30), start)
-            if m is None or m.group(1) not in values:
+        while True:  # the word before, with spaces or hyphens between, read backwards from ``start``
+            before = norm[max(0, start - 30) : start]
+            kept = before.rstrip(" -")
+            word = _LETTERS_RE.match(kept[::-1]) if len(kept) < len(before) else None
+            if word is None or (said := word.group(0)[::-1]) not in values:
                 break
-            total += values[m.group(1)]
-            start = m.start()
+            total += values[said]
+            start -= len(before) - len(kept) + len(said)
         if start < unit.start():
             out.append(_with_unit(total, unit.group(0), start, unit.end()))
     return out

@@ -83,6 +83,13 @@ class View:
             for word in self.words:
                 start = find(word, pos)
                 end = start + len(word)
+                # the common case inline: a space or a sign on both sides (see _inside_token)
+                before = norm[start - 1] if start > 0 else " "
+                after = norm[end] if end < size else " "
+                if not (before.isalnum() or before == "_" or after.isalnum() or after == "_"):
+                    pos = end
+                    tokens.append((start + off, end + off))
+                    continue
                 while start >= 0 and _inside_token(norm, start, end, size):
                     start = find(word, start + 1)
                     end = start + len(word)
