@@ -71,6 +71,7 @@ class BriefIndex:
     __slots__ = (
         "brief",
         "by_attr",
+        "comparable",
         "free",
         "key_stems",
         "memo",
@@ -117,6 +118,7 @@ class BriefIndex:
         ]
         self.verdicts: dict[tuple, Verdict] = {}
         self.memo: dict[str, dict] = {}  # what rules.claims works out of the brief, by test
+        self.comparable: dict[str, tuple[list[tuple[str, tuple[Mention, ...]]], tuple[Mention, ...]]] = {}
 
     def period(self, key: str) -> str | None:
         try:
@@ -136,10 +138,11 @@ class BriefIndex:
         return found
 
     def _judge(self, claim: Mention) -> Verdict:
-        by_attr, other = self.by_attr, self.other
-        agreeing = [key for key, facts in by_attr.items() if any(same_value(claim, f) for f in facts)]
-        other_agrees = any(same_value(claim, f) for f in other)
+        by_attr = self.by_attr
         kind = claim.kind
+        by_key, other = self._comparable(kind)
+        agreeing = [key for key, facts in by_key if any(same_value(claim, f) for f in facts)]
+        other_agrees = any(same_value(claim, f) for f in other)
         rivals = [key for key, facts in by_attr.items() if kind != "number" and any(f.kind == kind for f in facts)]
         if not rivals and kind in _SPANS_OF_TIME:  # "in 24 hours" against a delivery time of 2 days
             rivals = [key for key, facts in by_attr.items() if any(f.kind in _SPANS_OF_TIME for f in facts)]
@@ -157,6 +160,30 @@ class BriefIndex:
                 )
             ]
         return agreeing, other_agrees, rivals
+
+    def _comparable(self, kind: str) -> tuple[list[tuple[str, tuple[Mention, ...]]], tuple[Mention, ...]]:
+        """The facts a claim of ``kind`` can agree with (``same_value`` is false for any other): per
+        attribute, in the brief's order, and of the brief's other text."""
+        found = self.comparable.get(kind)
+        if found is None:
+            by_key = [(key, kept) for key, facts in self.by_attr.items() if (kept := _comparable(kind, facts))]
+            found = self.comparable[kind] = (by_key, _comparable(kind, self.other))
+        return found
+
+
+def _comparable(kind: str, facts: tuple[Mention, ...]) -> tuple[Mention, ...]:
+    """The facts ``same_value`` may find equal to a claim of ``kind``: a date or time only of its own kind;
+    a bare number of any other kind; a term or duration of either; any other only of its kind."""
+    stamps = ("date", "time")
+    return tuple(
+        f
+        for f in facts
+        if (
+            f.kind == kind
+            if kind in stamps or f.kind in stamps
+            else f.kind == kind or "number" in (kind, f.kind) or (kind in _SPANS_OF_TIME and f.kind in _SPANS_OF_TIME)
+        )
+    )
 
 
 def _nouns_after(value: object, facts: tuple[Mention, ...]) -> list[str]:

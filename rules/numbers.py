@@ -9,6 +9,7 @@ days (compared with a small tolerance). Number words are read only before a unit
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -160,6 +161,9 @@ def _number(raw: str, decimal_comma: bool = False) -> float:
     digits = _SEP_RE.sub("", raw)
     if not decimal_comma and _THOUSANDS_RE.fullmatch(digits):  # "1,000" and "1,000.50": thousands
         digits = digits.replace(",", "")
+    mark = max(digits.rfind(","), digits.rfind("."))
+    if mark >= 0 and (digits.count(",") + digits.count(".")) > 1:  # "1,000,5", "3,512.05 млн": the last is the
+        digits = digits[:mark].replace(",", "").replace(".", "") + "." + digits[mark + 1 :]  # decimal mark
     return float(digits.replace(",", "."))
 
 
@@ -204,10 +208,27 @@ def mentions(text: str) -> tuple[Mention, ...]:
     return found
 
 
+# Every form but number words holds a digit at most this many characters after its start: a currency
+# sign and a space before it, or the longest month word and a space ("september 5").
+_DIGIT_REACH = 10
+
+
+def _figures(text: str) -> Iterator[re.Match[str]]:
+    """The main regex's matches, as ``finditer`` finds them, with the scan started near each next digit
+    instead of at every letter (a match cannot start further than ``_DIGIT_REACH`` before one)."""
+    main, pos = _main_re(), 0
+    while (digit := _DIGIT_RE.search(text, pos)) is not None:
+        m = main.search(text, max(pos, digit.start() - _DIGIT_REACH))
+        if m is None:
+            return
+        yield m
+        pos = m.end()  # no form matches empty
+
+
 def _read_mentions(text: str) -> list[Mention]:
     """Every numeric claim in ``text`` (times of day are skipped: they are not claims)."""
     out: list[Mention] = []
-    for m in _main_re().finditer(text) if _DIGIT_RE.search(text) else ():  # every form but words needs a digit
+    for m in _figures(text):
         start, end = m.span()
         form = m.lastgroup  # the alternative that matched: its group closes after the groups inside it
         if form == "num":

@@ -96,6 +96,20 @@ def test_facts(ru, text, attrs, category):
     assert cats == ({category} if category else set())
 
 
+@pytest.mark.parametrize(
+    ("text", "value", "other"),
+    [
+        ("Бонус 1,000,5 ₽ за покупку.", "1000,5 ₽", "2 000 ₽"),
+        ("Выплаты 3,512.05 млн ₽ клиентам.", "3512,05 млн ₽", "2 000 млн ₽"),
+    ],
+)
+def test_figure_with_two_decimal_marks_reads_the_last_as_the_decimal(ru, text, value, other):
+    """ "1,000,5" and "3,512.05 млн" used to end the check in a ValueError; the last mark is the decimal one."""
+    facts = {"fact_mismatch", "unsupported_number"}
+    assert not ru.check(text, brief(amount=value)).categories() & facts
+    assert "fact_mismatch" in ru.check(text, brief(amount=other)).categories()
+
+
 def test_english_money_with_thousands_separator(en):
     b = Brief(id="b", language="en", channel="push", product="Card", category="cards", attributes={"limit": "$1,000"})
     assert en.check("Spend up to $1,000 a day. Apply now.", b).passed
