@@ -160,7 +160,7 @@ class PatternCheck(Check):
         self.needs = required_strings(self.regex)
 
     def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
-        if not ctx.may_contain(self.needs) or not self.regex.search(view.text):
+        if not ctx.may_contain(self.needs):
             return
         for m in self.regex.finditer(view.text):
             if m.end() > m.start():
@@ -276,8 +276,6 @@ class CaseCheck(Check):
         self.keyword = re.compile(rf"(?:{keyword})\W{{0,3}}\Z", re.IGNORECASE) if keyword else None
 
     def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
-        if not self.regex.search(view.text):
-            return
         text = view.text
         for m in self.regex.finditer(text):
             word = m.group(0)
