@@ -14,6 +14,9 @@
   alternated. Each checkout's modules are byte-compiled first, as an installed package's are.
 - ``pack_load``: load time of each pack in a fresh process, from the cache and compiled anew.
 - ``workers``: ``adsft check --workers 2`` beside ``--workers 1`` on the same file (wall time).
+- ``instructions`` (by name only, minutes under valgrind): CPU instructions per message, ours beside
+  ``--before``'s, with briefs and without. Callgrind's count is the same on every run, so the ratio holds
+  where timings on a shared machine move by tens of per cent.
 - ``peer``: proselint on a sample of the same English messages.
 
 Messages are mixes of one to three sentences of the labelled sets (never the blind split), each with
@@ -21,7 +24,8 @@ the brief of the message its first sentence came from, at most 300 characters.
 
     python bench/bench_rules.py [--messages 20000] [--old /tmp/oldeng] [--before /tmp/before]
                                 [--workers-messages 200000]
-                                [--proselint-sample 1000] [--only throughput|peer|cold_check|pack_load|workers]
+                                [--proselint-sample 1000]
+                                [--only throughput|peer|cold_check|pack_load|workers|instructions]
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import os
 import random
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -275,6 +280,61 @@ def machine_parallelism() -> float:
     return round(serial / (time.perf_counter() - start), 2)
 
 
+# Runs under callgrind: checks the corpus inside functools.reduce, the only code whose instructions count
+# (--toggle-collect), so that loading Python, pymorphy3 and the pack counts nothing.
+_COUNTED = """
+import functools, json, sys
+root, language, path, with_briefs = sys.argv[1:5]
+sys.path.insert(0, root)
+from rules import Brief, load_pack
+pack = load_pack(language)
+rows = json.load(open(path, encoding="utf-8"))
+briefs = {}  # one object per brief, as a caller checking many messages against a brief has
+items = []
+for row in rows:
+    key = json.dumps(row["brief"], sort_keys=True) if with_briefs == "1" and row["brief"] else None
+    if key is not None and key not in briefs:
+        briefs[key] = Brief(**row["brief"])
+    items.append((row["text"], briefs.get(key)))
+for text, brief in items[:1000]:  # warm the per-word caches, as in any long run
+    pack.check(text, brief)
+functools.reduce(lambda done, item: (pack.check(*item), done + 1)[1], items[1000:], 0)
+"""
+
+
+def instructions(tmp: Path, before: str | None, messages: int = 2000) -> None:
+    """CPU instructions per message (callgrind's count, the same on every run: no busy spell of the
+    machine moves it), ours beside ``--before``'s on the same messages; the ratio is before / ours."""
+    if shutil.which("valgrind") is None or before is None:
+        print(json.dumps({"bench": "rules", "measure": "instructions", "skipped": "needs valgrind and --before"}))
+        return
+    for language in ("ru", "en"):
+        path = tmp / f"counted-{language}.json"
+        path.write_text(json.dumps(corpus(language, 1000, seed=99) + corpus(language, messages)), encoding="utf-8")
+        for with_briefs in ("1", "0"):
+            counts = {}
+            for name, root in (("ours", ROOT), ("before", Path(before))):
+                env = {**os.environ, "PYTHONHASHSEED": "0", "ADSFT_RULES_CACHE": str(tmp / f"counted-{name}")}
+                argv = [sys.executable, "-c", _COUNTED, str(root), language, str(path), with_briefs]
+                subprocess.run(argv, env=env, check=True, capture_output=True)  # builds the pack cache
+                grind = ["valgrind", "--tool=callgrind", "--toggle-collect=functools_reduce"]
+                done = subprocess.run(
+                    [*grind, "--callgrind-out-file=/dev/null", *argv],
+                    env=env,
+                    text=True,
+                    capture_output=True,
+                    check=True,
+                )
+                counts[name] = int(re.search(r"Collected : (\d+)", done.stderr).group(1)) / messages  # type: ignore[union-attr]
+            line = {"bench": "rules", "measure": "instructions", "pack": language, "briefs": with_briefs == "1"}
+            line |= {
+                "messages": messages,
+                "ours_per_message": round(counts["ours"]),
+                "before_per_message": round(counts["before"]),
+            }
+            print(json.dumps(line | {"ratio_to_before": round(counts["before"] / counts["ours"], 3)}), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=20_000)
@@ -283,7 +343,7 @@ def main() -> None:
     parser.add_argument("--before", help="a checkout of this project before a change, measured beside ours")
     parser.add_argument("--workers-messages", type=int, default=200_000, help="0 skips the workers measure")
     parser.add_argument("--proselint-sample", type=int, default=1_000, help="0 skips proselint")
-    parser.add_argument("--only", choices=("throughput", "peer", "cold_check", "pack_load", "workers"))
+    parser.add_argument("--only", choices=("throughput", "peer", "cold_check", "pack_load", "workers", "instructions"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -297,6 +357,8 @@ def main() -> None:
             pack_load(tmp)
         if args.only in (None, "workers") and args.workers_messages:
             workers(tmp, args.workers_messages)
+        if args.only == "instructions":  # minutes under valgrind: asked for by name only
+            instructions(tmp, args.before)
 
 
 if __name__ == "__main__":
