@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 
 from rules import schema
+from rules.brief import Brief, per_brief
 from rules.grammar import (
     call_to_action,
     is_common_word,
@@ -327,6 +328,9 @@ class _Finder:
         return None
 
 
+_CTA_WORDS: dict[int, tuple[Brief, list[str]]] = {}  # the words of each brief's call to action
+
+
 class RequireCheck(Check):
     def __init__(self, spec: schema.RequireRule, language: str) -> None:
         super().__init__(spec, language)
@@ -353,7 +357,7 @@ class RequireCheck(Check):
         if self.finder is not None and self.finder.found(ctx, view):
             return True
         if spec.accept_brief_cta and ctx.brief is not None and ctx.brief.cta:
-            wanted = WORD_RE.findall(normalise(ctx.brief.cta))
+            wanted = per_brief(_CTA_WORDS, ctx.brief, lambda b: WORD_RE.findall(normalise(b.cta or "")))
             if wanted and all(w in view.word_set for w in wanted):
                 return True
         if spec.grammar != "cta" or quick is False:
