@@ -38,12 +38,6 @@ def format_names() -> tuple[str, ...]:
     return (*SHAPES, *(f for name in providers.provider_names() for f in provider_formats(name)))
 
 
-def __getattr__(name: str) -> object:
-    if name == "FORMATS":  # the list as it is now
-        return format_names()
-    raise AttributeError(f"module 'orchestrator.formats' has no attribute {name!r}")
-
-
 def shape_of(fmt: str) -> str:
     """The shape a format name stands for: a shape, a provider (its usual shape) or `PROVIDER-SHAPE`."""
     if fmt in SHAPES:

@@ -202,6 +202,7 @@ class FactsCheck(Check):
         self.key = "facts:" + "|".join(spec.ignore)
         self._keys_re = re.compile(spec.basis_keys or "(?!)", re.IGNORECASE)
         self._basis_re = _join(spec.basis, re.IGNORECASE) if spec.basis else re.compile("(?!)")
+        self._rates: dict[int, tuple[Brief, frozenset[str]]] = {}  # per brief: its rates' keys
 
     def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
         if ctx.brief is None:
@@ -232,13 +233,20 @@ class FactsCheck(Check):
         percents = [(claim, keys) for claim, keys in report.agreed if claim.kind == "percent"]
         if not percents or self._basis_re.search(ctx.text):
             return
-        attributes = ctx.brief.attributes if ctx.brief is not None else {}
+        assert ctx.brief is not None
+        rates = per_brief(self._rates, ctx.brief, self._rate_keys)
         for claim, keys in percents:
-            # a rate by its key ("ставка", "APR"), or by the brief's own wording of it ("автокредит: от 5,9% годовых")
-            rate_keys = [k for k in keys if self._keys_re.search(k) or self._basis_re.search(str(attributes.get(k)))]
+            rate_keys = [k for k in keys if k in rates]
             if rate_keys and not self._brief_basis(ctx, rate_keys):
                 self.emit(out, ctx, claim.start, claim.end, attributes=", ".join(keys))
                 return
+
+    def _rate_keys(self, brief: Brief) -> frozenset[str]:
+        """The brief's rates: named so by their key ("ставка", "APR"), or by the brief's own wording of the
+        value ("автокредит: от 5,9% годовых")."""
+        return frozenset(
+            k for k, v in brief.attributes.items() if self._keys_re.search(k) or self._basis_re.search(str(v))
+        )
 
     @staticmethod
     def _brief_basis(ctx: Context, keys: list[str]) -> bool:

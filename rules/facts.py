@@ -71,7 +71,6 @@ class BriefIndex:
     __slots__ = (
         "brief",
         "by_attr",
-        "comparable",
         "free",
         "key_stems",
         "memo",
@@ -117,8 +116,7 @@ class BriefIndex:
             if any(fact.kind == "number" for fact in f)
         ]
         self.verdicts: dict[tuple, Verdict] = {}
-        self.memo: dict[str, dict] = {}  # what rules.claims works out of the brief, by test
-        self.comparable: dict[str, tuple[list[tuple[str, tuple[Mention, ...]]], tuple[Mention, ...]]] = {}
+        self.memo: dict[str, dict] = {}  # what the claims tests work out of the brief, by test
 
     def period(self, key: str) -> str | None:
         try:
@@ -164,10 +162,11 @@ class BriefIndex:
     def _comparable(self, kind: str) -> tuple[list[tuple[str, tuple[Mention, ...]]], tuple[Mention, ...]]:
         """The facts a claim of ``kind`` can agree with (``same_value`` is false for any other): per
         attribute, in the brief's order, and of the brief's other text."""
-        found = self.comparable.get(kind)
+        memo = self.memo.setdefault("comparable", {})
+        found = memo.get(kind)
         if found is None:
             by_key = [(key, kept) for key, facts in self.by_attr.items() if (kept := _comparable(kind, facts))]
-            found = self.comparable[kind] = (by_key, _comparable(kind, self.other))
+            found = memo[kind] = (by_key, _comparable(kind, self.other))
         return found
 
 

@@ -78,12 +78,12 @@ def test_every_builtin_declares_its_facts():
 
 
 def test_formats_are_named_by_shape_and_a_provider_name_means_its_shape():
-    from orchestrator.formats import FORMATS, record, shape_of
+    from orchestrator.formats import format_names, record, shape_of
 
     chat = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
     assert record(chat, "chat") == {"messages": chat}
     assert record(chat, "instruction") == {"prompt": "a", "completion": "b"}
-    assert {"chat", "instruction"} <= set(FORMATS)
+    assert {"chat", "instruction"} <= set(format_names())
     for name in providers.BUILTIN:  # no format is spelled with a provider's name in the pipeline
         assert shape_of(name) == providers.facts(name).shapes[0]
     with pytest.raises(ValueError, match="unknown format"):
