@@ -2,9 +2,11 @@
 
 - ``throughput``: messages per CPU second (one core) for the ru and en packs, with the messages' briefs
   (the facts rules run) and without, beside (a) the naive loop — one precompiled ``re.search`` per
-  lexicon entry over the same inflected forms, lexicon rules only — and (b) where ``--old`` names a
+  lexicon entry over the same inflected forms, lexicon rules only — (b) where ours runs compiled
+  (``setup.py`` builds it with mypyc), the same engine run as plain Python (``ADSFT_PURE_PYTHON=1``,
+  ``ratio_to_python``), and (c) where ``--old`` names a
   checkout of an earlier engine (``git worktree add /tmp/oldeng 29e4580``), that engine on the same
-  messages; (c) where ``--before`` names a checkout of this project before a change (``git archive main |
+  messages; (d) where ``--before`` names a checkout of this project before a change (``git archive main |
   tar -x -C /tmp/before``), that engine too. Every engine runs in its own process, repeated alternately;
   the best run of each counts, and beside ``ratio_to_before`` the median over the rounds of ours / before
   within a round (``ratio_to_before_median_of_rounds``: a busy spell that spoils one side's best run in
@@ -15,7 +17,7 @@
 - ``pack_load``: load time of each pack in a fresh process, from the cache and compiled anew.
 - ``workers``: ``adsft check --workers 2`` beside ``--workers 1`` on the same file (wall time).
 - ``instructions`` (by name only, minutes under valgrind): CPU instructions per message, ours beside
-  ``--before``'s, with briefs and without. Callgrind's count is the same on every run, so the ratio holds
+  the plain-Python run of it and ``--before``'s, with briefs and without. Callgrind's count is the same on every run, so the ratio holds
   where timings on a shared machine move by tens of per cent.
 - ``peer``: proselint on a sample of the same English messages.
 
@@ -94,9 +96,15 @@ print(best)
 """
 
 
-def measure(root: Path, language: str, path: Path, with_briefs: bool, repeats: int = 1) -> float:
+def compiled() -> bool:
+    """Does our engine run compiled (setup.py builds it with mypyc)? Asked in a child, as measured."""
+    probe = "import rules; print(int(bool(rules.COMPILED)))"
+    return subprocess.check_output([sys.executable, "-c", probe], cwd=ROOT, text=True).strip() == "1"
+
+
+def measure(root: Path, language: str, path: Path, with_briefs: bool, repeats: int = 1, pure: bool = False) -> float:
     args = [sys.executable, "-c", _MEASURE, str(root), language, str(path), "1" if with_briefs else "0", str(repeats)]
-    env = {**os.environ, "PYTHONPATH": str(root)}
+    env = {**os.environ, "PYTHONPATH": str(root)} | ({"ADSFT_PURE_PYTHON": "1"} if pure else {})
     return float(subprocess.check_output(args, cwd=root, text=True, env=env).strip())
 
 
@@ -125,12 +133,16 @@ def throughput(args: argparse.Namespace, tmp: Path) -> None:
         path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
         naive, entries = naive_rate(language, rows)
         for with_briefs in (True, False):
-            engines = {"ours": ROOT} | ({"old": Path(args.old)} if args.old else {})
-            engines |= {"before": Path(args.before)} if args.before else {}
+            engines = {"ours": (ROOT, False)} | ({"python": (ROOT, True)} if compiled() else {})
+            engines |= {"old": (Path(args.old), False)} if args.old else {}
+            engines |= {"before": (Path(args.before), False)} if args.before else {}
             best = dict.fromkeys(engines, 0.0)
             pairs: list[float] = []  # ours / before within each round
             for _ in range(args.repeats):  # alternate, so that a busy spell of the machine hits all
-                rates = {name: measure(root, language, path, with_briefs) for name, root in engines.items()}
+                rates = {
+                    name: measure(root, language, path, with_briefs, pure=pure)
+                    for name, (root, pure) in engines.items()
+                }
                 best = {name: max(best[name], rate) for name, rate in rates.items()}
                 if args.before:
                     pairs.append(rates["ours"] / rates["before"])
@@ -140,11 +152,15 @@ def throughput(args: argparse.Namespace, tmp: Path) -> None:
                 "pack": language,
                 "briefs": with_briefs,
                 "messages": len(rows),
+                "compiled": compiled(),
                 "ours_msgs_per_cpu_s": round(best["ours"]),
                 "naive_lexicon_only_msgs_per_cpu_s": round(naive),
                 "naive_entries": entries,
                 "ratio_to_naive": round(best["ours"] / naive, 2),
             }
+            if "python" in best:  # the same engine, its modules run as plain Python
+                line |= {"python_msgs_per_cpu_s": round(best["python"])}
+                line |= {"ratio_to_python": round(best["ours"] / best["python"], 3)}
             if args.old:
                 line |= {"old_msgs_per_cpu_s": round(best["old"]), "ratio_to_old": round(best["ours"] / best["old"], 3)}
             if args.before:
@@ -304,17 +320,22 @@ functools.reduce(lambda done, item: (pack.check(*item), done + 1)[1], items[1000
 
 def instructions(tmp: Path, before: str | None, messages: int = 2000) -> None:
     """CPU instructions per message (callgrind's count, the same on every run: no busy spell of the
-    machine moves it), ours beside ``--before``'s on the same messages; the ratio is before / ours."""
-    if shutil.which("valgrind") is None or before is None:
-        print(json.dumps({"bench": "rules", "measure": "instructions", "skipped": "needs valgrind and --before"}))
+    machine moves it), ours beside the same engine run as plain Python (where ours is compiled) and
+    ``--before``'s, on the same messages; each ratio is theirs / ours."""
+    engines = {"ours": (ROOT, False)} | ({"python": (ROOT, True)} if compiled() else {})
+    engines |= {"before": (Path(before), False)} if before else {}
+    if shutil.which("valgrind") is None or len(engines) == 1:
+        skipped = "needs valgrind, and a compiled engine or --before"
+        print(json.dumps({"bench": "rules", "measure": "instructions", "skipped": skipped}))
         return
     for language in ("ru", "en"):
         path = tmp / f"counted-{language}.json"
         path.write_text(json.dumps(corpus(language, 1000, seed=99) + corpus(language, messages)), encoding="utf-8")
         for with_briefs in ("1", "0"):
             counts = {}
-            for name, root in (("ours", ROOT), ("before", Path(before))):
+            for name, (root, pure) in engines.items():
                 env = {**os.environ, "PYTHONHASHSEED": "0", "ADSFT_RULES_CACHE": str(tmp / f"counted-{name}")}
+                env |= {"ADSFT_PURE_PYTHON": "1"} if pure else {}
                 argv = [sys.executable, "-c", _COUNTED, str(root), language, str(path), with_briefs]
                 subprocess.run(argv, env=env, check=True, capture_output=True)  # builds the pack cache
                 grind = ["valgrind", "--tool=callgrind", "--toggle-collect=functools_reduce"]
@@ -327,12 +348,12 @@ def instructions(tmp: Path, before: str | None, messages: int = 2000) -> None:
                 )
                 counts[name] = int(re.search(r"Collected : (\d+)", done.stderr).group(1)) / messages  # type: ignore[union-attr]
             line = {"bench": "rules", "measure": "instructions", "pack": language, "briefs": with_briefs == "1"}
-            line |= {
-                "messages": messages,
-                "ours_per_message": round(counts["ours"]),
-                "before_per_message": round(counts["before"]),
-            }
-            print(json.dumps(line | {"ratio_to_before": round(counts["before"] / counts["ours"], 3)}), flush=True)
+            line |= {"messages": messages, "compiled": "python" in counts}
+            for name, count in counts.items():
+                line |= {f"{name}_per_message": round(count)}
+                if name != "ours":
+                    line |= {f"ratio_to_{name}": round(count / counts["ours"], 3)}
+            print(json.dumps(line), flush=True)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@
 True
 """
 
+from rules._native import COMPILED  # first: it decides whether the compiled modules may run
 from rules.brief import Brief
 from rules.loader import builtin_packs, load_pack
 from rules.model import CATEGORIES, LEVELS, SCOPES, CheckResult, Message, Violation
@@ -13,6 +14,7 @@ from rules.pack import RulePack
 
 __all__ = [
     "CATEGORIES",
+    "COMPILED",
     "LEVELS",
     "SCOPES",
     "Brief",

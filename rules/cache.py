@@ -21,6 +21,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+from rules._native import COMPILED
+
 FORMAT = 1
 _RULES_DIR = Path(__file__).parent
 
@@ -58,8 +60,9 @@ def _package_files(name: str, files: tuple[str, ...]) -> bytes:
 @cache
 def environment() -> str:
     """What a compiled pack depends on besides its files: the engine's code, Python, and the version of
-    pymorphy3 and its Russian dictionary (lexicon forms come from them)."""
-    h = hashlib.sha256(f"{FORMAT}:{sys.version_info[:2]}".encode())
+    pymorphy3 and its Russian dictionary (lexicon forms come from them), and which modules run compiled
+    (a compiled check pickles its state in another form)."""
+    h = hashlib.sha256(f"{FORMAT}:{sys.version_info[:2]}:{','.join(COMPILED)}".encode())
     for source in sorted(_RULES_DIR.glob("*.py")):
         h.update(source.name.encode() + b"\0" + source.read_bytes())
     h.update(_package_files("pymorphy3", ("version.py",)))

@@ -8,6 +8,9 @@ import itertools
 import operator
 import re
 from collections.abc import Iterable
+from typing import Any
+
+from mypy_extensions import mypyc_attr
 
 from rules import schema
 from rules.brief import Brief, per_brief
@@ -47,11 +50,12 @@ class _Fields(dict):
         return "{" + key + "}"
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class Check:
     """Base of every compiled check: the spec's common fields and how a violation is made."""
 
     def __init__(self, spec: schema.RuleBase, language: str) -> None:
-        self.spec = spec
+        self.spec: Any = spec  # its rule: each kind of check reads the fields of its own rule type
         self.id = spec.id
         self.category = spec.category
         self.level = spec.level
@@ -86,7 +90,7 @@ class Check:
 
 
 def _lexicon(entries: Iterable[str | schema.Entry], inflect: bool, language: str) -> Lexicon:
-    built = []
+    built: list[tuple[str, str | None, bool]] = []
     for e in entries:
         if isinstance(e, str):
             built.append((e, None, inflect))
@@ -95,6 +99,7 @@ def _lexicon(entries: Iterable[str | schema.Entry], inflect: bool, language: str
     return Lexicon.build(built, language)
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class LexiconCheck(Check):
     respects_names = True
 
@@ -113,6 +118,7 @@ class LexiconCheck(Check):
             self.emit(out, ctx, start, end, phrase.suggestion, entry=phrase.source)
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class LexiconGroup:
     """Several lexicon checks of one scope answered by one merged lookup (one set test per message
     instead of one per rule). Runs in the pack's plan in place of its members."""
@@ -151,6 +157,7 @@ def plan(checks: list[Check]) -> list[Check | LexiconGroup]:
     return out
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class PatternCheck(Check):
     respects_names = True
 
@@ -178,6 +185,7 @@ def _join(patterns: list[str], flags: int) -> re.Pattern[str]:
         ) from None
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class CountCheck(Check):
     def __init__(self, spec: schema.CountRule, language: str) -> None:
         super().__init__(spec, language)
@@ -208,12 +216,14 @@ class CountCheck(Check):
 _WORDLIKE_RE = re.compile(r"(?:[^\W_]|[$€£₽])[^\s]*")  # a word, a number or an amount ("£49", "10%")
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class LengthCheck(Check):
     def __init__(self, spec: schema.LengthRule, language: str) -> None:
         super().__init__(spec, language)
         self.default = (spec.min, spec.max)
-        self.per_channel = {ch: (lim.min, lim.max) for ch, lim in spec.per_channel.items()}
-        self.segments = {ch: lim.max_segments for ch, lim in spec.per_channel.items() if lim.max_segments}
+        limits = spec.per_channel.items()
+        self.per_channel: dict[str, tuple[int | None, int | None]] = {ch: (lim.min, lim.max) for ch, lim in limits}
+        self.segments: dict[str, int] = {ch: lim.max_segments for ch, lim in limits if lim.max_segments}
 
     def run(self, ctx: Context, view: View, out: list[Violation]) -> None:
         max_segments = self.segments.get(ctx.channel or "")
@@ -262,6 +272,7 @@ class LengthCheck(Check):
             )
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class CaseCheck(Check):
     respects_names = True
 
@@ -303,6 +314,7 @@ class CaseCheck(Check):
         return len(word) > self.spec.acronym_max_length
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class _Finder:
     """Lexicon entries and/or regexes: does a view contain any of them, and where first."""
 
@@ -331,6 +343,7 @@ class _Finder:
 _CTA_WORDS: dict[int, tuple[Brief, list[str]]] = {}  # the words of each brief's call to action
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class RequireCheck(Check):
     def __init__(self, spec: schema.RequireRule, language: str) -> None:
         super().__init__(spec, language)
@@ -374,6 +387,7 @@ class RequireCheck(Check):
         return False
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class ConditionalCheck(Check):
     def __init__(self, spec: schema.ConditionalRule, language: str) -> None:
         super().__init__(spec, language)
@@ -389,6 +403,7 @@ class ConditionalCheck(Check):
 _RUN_GAP = " \t\u00a0,.;:!?—–-"  # what may stand between a phrase and its repeat
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class RepetitionCheck(Check):
     respects_names = True
 
@@ -454,13 +469,14 @@ class RepetitionCheck(Check):
 
     def _joined(self, ctx: Context, view: View, out: list[Violation]) -> None:
         """A phrase said twice around a joiner: the words are compared first, the regex confirms the gaps."""
-        words, joiners, taken = view.words, self.joiners, -1
+        words, joiners, joined, taken = view.words, self.joiners, self.joined, -1
+        assert joined is not None  # run calls this only for a rule with joiners
         for j in range(2, len(words) - 2):
             if words[j] not in joiners:
                 continue
             for k in (3, 2):  # the longer phrase first, as the regex would
                 if j - k > taken and words[j - k : j] == words[j + 1 : j + 1 + k]:
-                    m = self.joined.match(view.norm, view.spans[j - k][0] - view.offset)
+                    m = joined.match(view.norm, view.spans[j - k][0] - view.offset)
                     if m is not None:
                         self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset, word=m.group(1))
                         taken = j + k

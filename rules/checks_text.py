@@ -9,6 +9,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from mypy_extensions import mypyc_attr
+
 from rules import schema
 from rules.brief import Brief, per_brief
 from rules.checks import (
@@ -112,6 +114,7 @@ def _maybe_foreign(view: View) -> bool:
 _MIXED_PAIR = re.compile(r"[A-Za-z][А-Яа-яЁё]|[А-Яа-яЁё][A-Za-z]")
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class ScriptCheck(Check):
     def __init__(self, spec: schema.ScriptRule, language: str) -> None:
         super().__init__(spec, language)
@@ -193,6 +196,7 @@ def _brief_words(brief: Brief) -> frozenset[str]:
 _NOT_BASIS = ENGLISH_FUNCTION_WORDS | {"для", "при", "без", "под", "над", "или", "как", "все", "всё", "это", "plus"}
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class FactsCheck(Check):
     def __init__(self, spec: schema.FactsRule, language: str) -> None:
         super().__init__(spec, language)
@@ -281,6 +285,7 @@ def _basis_words(brief: Brief) -> dict[str, frozenset[str]]:
     return found
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class PlaceholderCheck(Check):
     def __init__(self, spec: schema.PlaceholderRule, language: str) -> None:
         super().__init__(spec, language)
@@ -294,6 +299,7 @@ class PlaceholderCheck(Check):
             self.emit(out, ctx, m.start() + view.offset, m.end() + view.offset)
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class PhrasesCheck(Check):
     respects_names = True
 
@@ -325,6 +331,7 @@ def resolve_function(name: str) -> CustomRule:
         raise ValueError(f"cannot import custom rule {name!r}: {exc}") from None
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class PythonCheck(Check):
     """A custom rule: ``fn(text, brief, options)`` yields (start, end) or (start, end, message)."""
 

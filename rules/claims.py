@@ -184,7 +184,7 @@ FIGURE_NOUN_RE = re.compile(r"\d[ \u00a0]*[%¢]?[ \u00a0]*[^\W\d_]+[^\w\n]*$")  
 
 def _key_prefixes(index: BriefIndex) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
     """Each attribute's key words of five letters or more, as their first five letters; and all of them."""
-    found = index.memo.get("key_prefixes")
+    found: tuple[dict[str, frozenset[str]], frozenset[str]] | None = index.memo.get("key_prefixes")
     if found is None:
         by_key = {key: frozenset(s[:5] for s, _ in stems if len(s) >= 5) for key, stems in index.key_stems.items()}
         found = index.memo["key_prefixes"] = (by_key, frozenset().union(*by_key.values()))

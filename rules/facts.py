@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from rules.brief import Brief, per_brief
 from rules.claims import (
@@ -99,7 +100,7 @@ class BriefIndex:
         # attributes whose value says "none" ("foreign transaction fees: none"): naming them says the value
         self.nil = {key for key, value in brief.attributes.items() if _NIL_RE.fullmatch(str(value).strip())}
         # does the brief offer something free? Then "0 ₽" / "$0" agrees with it
-        told = " ".join(
+        everything = " ".join(
             [
                 brief.product,
                 *brief.keywords,
@@ -108,7 +109,7 @@ class BriefIndex:
                 *map(str, brief.attributes.values()),
             ]
         )
-        self.free = _FREE_RE.search(told) is not None
+        self.free = _FREE_RE.search(everything) is not None
         # attributes with a bare number, and the parts of their key ("min_age" -> "min", "age")
         self.numbered = [
             (key, [p for p in re.split(r"[_\W]+", key.lower()) if len(p) >= 3] + _nouns_after(brief.attributes[key], f))
@@ -116,7 +117,7 @@ class BriefIndex:
             if any(fact.kind == "number" for fact in f)
         ]
         self.verdicts: dict[tuple, Verdict] = {}
-        self.memo: dict[str, dict] = {}  # what the claims tests work out of the brief, by test
+        self.memo: dict[str, Any] = {}  # what the claims tests work out of the brief, by test
 
     def period(self, key: str) -> str | None:
         try:
@@ -314,14 +315,14 @@ def analyse(text: str, brief: Brief, ignore: list[re.Pattern[str]], words: list[
             report.mismatched.append((claim, rivals))
         else:
             report.unsupported.append(claim)
-    misstated = {key for _, keys in report.mismatched for key in keys}
+    misstated_keys = {key for _, keys in report.mismatched for key in keys}
     required = index.required
     for claim, keys in report.agreed if required else ():
         for key in keys:
             if key in required and key not in mentioned and same_value(claim, by_attr[key][0]):
                 mentioned.add(key)  # the value's first figure is its head
     for key in brief.required_attributes:
-        if key in misstated:  # a required fact stated with a wrong value is missing too
+        if key in misstated_keys:  # a required fact stated with a wrong value is missing too
             report.missing.append(key)
             continue
         if key in mentioned:
@@ -392,7 +393,7 @@ def _speaks_of(text: str, claim: Mention, key: str, index: BriefIndex) -> bool:
     same_kind = [fact for fact in facts if fact.kind == claim.kind]
     if not same_kind and claim.kind not in _SPANS_OF_TIME:
         return True  # the brief's value under another unit ("$5" for a 5% cashback): that fact, misstated
-    value = float(claim.value)  # type: ignore[arg-type]  (terms in days: "12 months" is near "1 year")
+    value = float(claim.value)  # type: ignore[arg-type]  # terms in days: "12 months" is near "1 year"
     for fact in same_kind:
         if value and fact.value and 0.1 <= value / float(fact.value) <= 10:  # type: ignore[arg-type]
             return True

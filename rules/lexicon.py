@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from mypy_extensions import mypyc_attr
+
 from rules.grammar import ENGLISH_FUNCTION_WORDS
 from rules.morph import forms_of
 from rules.text import WORD_RE, View, normalise
@@ -20,6 +22,9 @@ class Phrase:
     forms: tuple[frozenset[str], ...]
     suggestion: str | None = None
     owner: int = 0  # which of several merged lexicons the phrase came from
+
+    def __reduce__(self) -> tuple:  # pickled by its fields (a frozen value is rebuilt, not set)
+        return (Phrase, (self.source, self.forms, self.suggestion, self.owner))
 
 
 # Words too common in ads to index a phrase by: function words and the trade's everyday words ("hot
@@ -49,6 +54,7 @@ def _anchor(phrase: Phrase) -> int:
 _Entry = tuple[int, int, int, tuple[tuple[int, frozenset[str]], ...]]
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class Lexicon:
     def __init__(self, phrases: list[Phrase]) -> None:
         self.phrases = phrases

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mypy_extensions import mypyc_attr
+
 Level = Literal["error", "warning", "suggestion"]
 LEVELS: tuple[str, ...] = ("error", "warning", "suggestion")
 Scope = Literal["text", "title", "body", "cta"]
@@ -31,6 +33,7 @@ CATEGORIES: tuple[str, ...] = (
 )
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 @dataclass(slots=True, unsafe_hash=True)  # a value, like Violation (not frozen: see there)
 class Message:
     """An ad message: plain text, or a title/body/cta record.
@@ -83,6 +86,7 @@ class Message:
         raise TypeError(f"a message is a string, a Message or a dict, not {type(value).__name__}")
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 @dataclass(slots=True, unsafe_hash=True)  # a value (compared and hashed by its fields); not frozen, since a
 class Violation:  # frozen dataclass costs a guarded setattr per field, and checks make millions of these
     rule: str
@@ -110,6 +114,7 @@ class Violation:  # frozen dataclass costs a guarded setattr per field, and chec
         return out
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 @dataclass(slots=True)
 class CheckResult:
     text: str

@@ -113,6 +113,9 @@ class Mention:
     start: int
     end: int
 
+    def __reduce__(self) -> tuple:  # pickled by its fields (a frozen value is rebuilt, not set)
+        return (Mention, (self.kind, self.value, self.unit, self.start, self.end))
+
 
 @lru_cache(maxsize=4096)  # a pure function of the unit as written: "руб.", "%", "месяцев"
 def _unit_kind(unit: str) -> tuple[str, str | None]:

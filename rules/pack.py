@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
 
+from mypy_extensions import mypyc_attr
+
 from rules import schema
 from rules.brief import Brief
 from rules.checks import Check, plan
@@ -24,6 +26,7 @@ class ExampleFailure:
     found: list[Violation]
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class RulePack:
     def __init__(self, info: schema.PackInfo, checks: list[Check], path: Path | None = None) -> None:
         self.info = info

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mypy_extensions import mypyc_attr
+
 from rules.lexicon import anchor_key
 from rules.morph import forms_of
 from rules.text import WORD_RE, View, normalise
@@ -28,11 +30,17 @@ class Slot:
     low: int  # how many times it must occur (0 or 1; 0 for ``?`` and wildcards with a bound)
     high: int
 
+    def __reduce__(self) -> tuple:  # pickled by its fields (a frozen value is rebuilt, not set)
+        return (Slot, (self.forms, self.low, self.high))
+
 
 @dataclass(frozen=True, slots=True)
 class Pattern:
     source: str
     slots: tuple[Slot, ...]
+
+    def __reduce__(self) -> tuple:  # pickled by its fields (a frozen value is rebuilt, not set)
+        return (Pattern, (self.source, self.slots))
 
 
 def _forms(alternative: str, inflect: bool, language: str) -> frozenset[str]:
@@ -87,6 +95,7 @@ def _match(slots: tuple[Slot, ...], words: list[str], at: int) -> int | None:
     return best
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class PhraseSet:
     """Compiled patterns with an index by first word."""
 

@@ -330,7 +330,7 @@ class PackInfo(Strict):
     id: str
     language: Literal["ru", "en"]
     names: list[Literal["brief", "quoted", "capitalised"]] = Field(
-        default_factory=lambda: ["brief"],
+        default_factory=lambda: ["brief"],  # type: ignore[arg-type]
         description="what counts as a name that word rules skip: the brief's product, quoted text, capitalised words"
         " inside a sentence",
     )

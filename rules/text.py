@@ -193,7 +193,7 @@ class Context:
         self.language = brief.language if brief is not None else language
         self.channel = channel or message.channel or (brief.channel if brief is not None else None)
         self._views: dict[str, View | None] = {"text": self.text_view}
-        self.cache: dict[str, Any] = {}
+        self.cache: dict[object, Any] = {}
 
     @property
     def brief_capitals(self) -> frozenset[str]:
