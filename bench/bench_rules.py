@@ -17,8 +17,8 @@
 - ``pack_load``: load time of each pack in a fresh process, from the cache and compiled anew.
 - ``workers``: ``adsft check --workers 2`` beside ``--workers 1`` on the same file (wall time).
 - ``instructions`` (by name only, minutes under valgrind): CPU instructions per message, ours beside
-  the plain-Python run of it and ``--before``'s, with briefs and without. Callgrind's count is the same on every run, so the ratio holds
-  where timings on a shared machine move by tens of per cent.
+  the plain-Python run of it and ``--before``'s, with briefs and without. Callgrind's count is the same
+  on every run, so the ratio holds where timings on a shared machine move by tens of per cent.
 - ``peer``: proselint on a sample of the same English messages.
 
 Messages are mixes of one to three sentences of the labelled sets (never the blind split), each with
@@ -33,6 +33,7 @@ the brief of the message its first sentence came from, at most 300 characters.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -96,6 +97,7 @@ print(best)
 """
 
 
+@functools.cache
 def compiled() -> bool:
     """Does our engine run compiled (setup.py builds it with mypyc)? Asked in a child, as measured."""
     probe = "import rules; print(int(bool(rules.COMPILED)))"
