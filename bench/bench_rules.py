@@ -19,6 +19,10 @@
 - ``instructions`` (by name only, minutes under valgrind): CPU instructions per message, ours beside
   the plain-Python run of it and ``--before``'s, with briefs and without. Callgrind's count is the same
   on every run, so the ratio holds where timings on a shared machine move by tens of per cent.
+- ``floor``: what one call of ``pack.check`` costs before any text is read: CPU microseconds per
+  message for an empty message and a one-word one, beside the corpus with its briefs and the budget a
+  goal of 50,000 messages/s leaves (20 us). Every rule runs on every message, so an empty one pays each
+  rule's dispatch and first test.
 - ``peer``: proselint on a sample of the same English messages.
 
 Messages are mixes of one to three sentences of the labelled sets (never the blind split), each with
@@ -27,7 +31,7 @@ the brief of the message its first sentence came from, at most 300 characters.
     python bench/bench_rules.py [--messages 20000] [--old /tmp/oldeng] [--before /tmp/before]
                                 [--workers-messages 200000]
                                 [--proselint-sample 1000]
-                                [--only throughput|peer|cold_check|pack_load|workers|instructions]
+                                [--only throughput|floor|peer|cold_check|pack_load|workers|instructions]
 """
 
 from __future__ import annotations
@@ -170,6 +174,36 @@ def throughput(args: argparse.Namespace, tmp: Path) -> None:
                 line |= {"ratio_to_before": round(best["ours"] / best["before"], 3)}
                 line |= {"ratio_to_before_median_of_rounds": round(statistics.median(pairs), 3)}
             print(json.dumps(line), flush=True)
+
+
+def floor(messages: int, goal_per_s: int = 50_000) -> None:
+    sys.path.insert(0, str(ROOT))
+    from rules import Brief, load_pack
+
+    for language in ("ru", "en"):
+        pack = load_pack(language)
+        briefs: dict[str, Brief] = {}
+        items = []
+        for row in corpus(language, messages):
+            key = json.dumps(row["brief"], sort_keys=True) if row["brief"] else ""
+            if key and key not in briefs:
+                briefs[key] = Brief(**row["brief"])
+            items.append((row["text"], briefs.get(key)))
+        word = "Здравствуйте" if language == "ru" else "Hello"
+        cases = {"empty": [("", None)] * messages, "one_word": [(word, None)] * messages, "corpus_with_briefs": items}
+        line: dict[str, object] = {"bench": "rules", "measure": "floor", "pack": language, "rules": len(pack.checks)}
+        line |= {"compiled": compiled(), "goal_us_per_message": round(1e6 / goal_per_s, 1)}
+        for name, batch in cases.items():
+            for text, brief in batch[:2000]:  # the per-word caches warm, as in any long run
+                pack.check(text, brief)
+            best = float("inf")
+            for _ in range(1 if name == "corpus_with_briefs" else 3):  # once: a text seen again hits caches
+                start = time.process_time()
+                for text, brief in batch:
+                    pack.check(text, brief)
+                best = min(best, time.process_time() - start)
+            line[f"{name}_us_per_message"] = round(best / len(batch) * 1e6, 1)
+        print(json.dumps(line), flush=True)
 
 
 def proselint(sample: int) -> None:
@@ -366,12 +400,15 @@ def main() -> None:
     parser.add_argument("--before", help="a checkout of this project before a change, measured beside ours")
     parser.add_argument("--workers-messages", type=int, default=200_000, help="0 skips the workers measure")
     parser.add_argument("--proselint-sample", type=int, default=1_000, help="0 skips proselint")
-    parser.add_argument("--only", choices=("throughput", "peer", "cold_check", "pack_load", "workers", "instructions"))
+    measures = ("throughput", "floor", "peer", "cold_check", "pack_load", "workers", "instructions")
+    parser.add_argument("--only", choices=measures)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         if args.only in (None, "throughput"):
             throughput(args, tmp)
+        if args.only in (None, "floor"):
+            floor(args.messages)
         if args.only in (None, "peer") and args.proselint_sample:
             proselint(args.proselint_sample)
         if args.only in (None, "cold_check"):
