@@ -16,7 +16,8 @@
   alternated. Each checkout's modules are byte-compiled first, as an installed package's are.
 - ``pack_load``: load time of each pack in a fresh process, from the cache and compiled anew.
 - ``workers``: ``adsft check --workers 2`` beside ``--workers 1`` on the same file (wall time, best of
-  ``--repeats`` alternated runs each, and the median of the per-round ratios).
+  ``--repeats`` alternated runs each, and the median of the per-round ratios), and the CPU time of
+  reading the input, which every run spends in one process before any checking.
 - ``instructions`` (by name only, minutes under valgrind): CPU instructions per message, ours beside
   the plain-Python run of it and ``--before``'s, with briefs and without. Callgrind's count is the same
   on every run, so the ratio holds where timings on a shared machine move by tens of per cent.
@@ -298,6 +299,12 @@ def workers(tmp: Path, n: int, rounds: int) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for i, row in enumerate(rows):
             fh.write(json.dumps({"id": str(i), **row}, ensure_ascii=False) + "\n")
+    sys.path.insert(0, str(ROOT))
+    from orchestrator.checking import read_messages
+
+    start = time.process_time()
+    read_messages(str(path))  # the part no worker shares: the whole input is read before checking starts
+    read = time.process_time() - start
     adsft = str(Path(sys.executable).with_name("adsft"))
     wall: dict[int, list[float]] = {1: [], 2: []}
     outputs = {}
@@ -312,7 +319,7 @@ def workers(tmp: Path, n: int, rounds: int) -> None:
     line |= {"two_workers_s": round(two, 1), "speedup": round(one / two, 2)}
     ratios = [a / b for a, b in zip(wall[1], wall[2], strict=True)]
     line |= {"speedup_median_of_rounds": round(statistics.median(ratios), 2)}
-    line |= {"same_output": outputs[1] == outputs[2], "cores": os.cpu_count()}
+    line |= {"same_output": outputs[1] == outputs[2], "cores": os.cpu_count(), "reading_cpu_s": round(read, 2)}
     print(json.dumps(line | {"machine_two_process_speedup": machine_parallelism()}), flush=True)
 
 
