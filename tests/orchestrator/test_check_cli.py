@@ -229,3 +229,23 @@ def test_check_loads_no_model_or_network_library():
         [sys.executable, "-c", script], input='{"text": "Откройте вклад сегодня."}\n', capture_output=True, text=True
     )
     assert done.stdout.strip() and done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+
+
+def test_messages_of_one_brief_share_it_and_briefs_that_differ_only_in_type_do_not(tmp_path):
+    """Briefs are interned by their content as JSON read it: 1, 1.0 and true are three briefs, and the
+    collector is running again once the input is read."""
+    import gc
+
+    from orchestrator.checking import read_messages
+
+    def line(i: int, limit: object) -> str:
+        brief = {"id": "b", "language": "en", "channel": "push", "product": "Card", "category": "card"}
+        return json.dumps({"id": str(i), "text": "Open a card.", "brief": {**brief, "attributes": {"limit": limit}}})
+
+    path = tmp_path / "m.jsonl"
+    path.write_text("\n".join(line(i, v) for i, v in enumerate([1, 1, 1.0, True, 1.0])) + "\n", encoding="utf-8")
+    briefs = [item.brief for item in read_messages(str(path))]
+    assert briefs[0] is briefs[1] and briefs[2] is briefs[4]
+    assert len({id(b) for b in briefs}) == 3
+    assert [b.attributes["limit"] for b in briefs] == [1, 1, 1.0, True, 1.0]
+    assert gc.isenabled()
