@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import sqlite3
 import threading
@@ -190,10 +191,25 @@ class Ledger:
         self._lock = threading.RLock()
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        self._open()
+
+    def _open(self, within: float = 30.0) -> None:
+        """Switch a new ledger to WAL and migrate it. Processes opening a new ledger at once can deadlock
+        on the switch (each holds a read lock and wants the write lock), and SQLite then answers "database
+        is locked" at once, without waiting: the loser rolls back and tries again."""
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                self._migrate()
+                return
+            except sqlite3.OperationalError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.02, 0.1))  # apart, not in step
 
     def _migrate(self) -> None:
         """Apply the missing migrations in one write transaction (processes opening a new ledger at once

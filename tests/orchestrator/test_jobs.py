@@ -2,6 +2,8 @@
 
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -203,6 +205,19 @@ def test_sync_refreshes_every_running_job(clouds, spec, capsys):
         submit(capsys, spec, "--provider", "openai", "--force")
     code, out, _ = run(capsys, "sync", "--json")
     assert code == 0 and len(json.loads(out)) == 3
+
+
+def test_processes_opening_one_new_ledger_at_once_all_open_it(tmp_path):
+    """Each process switches the new file to WAL: two doing so at once deadlock, and SQLite answers one of
+    them "database is locked" at once, without waiting (a submit then failed now and then when four
+    started together on a fresh home); the loser tries again."""
+    code = "import sys; from pathlib import Path; from orchestrator.ledger import Ledger; Ledger(Path(sys.argv[1]))"
+    for round_ in range(8):
+        path = tmp_path / f"l{round_}.sqlite"
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE) for _ in range(6)]
+        errors = [p.communicate()[1].decode() for p in procs]
+        assert all(p.returncode == 0 for p in procs), next(e for e in errors if e)
+        assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_ledger_is_wal_with_migrations(tmp_path):
